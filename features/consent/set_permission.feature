@@ -1,0 +1,144 @@
+Feature: Set the patient's permission to view
+  POST /$setPermission records the patient's SCR consent preference in the Spine Access Control
+  Service: Yes, No or Ask (any letter case). It answers 201 with an empty body, and the recorded
+  preference then governs every later read and upload: No refuses them with 403, Yes and Ask allow
+  them and are shown on the SCR id. The Parameters body, the NHS number, the session role and the
+  Authorization header are all checked, each with an exact message (reference §4.4, §7).
+
+  @SCRA-CON-001
+  Scenario Outline: Each permission code is accepted in any letter case
+    Given a patient "A" with an SCR
+    When I set permission to view "<code>" for patient "A"
+    Then the response status is 201
+    And the response body is empty
+
+    Examples:
+      | code |
+      | Yes  |
+      | No   |
+      | Ask  |
+      | yes  |
+      | NO   |
+      | aSk  |
+
+  @SCRA-CON-002
+  Scenario Outline: A permission of Yes or Ask is shown on the SCR id and the SCR can be read
+    Given a patient "A" with an SCR
+    When I set permission to view "<code>" for patient "A"
+    Then the response status is 201
+    When I request the SCR id for patient "A"
+    Then the response status is 200
+    And the response holds the SCR id of patient "A"
+    And the response shows permission to view "<shown>"
+    When I read the current SCR for patient "A"
+    Then the response status is 200
+    And the response is the SCR document of patient "A"
+
+    Examples:
+      | code | shown |
+      | Yes  | Yes   |
+      | Ask  | Ask   |
+      | yes  | Yes   |
+      | aSk  | Ask   |
+
+  @SCRA-CON-002
+  Scenario Outline: A permission of No refuses every later read
+    Given a patient "A" with an SCR
+    When I set permission to view "<code>" for patient "A"
+    Then the response status is 201
+    When I request the SCR id for patient "A"
+    Then the response is the no-consent OperationOutcome
+    When I read the current SCR for patient "A"
+    Then the response is the no-consent OperationOutcome
+
+    Examples:
+      | code |
+      | No   |
+      | NO   |
+
+  @SCRA-CON-002
+  Scenario: Setting Yes after No makes the SCR readable again
+    Given a patient "A" with an SCR
+    And patient "A" has permission to view "No"
+    When I set permission to view "Yes" for patient "A"
+    Then the response status is 201
+    When I request the SCR id for patient "A"
+    Then the response status is 200
+    And the response holds the SCR id of patient "A"
+    And the response shows permission to view "Yes"
+    When I read the current SCR for patient "A"
+    Then the response status is 200
+    And the response is the SCR document of patient "A"
+
+  @SCRA-CON-002
+  Scenario: A permission of No refuses uploads
+    Given a patient "A" with no SCR
+    When I set permission to view "No" for patient "A"
+    Then the response status is 201
+    When I upload an SCR for patient "A"
+    Then the response is the no-consent OperationOutcome
+
+  @SCRA-CON-002
+  Scenario: A permission of Ask still allows uploads
+    Given a patient "A" with no SCR
+    When I set permission to view "Ask" for patient "A"
+    Then the response status is 201
+    When I upload an SCR for patient "A"
+    Then the response status is 201
+    And the response body is empty
+
+  @SCRA-CON-003
+  Scenario Outline: A malformed Parameters body is rejected with the exact message
+    Given a patient "A" with no SCR
+    When I set permission to view for patient "A" with the change "<change>"
+    Then the response status is <status>
+    And the response is an OperationOutcome "value" with the text "<text>"
+
+    Examples:
+      | case                               | change                                                                                                                                      | status | text                                                                                                                              |
+      | setPermissions removed             | remove /parameter/0                                                                                                                         | 400    | Parameter named 'setPermissions' name not found                                                                                   |
+      | setPermissions renamed             | set /parameter/0/name = "getPermissions"                                                                                                    | 400    | Parameter named 'setPermissions' name not found                                                                                   |
+      | setPermissions twice               | add /parameter/- = {"name":"setPermissions"}                                                                                                | 400    | Exactly 1 parameter named 'setPermissions' expected                                                                               |
+      | nhsNumber part missing             | remove /parameter/0/part/0                                                                                                                  | 400    | Missing value for Parameter.Part 'nhsNumber'                                                                                      |
+      | nhsNumber without value            | remove /parameter/0/part/0/valueString                                                                                                      | 400    | Missing value for Parameter.Part 'nhsNumber'                                                                                      |
+      | nhsNumber twice                    | add /parameter/0/part/- = {"name":"nhsNumber","valueString":"{nhs:A}"}                                                                      | 400    | Exactly 1 Parameter.Part named 'nhsNumber' with not empty value expected                                                          |
+      | permissionCode missing             | remove /parameter/0/part/1                                                                                                                  | 400    | Parameter.Part named 'permissionCode' with valueCoding.system https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission not found          |
+      | permissionCode with another system | set /parameter/0/part/1/valueCoding/system = "https://fhir.nhs.uk/CodeSystem/SCR-AlertType"                                                 | 400    | Parameter.Part named 'permissionCode' with valueCoding.system https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission not found          |
+      | permissionCode twice               | add /parameter/0/part/- = {"name":"permissionCode","valueCoding":{"system":"https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission","code":"No"}} | 400    | Exactly 1 Parameter.Part named 'permissionCode' with valueCoding.system https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission expected |
+      | invalid permission code            | set /parameter/0/part/1/valueCoding/code = "Maybe"                                                                                          | 400    | Invalid value - Maybe in field 'valueCoding.code'                                                                                 |
+      | permission code Clear              | set /parameter/0/part/1/valueCoding/code = "Clear"                                                                                          | 400    | Invalid value - Clear in field 'valueCoding.code'                                                                                 |
+      | empty NHS number (parser)          | set /parameter/0/part/0/valueString = ""                                                                                                    | 400    | [element="valueString"] Invalid attribute value "": Attribute value must not be empty ("")                                        |
+      | another resource type (parser)     | set /resourceType = "Patient"                                                                                                               | 400    | Incorrect resource type found, expected "Parameters" but found "Patient"                                                          |
+
+  @SCRA-CON-004
+  Scenario: An NHS number that fails the Modulus 11 check is rejected by Spine
+    Given a patient "A" with no SCR
+    When I set permission to view for patient "A" with the change "set /parameter/0/part/0/valueString = "9000000008""
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "Code: 400, Display: Invalid Request;Code: 35160, Display: [PSIS-35160] - Invalid input message. Mandatory field NHS Number is missing or incorrect"
+
+  # On the live platform the Apigee UserRoleService shared flow would reject an unknown role first (§10.8).
+  @SCRA-CON-005
+  Scenario: A session role id that is not one of the user's roles is rejected
+    Given a patient "A" with no SCR
+    And the request header "NHSD-Session-URID" is "123456789012"
+    When I set permission to view "Yes" for patient "A"
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "Unable to determine Job Role Code for the given RoleID via the SDS Service: 123456789012"
+
+  # On the live platform Apigee answers 401 for a missing token before the backend is reached (§3.5).
+  @SCRA-CON-006
+  Scenario: Setting permission without an Authorization header is rejected
+    Given a patient "A" with no SCR
+    And the request header "Authorization" is absent
+    When I set permission to view "Yes" for patient "A"
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "Required request header 'Authorization' for method parameter type String is not present"
+
+  @SCRA-TRN-007
+  Scenario: Setting permission without NHSD-Session-URID is rejected
+    Given a patient "A" with no SCR
+    And the request header "NHSD-Session-URID" is absent
+    When I set permission to view "Yes" for patient "A"
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "Required request header 'NHSD-Session-URID' for method parameter type String is not present"

@@ -1,0 +1,74 @@
+Feature: Validation of the uploaded GP Summary
+  Before anything reaches Spine the adaptor parses the Bundle strictly as FHIR R4 and checks the
+  Composition (exactly one; category, type, status, relatesTo, identifier, date, section) and the
+  Patient (exactly one NHS number, referenced by the Composition subject). The first failing rule
+  answers 400 with issue code "value" and its exact text; "X" in the reference texts is the value the
+  change set (enum-typed members are reported by the Java enum name, e.g. PRELIMINARY) (reference §4.3).
+
+  @SCRA-UPL-003
+  Scenario Outline: A body that is not a strictly valid FHIR Bundle is rejected by the parser
+    Given a patient "A" with no SCR
+    When I upload an SCR for patient "A" with the change "<change>"
+    Then the response status is <status>
+    And the response is an OperationOutcome "value" with the text "<text>"
+
+    Examples:
+      | case                  | change                                       | status | text                                                                                  |
+      | another resource type | set /resourceType = "Patient"                | 400    | Incorrect resource type found, expected "Bundle" but found "Patient"                  |
+      | an empty string value | set /entry[Composition]/resource/status = "" | 400    | [element="status"] Invalid attribute value "": Attribute value must not be empty ("") |
+
+  @SCRA-UPL-004
+  Scenario Outline: The Composition count, category and type are checked
+    Given a patient "A" with no SCR
+    When I upload an SCR for patient "A" with the change "<change>"
+    Then the response status is <status>
+    And the response is an OperationOutcome "value" with the text "<text>"
+
+    Examples:
+      | case                   | change                                                                              | status | text                                                                  |
+      | Composition missing    | remove /entry[Composition]                                                          | 400    | Composition missing from payload                                      |
+      | two Compositions       | add /entry/- = {"resource":{"resourceType":"Composition"}}                          | 400    | There is more than 1 resource of type Composition                     |
+      | category missing       | remove /entry[Composition]/resource/category                                        | 400    | Composition.category element is missing                               |
+      | category wrong system  | set /entry[Composition]/resource/category/0/coding/0/system = "http://loinc.org"    | 400    | Composition.category.coding.system not supported: http://loinc.org    |
+      | category wrong code    | set /entry[Composition]/resource/category/0/coding/0/code = "162991000000102"       | 400    | Composition.category.coding.code not supported: 162991000000102       |
+      | category wrong display | set /entry[Composition]/resource/category/0/coding/0/display = "Care Documentation" | 400    | Composition.category.coding.display not supported: Care Documentation |
+      | type missing           | remove /entry[Composition]/resource/type                                            | 400    | Composition.type element is missing                                   |
+      | type wrong system      | set /entry[Composition]/resource/type/coding/0/system = "http://loinc.org"          | 400    | Composition.type.coding.system not supported: http://loinc.org        |
+      | type wrong code        | set /entry[Composition]/resource/type/coding/0/code = "163171000000105"             | 400    | Composition.type.coding.code not supported: 163171000000105           |
+      | type wrong display     | set /entry[Composition]/resource/type/coding/0/display = "GP Summary"               | 400    | Composition.type.coding.display not supported: GP Summary             |
+
+  @SCRA-UPL-005
+  Scenario Outline: The Composition status, relatesTo, identifier, date and section are checked
+    Given a patient "A" with no SCR
+    When I upload an SCR for patient "A" with the change "<change>"
+    Then the response status is <status>
+    And the response is an OperationOutcome "value" with the text "<text>"
+
+    Examples:
+      | case                           | change                                                                                                                                 | status | text                                                                           |
+      | status not final               | set /entry[Composition]/resource/status = "preliminary"                                                                                | 400    | Invalid composition.status: PRELIMINARY                                        |
+      | status amended                 | set /entry[Composition]/resource/status = "amended"                                                                                    | 400    | Invalid composition.status: AMENDED                                            |
+      | status missing                 | remove /entry[Composition]/resource/status                                                                                             | 400    | Invalid composition.status: null                                               |
+      | relatesTo code not replaces    | set /entry[Composition]/resource/relatesTo = [{"code":"appends","targetIdentifier":{"value":"{UUID}"}}]                                | 400    | Unsupported Composition.relatesTo.code element: APPENDS                        |
+      | relatesTo without target value | set /entry[Composition]/resource/relatesTo = [{"code":"replaces","targetIdentifier":{"system":"https://tools.ietf.org/html/rfc4122"}}] | 400    | Composition.relatesTo.targetIdentifier.value element is missing                |
+      | identifier with another system | set /entry[Composition]/resource/identifier/system = "https://fhir.nhs.uk/Id/nhsSCRUUID"                                               | 400    | Missing Composition.identifier for system: https://tools.ietf.org/html/rfc4122 |
+      | identifier missing             | remove /entry[Composition]/resource/identifier                                                                                         | 400    | Missing Composition.identifier for system: https://tools.ietf.org/html/rfc4122 |
+      | identifier without value       | remove /entry[Composition]/resource/identifier/value                                                                                   | 400    | Missing Composition.identifier.value element                                   |
+      | date missing                   | remove /entry[Composition]/resource/date                                                                                               | 400    | Composition Date Element missing from payload                                  |
+      | section missing                | remove /entry[Composition]/resource/section                                                                                            | 400    | Missing mandatory Composition.section                                          |
+
+  @SCRA-UPL-006
+  Scenario Outline: The Patient, its NHS number and the references are checked
+    Given a patient "A" with no SCR
+    When I upload an SCR for patient "A" with the change "<change>"
+    Then the response status is <status>
+    And the response is an OperationOutcome "value" with the text "<text>"
+
+    Examples:
+      | case                           | change                                                                                                       | status | text                                                                                                                      |
+      | Patient missing                | remove /entry[Patient]                                                                                       | 400    | Patient missing from payload                                                                                              |
+      | two NHS number identifiers     | add /entry[Patient]/resource/identifier/- = {"system":"https://fhir.nhs.uk/Id/nhs-number","value":"{nhs:A}"} | 400    | Multiple Patient resource 'https://fhir.nhs.uk/Id/nhs-number' identifiers                                                 |
+      | NHS number without value       | remove /entry[Patient]/resource/identifier/0/value                                                           | 400    | patient.identifier[] for system https://fhir.nhs.uk/Id/nhs-number must not be empty                                       |
+      | subject references another id  | set /entry[Composition]/resource/subject/reference = "Patient/{UUID}"                                        | 400    | Composition.subject reference is missing or invalid                                                                       |
+      | subject missing                | remove /entry[Composition]/resource/subject                                                                  | 400    | Composition.subject reference is missing or invalid                                                                       |
+      | author references Practitioner | set /entry[Composition]/resource/author/0/reference = "Practitioner/7EB18277-C51A-4AEA-9D93-0B12BB0E140D"    | 400    | Invalid resource reference. Practitioner/7EB18277-C51A-4AEA-9D93-0B12BB0E140D expected to be referencing PractitionerRole |

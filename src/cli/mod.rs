@@ -1,0 +1,260 @@
+//! Command-line edge: parses arguments, calls the library, prints, and turns outcomes into exit codes
+//! (0 all passed, 1 a scenario failed, 2 usage/configuration/feature error, 3 target unreachable).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use scr_assure::mock::{self, MockConfig, Profile};
+use scr_assure::requirements::{self, Catalogue};
+use scr_assure::runner::recorder::Status;
+use scr_assure::runner::{self, RunOptions, TargetKind};
+use scr_assure::secret::Secret;
+
+/// Environment variable holding the access token for the int target.
+const ACCESS_TOKEN_ENV: &str = "SCR_ASSURE_ACCESS_TOKEN";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scr-assure",
+    version,
+    about = "Conformance and assurance harness for the NHS Summary Care Record FHIR API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the scenarios against a target and write junit.xml and cucumber.json.
+    Run(RunArgs),
+    /// Run the embedded mock SCR service on 127.0.0.1 until Ctrl-C.
+    Mock(MockArgs),
+    /// Print the requirement → scenario matrix; exit 2 if the features and catalogue disagree.
+    Requirements(CatalogueArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CatalogueArgs {
+    /// Directory of .feature files.
+    #[arg(long, default_value = "features")]
+    features: PathBuf,
+    /// Requirement catalogue (default: <features>/requirements.toml).
+    #[arg(long)]
+    requirements: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    catalogue: CatalogueArgs,
+    /// Where to run: the embedded mock, the NHS sandbox, or INT.
+    #[arg(long, value_enum, default_value_t = TargetKind::Mock)]
+    target: TargetKind,
+    /// Mock target only: run just the stateful scenarios or just the @sandbox ones (default: both).
+    #[arg(long, value_enum)]
+    profile: Option<Profile>,
+    /// Base URL of the sandbox or int target (defaults to the NHS URLs).
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Cucumber tag expression, e.g. '@SCRA-RET-001 or @SCRA-UPL-002'.
+    #[arg(long, short = 't')]
+    tags: Option<String>,
+    /// Directory for the reports.
+    #[arg(long, default_value = "reports")]
+    reports: PathBuf,
+    /// How many scenarios run at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// NHSD-Session-URID sent by default.
+    #[arg(long, default_value = runner::DEFAULT_SESSION_URID)]
+    session_urid: String,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Print only the summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct MockArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Stateful (like INT) or the NHS sandbox's canned behaviour.
+    #[arg(long, value_enum, default_value_t = Profile::Stateful)]
+    profile: Profile,
+    /// Start with no seed patients.
+    #[arg(long)]
+    no_seed: bool,
+}
+
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SCR_ASSURE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run(args).await,
+            Command::Mock(args) => serve_mock(args).await,
+            Command::Requirements(args) => print_requirements(&args),
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn catalogue_path(args: &CatalogueArgs) -> PathBuf {
+    args.requirements
+        .clone()
+        .unwrap_or_else(|| args.features.join("requirements.toml"))
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let mut opts = RunOptions::new(args.catalogue.features.clone(), args.reports);
+    opts.requirements = catalogue_path(&args.catalogue);
+    opts.target = args.target;
+    opts.profile = args.profile;
+    opts.base_url = args.base_url;
+    opts.tags = args.tags;
+    opts.concurrency = args.concurrency;
+    opts.session_urid = args.session_urid;
+    opts.timeout = Duration::from_secs(args.timeout);
+    opts.quiet = args.quiet;
+    opts.access_token = std::env::var(ACCESS_TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.is_empty())
+        .map(Secret::new);
+    if args.profile.is_some() && args.target != TargetKind::Mock {
+        eprintln!("error: --profile applies to the mock target only");
+        return Ok(2);
+    }
+    let outcome = match runner::run(opts).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(e.exit_code());
+        }
+    };
+    let (passed, failed) = (outcome.count(Status::Passed), outcome.count(Status::Failed));
+    println!();
+    println!(
+        "{} scenarios: {passed} passed, {failed} failed — target {} ({})",
+        outcome.records.len(),
+        outcome.target.as_str(),
+        outcome.base_url
+    );
+    if outcome.records.is_empty() {
+        println!("no scenario matched the target and --tags: nothing was proved");
+    }
+    for path in &outcome.reports {
+        println!("wrote {}", path.display());
+    }
+    Ok(outcome.exit_code())
+}
+
+async fn serve_mock(args: MockArgs) -> anyhow::Result<u8> {
+    let mut config = MockConfig::loopback(args.profile);
+    config.addr.set_port(args.port);
+    config.seed = !args.no_seed;
+    let running = match mock::start(config).await {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(3);
+        }
+    };
+    println!("{}", running.base_url());
+    eprintln!(
+        "mock SCR service ({} profile) listening on {}; admin routes under {}/_admin; Ctrl-C stops it",
+        running.profile().as_str(),
+        running.addr(),
+        running.origin()
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    running.shutdown().await;
+    eprintln!("mock stopped");
+    Ok(0)
+}
+
+fn print_requirements(args: &CatalogueArgs) -> anyhow::Result<u8> {
+    let catalogue = match Catalogue::load(&catalogue_path(args)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+    };
+    let scenarios = match requirements::scan_features(&args.features) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+    };
+    for (req, proving) in requirements::matrix(&catalogue, &scenarios) {
+        let scal = req
+            .scal
+            .as_deref()
+            .map(|s| format!(" [SCAL {s}]"))
+            .unwrap_or_default();
+        println!(
+            "{} {}{} — {} ({} scenarios)",
+            req.id,
+            req.title,
+            scal,
+            req.source,
+            proving.len()
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        for sc in proving {
+            if seen.insert((sc.file.clone(), sc.name.clone())) {
+                let rows = scenarios_named(&scenarios, sc);
+                let suffix = if rows > 1 {
+                    format!(" ×{rows}")
+                } else {
+                    String::new()
+                };
+                println!("    {}:{}  {}{suffix}", sc.file.display(), sc.line, sc.name);
+            }
+        }
+    }
+    let problems = requirements::check(&catalogue, &scenarios);
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    Ok(if problems.is_empty() { 0 } else { 2 })
+}
+
+fn scenarios_named(all: &[requirements::ScenarioInfo], sc: &requirements::ScenarioInfo) -> usize {
+    all.iter()
+        .filter(|o| o.file == sc.file && o.name == sc.name)
+        .count()
+}

@@ -1,0 +1,16 @@
+//! scr-assure: a conformance and assurance harness for the NHS England Summary Care Record FHIR API.
+//!
+//! The rooms (see `docs/ARCHITECTURE.md`): [`scr`] is the domain shared by everything; [`mock`] is the
+//! embedded mock SCR service; [`client`] talks HTTP to any target; [`runner`] and [`steps`] run the Gherkin
+//! scenarios; [`requirements`] is the catalogue; [`report`] writes the evidence; [`clock`] is the one source
+//! of time; [`secret`] keeps credentials out of every output.
+
+pub mod client;
+pub mod clock;
+pub mod mock;
+pub mod report;
+pub mod requirements;
+pub mod runner;
+pub mod scr;
+pub mod secret;
+pub mod steps;

@@ -1,0 +1,139 @@
+//! The Java adaptor's part (reference §4): for each operation, the checks in the adaptor's order, then the
+//! Spine calls. Everything here is independent of HTTP plumbing ([`super::transport`] does that).
+
+use std::sync::LazyLock;
+
+use axum::http::HeaderMap;
+use serde_json::Value;
+
+use super::responses;
+use super::spine::EventList;
+use super::AppState;
+use crate::scr::validate::{alert, parse, permission, query, upload};
+use crate::scr::{texts, ScrError};
+
+/// A successful answer of the adaptor.
+#[derive(Debug)]
+pub enum Answer {
+    /// 200 with a FHIR body.
+    Ok(Value),
+    /// 201 with an empty body.
+    Created,
+}
+
+pub const SESSION_URID: &str = "NHSD-Session-URID";
+pub const AUTHORIZATION: &str = "Authorization";
+
+fn require_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, ScrError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ScrError::bad_request(texts::missing_header(name)))
+}
+
+/// `GET /DocumentReference` (reference §4.1).
+pub fn get_document_reference(
+    app: &AppState,
+    params: &[(String, String)],
+) -> Result<Answer, ScrError> {
+    let nhs = query::document_reference_query(params)?;
+    match app.spine.event_list(&nhs) {
+        EventList::Forbidden => Err(ScrError::no_consent()),
+        EventList::NotFound => Ok(Answer::Ok(responses::empty_searchset())),
+        EventList::Found { scr_id, permission } => Ok(Answer::Ok(
+            responses::document_reference_bundle(&app.base_url(), &nhs, &scr_id, permission),
+        )),
+    }
+}
+
+/// `GET /Bundle` (reference §4.2): the document only for the latest id, compared case-sensitively.
+pub fn get_bundle(app: &AppState, params: &[(String, String)]) -> Result<Answer, ScrError> {
+    let (requested, nhs) = query::bundle_query(params)?;
+    match app.spine.event_list(&nhs) {
+        EventList::Forbidden => Err(ScrError::no_consent()),
+        EventList::Found { scr_id, .. } if scr_id == requested => {
+            match app.spine.event_query(&nhs, &scr_id) {
+                Some(document) => Ok(Answer::Ok(responses::scr_document_bundle(
+                    &app.base_url(),
+                    document,
+                ))),
+                None => Ok(Answer::Ok(responses::empty_searchset())),
+            }
+        }
+        _ => Ok(Answer::Ok(responses::empty_searchset())),
+    }
+}
+
+/// `POST /Bundle` (reference §4.3): headers, strict parse, mapping validation, consent, then Spine.
+pub fn post_bundle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Answer, ScrError> {
+    require_header(headers, SESSION_URID)?;
+    let document = parse::parse_resource(body, "Bundle")?;
+    let upload = upload::validate_upload(&document)?;
+    if app.spine.event_list(&upload.nhs_number) == EventList::Forbidden {
+        return Err(ScrError::no_consent());
+    }
+    app.spine.submit_scr(&upload, &document)?;
+    Ok(Answer::Created)
+}
+
+/// `POST /$setPermission` (reference §4.4). The backend needs an `Authorization` header even in the sandbox.
+pub fn set_permission(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Answer, ScrError> {
+    let urid = require_header(headers, SESSION_URID)?;
+    require_header(headers, AUTHORIZATION)?;
+    let parameters = parse::parse_resource(body, "Parameters")?;
+    let request = permission::validate_set_permission(&parameters)?;
+    if job_role_code(urid).is_none() {
+        return Err(ScrError::bad_request(texts::no_job_role_code(urid)));
+    }
+    app.spine.set_permission(&request)?;
+    Ok(Answer::Created)
+}
+
+/// `POST /AuditEvent` (reference §4.5).
+pub fn post_audit_event(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Answer, ScrError> {
+    let urid = require_header(headers, SESSION_URID)?;
+    let event = parse::parse_resource(body, "AuditEvent")?;
+    let alert = alert::validate_alert(&event)?;
+    app.spine.send_alert(&alert, urid)?;
+    Ok(Answer::Created)
+}
+
+/// The canned CIS2 userinfo the sandbox uses to find the job role of `NHSD-Session-URID`
+/// (`fixtures/nhs/sandbox/userInfo.json`, reference §6). Until the mock identity service exists, every
+/// caller is this user.
+static USER_INFO: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../../fixtures/nhs/sandbox/userInfo.json"))
+        .unwrap_or(Value::Null)
+});
+
+/// The `role_code` of the user's role whose `person_roleid` is `urid`, as the adaptor looks it up.
+pub fn job_role_code(urid: &str) -> Option<String> {
+    USER_INFO
+        .get("nhsid_nrbac_roles")?
+        .as_array()?
+        .iter()
+        .find(|r| r.get("person_roleid").and_then(Value::as_str) == Some(urid))
+        .and_then(|r| r.get("role_code").and_then(Value::as_str))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_three_sandbox_roles_resolve_and_others_do_not() {
+        for urid in ["555254240100", "555254242102", "555254241101"] {
+            assert!(job_role_code(urid).is_some(), "{urid}");
+        }
+        assert_eq!(job_role_code("123456789012"), None);
+    }
+}

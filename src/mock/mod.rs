@@ -1,0 +1,191 @@
+//! The embedded mock SCR service: a real HTTP server on loopback that answers like the NHS SCR FHIR API.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), scr_assure::mock::MockError> {
+//! use scr_assure::mock::{MockConfig, Profile};
+//! let mock = scr_assure::mock::start(MockConfig::loopback(Profile::Stateful)).await?;
+//! println!("SCR FHIR API at {}", mock.base_url());   // http://127.0.0.1:<port>/summary-care-record/FHIR/R4
+//! mock.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Layers, as in the NHS deployment (reference §2): [`transport`] plays the servlet filters and Spring's
+//! dispatch (X-Correlation-ID/X-Request-ID, 404/405/415); [`backend`] plays the Java adaptor (parameter and
+//! body validation in the adaptor's order); a [`spine::Spine`] answers what Spine would — [`spine::StatefulSpine`]
+//! over a [`state::ScrStore`] by default, or [`sandbox::SandboxSpine`] with the NHS sandbox's canned answers.
+//! [`admin`] holds the mock-only routes under `/_admin` that arrange and inspect state.
+//! The mock never calls into the harness; the harness reaches it only over HTTP.
+
+pub mod admin;
+pub mod backend;
+pub mod responses;
+pub mod sandbox;
+pub mod seed;
+pub mod spine;
+pub mod state;
+pub mod transport;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::scr::codes::BASE_PATH;
+
+/// Which behaviour the mock reproduces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// Like INT: each patient has consent and SCR history that uploads and `$setPermission` change.
+    Stateful,
+    /// Exactly the NHS sandbox's canned behaviour (reference §6): one magic patient, fixed SCR id.
+    Sandbox,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stateful => "stateful",
+            Self::Sandbox => "sandbox",
+        }
+    }
+}
+
+/// How to start a mock.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    pub profile: Profile,
+    /// Where to listen; port 0 picks a free port.
+    pub addr: SocketAddr,
+    pub clock: Clock,
+    /// Whether the stateful profile starts with the seed patients of [`seed`].
+    pub seed: bool,
+}
+
+impl MockConfig {
+    /// 127.0.0.1 on a free port, real time, seeded.
+    pub fn loopback(profile: Profile) -> Self {
+        Self {
+            profile,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            clock: Clock::system(),
+            seed: true,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MockError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("seed data is invalid: {0}")]
+    Seed(String),
+}
+
+/// Shared by every request of one mock.
+pub struct AppState {
+    pub profile: Profile,
+    pub clock: Clock,
+    /// `http://127.0.0.1:<port>`: what the mock puts in absolute URLs it returns.
+    pub origin: String,
+    pub spine: Box<dyn spine::Spine>,
+    /// The stateful store (empty and unused in the sandbox profile; admin routes read it).
+    pub store: Arc<state::ScrStore>,
+}
+
+impl AppState {
+    /// The service base URL, e.g. `http://127.0.0.1:8080/summary-care-record/FHIR/R4`.
+    pub fn base_url(&self) -> String {
+        format!("{}{}", self.origin, BASE_PATH)
+    }
+}
+
+/// A mock that is serving. Dropping it without [`RunningMock::shutdown`] stops it when the runtime ends.
+pub struct RunningMock {
+    addr: SocketAddr,
+    profile: Profile,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl RunningMock {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// `http://127.0.0.1:<port>`
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:<port>/summary-care-record/FHIR/R4`
+    pub fn base_url(&self) -> String {
+        format!("{}{}", self.origin(), BASE_PATH)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Starts a mock on `config.addr` and returns once it accepts connections.
+pub async fn start(config: MockConfig) -> Result<RunningMock, MockError> {
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| MockError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| MockError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    let origin = format!("http://{addr}");
+    let store = Arc::new(state::ScrStore::default());
+    if config.seed && config.profile == Profile::Stateful {
+        seed::seed(&store, &config.clock).map_err(MockError::Seed)?;
+    }
+    let spine: Box<dyn spine::Spine> = match config.profile {
+        Profile::Stateful => Box::new(spine::StatefulSpine::new(
+            store.clone(),
+            config.clock.clone(),
+        )),
+        Profile::Sandbox => Box::new(sandbox::SandboxSpine::new()),
+    };
+    let app = Arc::new(AppState {
+        profile: config.profile,
+        clock: config.clock,
+        origin,
+        spine,
+        store,
+    });
+    let router = transport::router(app);
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, router).with_graceful_shutdown(async {
+            let _ = rx.await;
+        });
+        if let Err(e) = served.await {
+            tracing::error!("mock server stopped: {e}");
+        }
+    });
+    Ok(RunningMock {
+        addr,
+        profile: config.profile,
+        shutdown: Some(tx),
+        task,
+    })
+}

@@ -1,0 +1,333 @@
+//! HTTP plumbing in the order the NHS backend applies it (reference §3): the X-Correlation-ID then
+//! X-Request-ID filter (before anything else, and its errors carry no echo headers), 404 with the path,
+//! 405 with `Allow`, 415 for a POST that is not `application/fhir+json`, then the adaptor ([`super::backend`]).
+//! Every answer that passes the filter echoes (or generates, upper-case) both ids.
+
+use std::sync::{Arc, LazyLock};
+
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use percent_encoding::percent_decode_str;
+use regex::Regex;
+use serde_json::Value;
+
+use super::backend::{self, Answer};
+use super::{admin, AppState};
+use crate::scr::codes::{BASE_PATH, FHIR_JSON};
+use crate::scr::{texts, IssueCode, ScrError};
+
+pub const X_CORRELATION_ID: &str = "X-Correlation-ID";
+pub const X_REQUEST_ID: &str = "X-Request-ID";
+
+/// Largest request body the mock reads (the NHS limit is unpublished; reference §3.5 lists 413).
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// The backend's UUID check: any version, any case (reference §3.1).
+static UUID_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+        .unwrap_or_else(|e| unreachable!("constant regex: {e}"))
+});
+
+/// The SCR operations, by path below the base path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    DocumentReference,
+    Bundle,
+    SetPermission,
+    AuditEvent,
+}
+
+impl Endpoint {
+    fn from_path(path: &str) -> Option<Self> {
+        match path.trim_end_matches('/') {
+            "/DocumentReference" => Some(Self::DocumentReference),
+            "/Bundle" => Some(Self::Bundle),
+            "/$setPermission" => Some(Self::SetPermission),
+            "/AuditEvent" => Some(Self::AuditEvent),
+            _ => None,
+        }
+    }
+
+    /// Methods the controller maps, in the `Allow` header's order.
+    pub fn allowed(self) -> &'static [Method] {
+        match self {
+            Self::DocumentReference => &[Method::GET],
+            Self::Bundle => &[Method::GET, Method::POST],
+            Self::SetPermission | Self::AuditEvent => &[Method::POST],
+        }
+    }
+
+    fn allow_header(self) -> String {
+        self.allowed()
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// The mock's router: everything goes through [`dispatch`], which owns the NHS ordering of checks.
+pub fn router(app: Arc<AppState>) -> Router {
+    Router::new().fallback(dispatch).with_state(app)
+}
+
+async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let raw_path = parts.uri.path().to_owned();
+    let path = percent_decode_str(&raw_path)
+        .decode_utf8_lossy()
+        .into_owned();
+    if let Some(rest) = path.strip_prefix("/_admin") {
+        let body = to_bytes(body, MAX_BODY_BYTES).await.unwrap_or_default();
+        return admin::handle(&app, &parts.method, rest, parts.uri.query(), &body);
+    }
+    let suffix = path.strip_prefix(BASE_PATH).map(str::to_owned);
+    match suffix.as_deref() {
+        Some("/_ping") if parts.method == Method::GET => return ping(),
+        Some("/healthcheck") if parts.method == Method::GET => return healthcheck(),
+        _ => {}
+    }
+    let ids = match CallIds::check(&parts.headers) {
+        Ok(ids) => ids,
+        Err(e) => return outcome_response(&e),
+    };
+    let mut response = match suffix {
+        Some(suffix) => {
+            let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
+                Ok(bytes) => bytes,
+                Err(_) => {
+                    let e = ScrError::new(
+                        413,
+                        IssueCode::Invalid,
+                        "Request body exceeds the host imposed limitation",
+                    );
+                    return ids.stamp(outcome_response(&e));
+                }
+            };
+            route(
+                &app,
+                &parts.method,
+                &suffix,
+                parts.uri.query(),
+                &parts.headers,
+                bytes,
+            )
+        }
+        None => outcome_response(&ScrError::new(
+            404,
+            IssueCode::NotFound,
+            texts::not_found(&path),
+        )),
+    };
+    if parts.method == Method::HEAD {
+        *response.body_mut() = Body::empty();
+    }
+    ids.stamp(response)
+}
+
+/// 404 → 405 → 415 → the adaptor.
+fn route(
+    app: &AppState,
+    method: &Method,
+    suffix: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(endpoint) = Endpoint::from_path(suffix) else {
+        return outcome_response(&ScrError::new(
+            404,
+            IssueCode::NotFound,
+            texts::not_found(suffix),
+        ));
+    };
+    if method == Method::OPTIONS {
+        return (StatusCode::OK, [(header::ALLOW, endpoint.allow_header())]).into_response();
+    }
+    let effective = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    if !endpoint.allowed().contains(effective) {
+        let e = ScrError::new(
+            405,
+            IssueCode::NotSupported,
+            texts::method_not_supported(method.as_str()),
+        );
+        let mut response = outcome_response(&e);
+        if let Ok(allow) = HeaderValue::from_str(&endpoint.allow_header()) {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
+        return response;
+    }
+    if effective == Method::POST {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .trim();
+        if !is_fhir_json(content_type) {
+            return outcome_response(&ScrError::new(
+                415,
+                IssueCode::NotSupported,
+                texts::unsupported_media_type(content_type),
+            ));
+        }
+    }
+    let params = parse_query(query);
+    let answer = match (endpoint, effective) {
+        (Endpoint::DocumentReference, _) => backend::get_document_reference(app, &params),
+        (Endpoint::Bundle, &Method::GET) => backend::get_bundle(app, &params),
+        (Endpoint::Bundle, _) => backend::post_bundle(app, headers, &body),
+        (Endpoint::SetPermission, _) => backend::set_permission(app, headers, &body),
+        (Endpoint::AuditEvent, _) => backend::post_audit_event(app, headers, &body),
+    };
+    match answer {
+        Ok(Answer::Ok(value)) => fhir_response(StatusCode::OK, &value),
+        Ok(Answer::Created) => StatusCode::CREATED.into_response(),
+        Err(e) => outcome_response(&e),
+    }
+}
+
+/// `application/fhir+json`, with any parameters (e.g. `;charset=UTF-8`), case-insensitive.
+pub fn is_fhir_json(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(FHIR_JSON))
+}
+
+/// Query parameters decoded as a servlet container does (`+` is a space, `%7C` and a raw `|` both work).
+pub fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(pair), String::new()),
+        })
+        .collect()
+}
+
+/// The two tracing ids of a call: validated, then echoed or generated.
+struct CallIds {
+    correlation_id: String,
+    request_id: String,
+}
+
+impl CallIds {
+    /// X-Correlation-ID is checked before X-Request-ID (reference §3.1).
+    fn check(headers: &HeaderMap) -> Result<Self, ScrError> {
+        let take = |name: &str| -> Result<String, ScrError> {
+            match headers.get(name) {
+                None => Ok(uuid::Uuid::new_v4().to_string().to_uppercase()),
+                Some(v) => match v.to_str() {
+                    Ok(s) if UUID_RE.is_match(s) => Ok(s.to_owned()),
+                    _ => Err(ScrError::bad_request(texts::invalid_uuid_header(name))),
+                },
+            }
+        };
+        let correlation_id = take(X_CORRELATION_ID)?;
+        let request_id = take(X_REQUEST_ID)?;
+        Ok(Self {
+            correlation_id,
+            request_id,
+        })
+    }
+
+    fn stamp(&self, mut response: Response) -> Response {
+        for (name, value) in [
+            (X_REQUEST_ID, &self.request_id),
+            (X_CORRELATION_ID, &self.correlation_id),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                response.headers_mut().insert(name, v);
+            }
+        }
+        response
+    }
+}
+
+/// A FHIR JSON body, compact as the backend writes it.
+pub fn fhir_response(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, FHIR_JSON)],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The backend's OperationOutcome for an error.
+pub fn outcome_response(error: &ScrError) -> Response {
+    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    fhir_response(status, &error.to_operation_outcome())
+}
+
+/// `GET {base}/_ping` (reference §4.6): answered by the proxy, no auth.
+fn ping() -> Response {
+    let body = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "revision": "scr-assure-mock",
+        "releaseId": "scr-assure-mock",
+        "commitId": "scr-assure-mock"
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `GET {base}/healthcheck` (reference §4.6): the backend's actuator health, open in the sandbox.
+fn healthcheck() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"UP"}"#,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding_accepts_raw_and_encoded_pipes() {
+        let raw = parse_query(Some(
+            "patient=https://fhir.nhs.uk/Id/nhs-number|9000000009&_count=1",
+        ));
+        let enc = parse_query(Some(
+            "patient=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9000000009&_count=1",
+        ));
+        assert_eq!(raw, enc);
+        assert_eq!(raw[0].1, "https://fhir.nhs.uk/Id/nhs-number|9000000009");
+    }
+
+    #[test]
+    fn fhir_json_accepts_parameters_only() {
+        assert!(is_fhir_json("application/fhir+json; charset=UTF-8"));
+        assert!(is_fhir_json("Application/FHIR+JSON"));
+        assert!(!is_fhir_json("application/json"));
+        assert!(!is_fhir_json(""));
+    }
+
+    #[test]
+    fn allow_headers_match_the_controllers() {
+        assert_eq!(Endpoint::Bundle.allow_header(), "GET,POST");
+        assert_eq!(Endpoint::DocumentReference.allow_header(), "GET");
+        assert_eq!(Endpoint::SetPermission.allow_header(), "POST");
+    }
+}

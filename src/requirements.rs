@@ -1,0 +1,371 @@
+//! The requirement catalogue (`features/requirements.toml`) and its link to the scenarios: every scenario
+//! carries at least one requirement tag, every tag names a catalogued requirement, every requirement is
+//! proved by at least one scenario. A run refuses to start otherwise (exit 2), naming file and line.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+/// A tag that names a requirement: upper-case words joined by hyphens, e.g. `@SCRA-RET-001`.
+static REQUIREMENT_TAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
+        .unwrap_or_else(|e| unreachable!("constant regex: {e}"))
+});
+
+/// Whether a tag (without `@`) is a requirement id rather than a control tag such as `mock-only`.
+pub fn is_requirement_tag(tag: &str) -> bool {
+    REQUIREMENT_TAG.is_match(tag)
+}
+
+/// One requirement the harness proves.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    pub id: String,
+    pub title: String,
+    /// What the API must do.
+    pub behaviour: String,
+    /// Where the rule comes from: a reference section or specification file.
+    pub source: String,
+    /// The official SCAL id, only where it is publicly known (MSCA-SCR-103/104/105).
+    #[serde(default)]
+    pub scal: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueFile {
+    requirement: Vec<Requirement>,
+}
+
+/// All requirements, in catalogue order.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    pub path: PathBuf,
+    pub requirements: Vec<Requirement>,
+}
+
+/// A problem with the features or the catalogue, located as `file:line`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequirementsError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Catalogue { path: PathBuf, message: String },
+    #[error("{0}")]
+    Feature(Problem),
+}
+
+impl Catalogue {
+    pub fn load(path: &Path) -> Result<Self, RequirementsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RequirementsError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Self, RequirementsError> {
+        let file: CatalogueFile =
+            toml::from_str(text).map_err(|e| RequirementsError::Catalogue {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+        let mut seen = BTreeMap::new();
+        for r in &file.requirement {
+            if !is_requirement_tag(&r.id) {
+                return Err(RequirementsError::Catalogue {
+                    path: path.to_owned(),
+                    message: format!(
+                        "requirement id '{}' must be upper-case words joined by hyphens",
+                        r.id
+                    ),
+                });
+            }
+            if seen.insert(r.id.clone(), ()).is_some() {
+                return Err(RequirementsError::Catalogue {
+                    path: path.to_owned(),
+                    message: format!("requirement id '{}' is defined twice", r.id),
+                });
+            }
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            requirements: file.requirement,
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Requirement> {
+        self.requirements.iter().find(|r| r.id == id)
+    }
+}
+
+/// A runnable scenario as written: each Examples row of an Outline is one.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioInfo {
+    pub feature: String,
+    pub file: PathBuf,
+    pub name: String,
+    /// Line of the scenario, or of its Examples row.
+    pub line: usize,
+    /// Feature, scenario and Examples tags, without `@`.
+    pub tags: Vec<String>,
+}
+
+impl ScenarioInfo {
+    pub fn requirement_ids(&self) -> Vec<&str> {
+        self.tags
+            .iter()
+            .map(String::as_str)
+            .filter(|t| is_requirement_tag(t))
+            .collect()
+    }
+
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t == tag)
+    }
+}
+
+/// Every `.feature` file under `dir`, sorted.
+pub fn feature_files(dir: &Path) -> Result<Vec<PathBuf>, RequirementsError> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(d) = pending.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|source| RequirementsError::Read {
+            path: d.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let path = entry
+                .map_err(|source| RequirementsError::Read {
+                    path: d.clone(),
+                    source,
+                })?
+                .path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "feature") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Parses every feature file under `dir` into its runnable scenarios.
+pub fn scan_features(dir: &Path) -> Result<Vec<ScenarioInfo>, RequirementsError> {
+    let mut scenarios = Vec::new();
+    for file in feature_files(dir)? {
+        let feature =
+            cucumber::gherkin::Feature::parse_path(&file, cucumber::gherkin::GherkinEnv::default())
+                .map_err(|e| {
+                    RequirementsError::Feature(Problem {
+                        file: file.clone(),
+                        line: 1,
+                        message: format!("cannot parse: {e}"),
+                    })
+                })?;
+        let all = feature
+            .scenarios
+            .iter()
+            .chain(feature.rules.iter().flat_map(|r| r.scenarios.iter()));
+        for sc in all {
+            let mut base_tags = feature.tags.clone();
+            base_tags.extend(sc.tags.iter().cloned());
+            if sc.examples.is_empty() {
+                scenarios.push(ScenarioInfo {
+                    feature: feature.name.clone(),
+                    file: file.clone(),
+                    name: sc.name.clone(),
+                    line: sc.position.line,
+                    tags: base_tags,
+                });
+                continue;
+            }
+            for ex in &sc.examples {
+                let mut tags = base_tags.clone();
+                tags.extend(ex.tags.iter().cloned());
+                let rows = ex
+                    .table
+                    .as_ref()
+                    .map(|t| t.rows.iter().skip(1).count())
+                    .unwrap_or(0);
+                for i in 0..rows {
+                    // The same numbering cucumber gives an expanded row: the Examples line + row + 2.
+                    scenarios.push(ScenarioInfo {
+                        feature: feature.name.clone(),
+                        file: file.clone(),
+                        name: sc.name.clone(),
+                        line: ex.position.line + i + 2,
+                        tags: tags.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(scenarios)
+}
+
+/// Every reason the run must not start: untagged scenarios, unknown ids, uncovered requirements.
+pub fn check(catalogue: &Catalogue, scenarios: &[ScenarioInfo]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for sc in scenarios {
+        let ids = sc.requirement_ids();
+        if ids.is_empty() {
+            problems.push(Problem {
+                file: sc.file.clone(),
+                line: sc.line,
+                message: format!(
+                    "scenario '{}' carries no requirement tag (e.g. @SCRA-RET-001)",
+                    sc.name
+                ),
+            });
+        }
+        for id in ids {
+            if catalogue.get(id).is_none() {
+                problems.push(Problem {
+                    file: sc.file.clone(),
+                    line: sc.line,
+                    message: format!(
+                        "scenario '{}' names unknown requirement @{id}; add it to {} or fix the tag",
+                        sc.name,
+                        catalogue.path.display()
+                    ),
+                });
+            }
+        }
+    }
+    for r in &catalogue.requirements {
+        if !scenarios.iter().any(|sc| sc.has_tag(&r.id)) {
+            problems.push(Problem {
+                file: catalogue.path.clone(),
+                line: 1,
+                message: format!(
+                    "requirement {} ('{}') is proved by no scenario",
+                    r.id, r.title
+                ),
+            });
+        }
+    }
+    // One problem per place is enough: an Outline with 20 rows and no tag says it once.
+    problems.dedup_by(|a, b| a.file == b.file && a.message == b.message);
+    problems
+}
+
+/// Requirement → the scenarios that prove it, in catalogue order.
+pub fn matrix<'a>(
+    catalogue: &'a Catalogue,
+    scenarios: &'a [ScenarioInfo],
+) -> Vec<(&'a Requirement, Vec<&'a ScenarioInfo>)> {
+    catalogue
+        .requirements
+        .iter()
+        .map(|r| (r, scenarios.iter().filter(|sc| sc.has_tag(&r.id)).collect()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalogue() -> Catalogue {
+        let text = r#"
+[[requirement]]
+id = "SCRA-RET-001"
+title = "t"
+behaviour = "b"
+source = "s"
+
+[[requirement]]
+id = "SCRA-ALR-103"
+title = "alert"
+behaviour = "b"
+source = "s"
+scal = "MSCA-SCR-103"
+"#;
+        Catalogue::parse(Path::new("requirements.toml"), text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn scenario(line: usize, tags: &[&str]) -> ScenarioInfo {
+        ScenarioInfo {
+            feature: "F".into(),
+            file: "features/x.feature".into(),
+            name: format!("S{line}"),
+            line,
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn requirement_tags_are_told_from_control_tags() {
+        assert!(is_requirement_tag("SCRA-RET-001"));
+        assert!(is_requirement_tag("MSCA-SCR-103"));
+        assert!(!is_requirement_tag("mock-only"));
+        assert!(!is_requirement_tag("sandbox"));
+        assert!(!is_requirement_tag("SCRA"));
+    }
+
+    #[test]
+    fn untagged_unknown_and_uncovered_are_reported_with_their_place() {
+        let problems = check(
+            &catalogue(),
+            &[
+                scenario(3, &["mock-only"]),
+                scenario(9, &["SCRA-RET-001", "SCRA-XXX-9"]),
+            ],
+        );
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert!(text
+            .iter()
+            .any(|t| t.starts_with("features/x.feature:3:") && t.contains("no requirement tag")));
+        assert!(text
+            .iter()
+            .any(|t| t.starts_with("features/x.feature:9:") && t.contains("@SCRA-XXX-9")));
+        assert!(text
+            .iter()
+            .any(|t| t.contains("SCRA-ALR-103") && t.contains("proved by no scenario")));
+        assert_eq!(problems.len(), 3);
+    }
+
+    #[test]
+    fn a_clean_suite_has_no_problems_and_a_full_matrix() {
+        let cat = catalogue();
+        let scs = [
+            scenario(1, &["SCRA-RET-001"]),
+            scenario(2, &["SCRA-ALR-103", "SCRA-RET-001"]),
+        ];
+        assert!(check(&cat, &scs).is_empty());
+        let m = matrix(&cat, &scs);
+        assert_eq!(m[0].1.len(), 2);
+        assert_eq!(m[1].1.len(), 1);
+    }
+
+    #[test]
+    fn duplicate_and_malformed_ids_are_refused() {
+        let dup = "[[requirement]]\nid=\"A-1\"\ntitle=\"\"\nbehaviour=\"\"\nsource=\"\"\n[[requirement]]\nid=\"A-1\"\ntitle=\"\"\nbehaviour=\"\"\nsource=\"\"\n";
+        assert!(Catalogue::parse(Path::new("r.toml"), dup).is_err());
+        let bad = "[[requirement]]\nid=\"lower-1\"\ntitle=\"\"\nbehaviour=\"\"\nsource=\"\"\n";
+        assert!(Catalogue::parse(Path::new("r.toml"), bad).is_err());
+    }
+}

@@ -1,0 +1,415 @@
+//! What the Then steps assert, as plain functions over a recorded response, so that unit tests reach them.
+//! Each returns `Err` with a message that says what was expected and what came back.
+
+use serde_json::Value;
+
+use crate::client::RecordedResponse;
+use crate::scr::codes::{
+    ACS_PERMISSION_SYSTEM, BASE_PATH, GP_SUMMARY_CODE, GP_SUMMARY_DISPLAY_RETURNED,
+    NHS_NUMBER_SYSTEM, SCR_UUID_SYSTEM,
+};
+use crate::scr::outcome::first_issue;
+use crate::scr::texts;
+
+pub type Check = Result<(), String>;
+
+fn body_json(r: &RecordedResponse) -> Result<Value, String> {
+    serde_json::from_str(&r.body).map_err(|e| {
+        format!(
+            "the response body is not JSON ({e}): {}",
+            abbreviate(&r.body)
+        )
+    })
+}
+
+fn abbreviate(text: &str) -> String {
+    const MAX: usize = 400;
+    if text.len() <= MAX {
+        return text.to_owned();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
+}
+
+pub fn status(r: &RecordedResponse, expected: u16) -> Check {
+    if r.status == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected HTTP {expected}, got {}: {}",
+            r.status,
+            abbreviate(&r.body)
+        ))
+    }
+}
+
+/// How strictly `issue.code` is compared: the mock must say `value`; real targets may say `invalid` for a
+/// 400 instead (reference §3.4 DISCREPANCY).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeMatch {
+    Exact,
+    ValueOrInvalid,
+}
+
+pub fn operation_outcome(
+    r: &RecordedResponse,
+    code: &str,
+    severity: &str,
+    text: &str,
+    mode: CodeMatch,
+) -> Check {
+    let body = body_json(r)?;
+    let (got_severity, got_code, got_text) = first_issue(&body).ok_or_else(|| {
+        format!(
+            "expected an OperationOutcome with one issue, got: {}",
+            abbreviate(&r.body)
+        )
+    })?;
+    let issues = body
+        .get("issue")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if issues != 1 {
+        return Err(format!("expected exactly one issue, got {issues}"));
+    }
+    let code_ok = got_code == code
+        || (mode == CodeMatch::ValueOrInvalid && code == "value" && got_code == "invalid");
+    if !code_ok {
+        return Err(format!(
+            "expected issue.code '{code}', got '{got_code}' (text: {got_text:?})"
+        ));
+    }
+    if got_severity != severity {
+        return Err(format!(
+            "expected issue.severity '{severity}', got '{got_severity}'"
+        ));
+    }
+    if got_text != text {
+        return Err(format!(
+            "details.text differs\n  expected: {text:?}\n  got:      {got_text:?}"
+        ));
+    }
+    Ok(())
+}
+
+pub fn no_consent(r: &RecordedResponse, mode: CodeMatch) -> Check {
+    status(r, 403)?;
+    operation_outcome(r, "forbidden", "error", texts::NO_CONSENT, mode)
+}
+
+pub fn empty_body(r: &RecordedResponse) -> Check {
+    if r.body.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected an empty body, got {} bytes: {}",
+            r.body.len(),
+            abbreviate(&r.body)
+        ))
+    }
+}
+
+/// Compares media types, ignoring parameters such as `charset`.
+pub fn content_type(r: &RecordedResponse, expected: &str) -> Check {
+    let got = r
+        .header("content-type")
+        .ok_or("the response has no Content-Type")?;
+    let media = got.split(';').next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(format!("expected Content-Type {expected}, got {got}"))
+    }
+}
+
+pub fn header_is(r: &RecordedResponse, name: &str, expected: &str) -> Check {
+    match r.header(name) {
+        Some(v) if v == expected => Ok(()),
+        Some(v) => Err(format!("expected header {name}: {expected:?}, got {v:?}")),
+        None => Err(format!(
+            "expected header {name}: {expected:?}, but it is absent"
+        )),
+    }
+}
+
+pub fn header_absent(r: &RecordedResponse, name: &str) -> Check {
+    match r.header(name) {
+        None => Ok(()),
+        Some(v) => Err(format!("expected no {name} header, got {v:?}")),
+    }
+}
+
+pub fn header_is_upper_uuid(r: &RecordedResponse, name: &str) -> Check {
+    let v = r
+        .header(name)
+        .ok_or_else(|| format!("expected a generated {name}, but it is absent"))?;
+    let is_uuid = uuid::Uuid::parse_str(v).is_ok() && v.len() == 36;
+    if is_uuid && v == v.to_uppercase() {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected {name} to be an upper-case UUID, got {v:?}"
+        ))
+    }
+}
+
+pub fn empty_searchset(r: &RecordedResponse) -> Check {
+    let b = body_json(r)?;
+    if b["resourceType"] != "Bundle" || b["type"] != "searchset" {
+        return Err(format!(
+            "expected a searchset Bundle, got {}",
+            abbreviate(&r.body)
+        ));
+    }
+    if b.get("total") != Some(&Value::from(0)) {
+        return Err(format!(
+            "expected total 0, got {}",
+            b.get("total").unwrap_or(&Value::Null)
+        ));
+    }
+    if b.get("entry").is_some() {
+        return Err(
+            "expected no 'entry' member in an empty searchset (NHS quirk), but there is one".into(),
+        );
+    }
+    Ok(())
+}
+
+/// The DocumentReference search result for `nhs` with `scr_id`, with every quirk of the NHS backend.
+pub fn holds_scr_id(r: &RecordedResponse, nhs: &str, scr_id: &str) -> Check {
+    let b = body_json(r)?;
+    let expect = |ok: bool, what: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{what}; body: {}", abbreviate(&r.body)))
+        }
+    };
+    expect(
+        b["resourceType"] == "Bundle" && b["type"] == "searchset",
+        "expected a searchset Bundle",
+    )?;
+    expect(b["total"] == 1, "expected total 1")?;
+    let doc = &b["entry"][0]["resource"];
+    expect(
+        doc["resourceType"] == "DocumentReference",
+        "expected entry 0 to be a DocumentReference",
+    )?;
+    expect(
+        doc["masterIdentifier"]["system"] == SCR_UUID_SYSTEM,
+        "masterIdentifier.system is not nhsSCRUUID",
+    )?;
+    let got_id = doc["masterIdentifier"]["value"].as_str().unwrap_or("");
+    if got_id != scr_id {
+        return Err(format!("expected SCR id {scr_id}, got {got_id:?}"));
+    }
+    expect(doc["status"] == "current", "expected status current")?;
+    expect(
+        doc["type"]["coding"][0]["code"] == GP_SUMMARY_CODE
+            && doc["type"]["coding"][0]["display"] == GP_SUMMARY_DISPLAY_RETURNED,
+        "expected type 196981000000101 with the display ' General Practice Summary' (leading space)",
+    )?;
+    let url = doc["content"][0]["attachment"]["url"]
+        .as_str()
+        .unwrap_or("");
+    let tail = format!(
+        "{BASE_PATH}/Bundle?composition.identifier={scr_id}&composition.subject:Patient.identifier={NHS_NUMBER_SYSTEM}|{nhs}"
+    );
+    expect(
+        url.ends_with(&tail),
+        &format!("expected the attachment URL to end with {tail}, got {url:?}"),
+    )?;
+    let patient_entry = &b["entry"][1];
+    expect(
+        patient_entry["resource"]["resourceType"] == "Patient",
+        "expected entry 1 to be the Patient",
+    )?;
+    let patient_id = patient_entry["resource"]["id"].as_str().unwrap_or("");
+    expect(
+        patient_entry["fullUrl"].as_str() == Some(patient_id) && !patient_id.is_empty(),
+        "expected the Patient fullUrl to be its bare id (NHS quirk)",
+    )?;
+    expect(
+        doc["subject"]["reference"].as_str() == Some(&format!("Patient/{patient_id}")),
+        "expected DocumentReference.subject to reference the Patient entry",
+    )?;
+    let got_nhs = patient_entry["resource"]["identifier"][0]["value"]
+        .as_str()
+        .unwrap_or("");
+    expect(
+        got_nhs == nhs,
+        &format!("expected the Patient's NHS number {nhs}, got {got_nhs:?}"),
+    )
+}
+
+pub fn permission_to_view(r: &RecordedResponse, code: &str) -> Check {
+    let b = body_json(r)?;
+    let coding = &b["entry"][0]["resource"]["securityLabel"][0]["coding"][0];
+    if coding["system"] != ACS_PERMISSION_SYSTEM {
+        return Err(format!(
+            "expected securityLabel system {ACS_PERMISSION_SYSTEM}, got {}",
+            coding["system"]
+        ));
+    }
+    match coding["code"].as_str() {
+        Some(c) if c == code => Ok(()),
+        other => Err(format!(
+            "expected permission to view {code:?}, got {other:?}"
+        )),
+    }
+}
+
+/// A searchset Bundle holding the document `scr_id` of `nhs`: Composition first, Patient last.
+pub fn scr_document(r: &RecordedResponse, base_url: &str, nhs: &str, scr_id: &str) -> Check {
+    let b = body_json(r)?;
+    if b["resourceType"] != "Bundle" || b["type"] != "searchset" {
+        return Err(format!(
+            "expected a searchset Bundle, got {}",
+            abbreviate(&r.body)
+        ));
+    }
+    let entries = b["entry"]
+        .as_array()
+        .ok_or("expected entries in the SCR document")?;
+    if b["total"].as_u64() != Some(entries.len() as u64) {
+        return Err(format!(
+            "expected total = {} entries, got {}",
+            entries.len(),
+            b["total"]
+        ));
+    }
+    let first = &entries[0]["resource"];
+    if first["resourceType"] != "Composition" {
+        return Err(format!(
+            "expected the Composition first, got {}",
+            first["resourceType"]
+        ));
+    }
+    if first["identifier"]["value"].as_str() != Some(scr_id) {
+        return Err(format!(
+            "expected Composition.identifier {scr_id}, got {}",
+            first["identifier"]["value"]
+        ));
+    }
+    let last = entries
+        .last()
+        .map(|e| &e["resource"])
+        .unwrap_or(&Value::Null);
+    if last["resourceType"] != "Patient" {
+        return Err(format!(
+            "expected the Patient last, got {}",
+            last["resourceType"]
+        ));
+    }
+    let numbers: Vec<&str> = last["identifier"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter(|i| i["system"] == NHS_NUMBER_SYSTEM)
+                .filter_map(|i| i["value"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    if numbers != [nhs] {
+        return Err(format!(
+            "expected the Patient's NHS number {nhs}, got {numbers:?}"
+        ));
+    }
+    for (i, e) in entries.iter().enumerate() {
+        let full_url = e["fullUrl"].as_str().unwrap_or("");
+        let expected = format!(
+            "{base_url}/{}/{}",
+            e["resource"]["resourceType"].as_str().unwrap_or(""),
+            e["resource"]["id"].as_str().unwrap_or("")
+        );
+        if full_url != expected {
+            return Err(format!(
+                "entry {i}: expected fullUrl {expected}, got {full_url:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn json_at(r: &RecordedResponse, pointer: &str, expected: &Value) -> Check {
+    let b = body_json(r)?;
+    match b.pointer(pointer) {
+        Some(v) if v == expected => Ok(()),
+        Some(v) => Err(format!("at {pointer}: expected {expected}, got {v}")),
+        None => Err(format!(
+            "at {pointer}: expected {expected}, but nothing is there"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scr::outcome::operation_outcome as oo;
+
+    fn response(status: u16, body: &str) -> RecordedResponse {
+        RecordedResponse {
+            status,
+            headers: vec![(
+                "content-type".into(),
+                "application/fhir+json;charset=UTF-8".into(),
+            )],
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn operation_outcome_is_exact_on_the_mock_and_lenient_elsewhere() {
+        let r = response(400, &oo("error", "invalid", "bad").to_string());
+        assert!(operation_outcome(&r, "value", "error", "bad", CodeMatch::Exact).is_err());
+        assert!(operation_outcome(&r, "value", "error", "bad", CodeMatch::ValueOrInvalid).is_ok());
+        assert!(
+            operation_outcome(&r, "value", "error", "bad!", CodeMatch::ValueOrInvalid).is_err()
+        );
+        assert!(
+            operation_outcome(&r, "forbidden", "error", "bad", CodeMatch::ValueOrInvalid).is_err()
+        );
+    }
+
+    #[test]
+    fn empty_searchset_rejects_an_entry_member() {
+        let ok = response(
+            200,
+            r#"{"resourceType":"Bundle","type":"searchset","total":0}"#,
+        );
+        let with_entry = response(
+            200,
+            r#"{"resourceType":"Bundle","type":"searchset","total":0,"entry":[]}"#,
+        );
+        assert!(empty_searchset(&ok).is_ok());
+        assert!(empty_searchset(&with_entry).is_err());
+    }
+
+    #[test]
+    fn content_type_ignores_parameters_and_header_checks_work() {
+        let r = response(200, "");
+        assert!(content_type(&r, "application/fhir+json").is_ok());
+        assert!(content_type(&r, "application/json").is_err());
+        assert!(header_absent(&r, "X-Request-ID").is_ok());
+        assert!(header_is_upper_uuid(&r, "X-Request-ID").is_err());
+        let mut r = r;
+        r.headers.push((
+            "x-request-id".into(),
+            "A6B0B5B4-1B2C-4D5E-8F90-0123456789AB".into(),
+        ));
+        assert!(header_is_upper_uuid(&r, "X-Request-ID").is_ok());
+        r.headers[1].1 = r.headers[1].1.to_lowercase();
+        assert!(header_is_upper_uuid(&r, "X-Request-ID").is_err());
+    }
+
+    #[test]
+    fn json_at_compares_values() {
+        let r = response(200, r#"{"a":{"b":[1,"x"]}}"#);
+        assert!(json_at(&r, "/a/b/1", &Value::from("x")).is_ok());
+        assert!(json_at(&r, "/a/b/0", &Value::from(2)).is_err());
+        assert!(json_at(&r, "/nope", &Value::Null).is_err());
+    }
+}

@@ -1,0 +1,141 @@
+//! What every scenario of one run shares: the target's clients, the patient allocator, the clock and the
+//! exchange log the reporters read. Scenarios never share patients.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use crate::client::{Exchange, ScrClient};
+use crate::clock::Clock;
+use crate::scr::NhsNumber;
+use crate::secret::Secret;
+
+use super::TargetKind;
+
+/// Hands out NHS numbers no other scenario of the run has: valid Modulus 11 numbers from the 999 test range.
+#[derive(Debug)]
+pub struct PatientAllocator {
+    next_stem: AtomicU64,
+}
+
+impl PatientAllocator {
+    /// Starts at `first_stem` (nine digits).
+    pub fn new(first_stem: u64) -> Self {
+        Self {
+            next_stem: AtomicU64::new(first_stem),
+        }
+    }
+
+    /// The next unused NHS number; `None` when the range is exhausted.
+    pub fn next(&self) -> Option<NhsNumber> {
+        loop {
+            let stem = self.next_stem.fetch_add(1, Ordering::Relaxed);
+            if stem > 999_999_999 {
+                return None;
+            }
+            if let Some(n) = NhsNumber::from_stem(stem) {
+                return Some(n);
+            }
+        }
+    }
+}
+
+/// Where exchanges of finished scenarios wait for the reporters: keyed by feature file and line.
+#[derive(Debug, Default)]
+pub struct ExchangeLog {
+    by_scenario: Mutex<HashMap<(PathBuf, usize), Vec<Exchange>>>,
+}
+
+impl ExchangeLog {
+    pub fn put(&self, key: (PathBuf, usize), exchanges: Vec<Exchange>) {
+        self.by_scenario
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .extend(exchanges);
+    }
+
+    pub fn take(&self, key: &(PathBuf, usize)) -> Vec<Exchange> {
+        self.by_scenario
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key)
+            .unwrap_or_default()
+    }
+}
+
+/// Everything a scenario needs from the run.
+#[derive(Debug)]
+pub struct RunContext {
+    pub target: TargetKind,
+    /// The client for ordinary scenarios.
+    pub client: ScrClient,
+    /// The client for `@sandbox` scenarios (the sandbox-profile mock, or the real sandbox).
+    pub sandbox_client: ScrClient,
+    /// `http://127.0.0.1:<port>` of the stateful mock, for its `/_admin` routes; `None` on real targets.
+    pub admin_origin: Option<String>,
+    pub clock: Clock,
+    pub patients: PatientAllocator,
+    /// Default `NHSD-Session-URID`.
+    pub session_urid: String,
+    /// Sent as `Authorization: Bearer …` (an inert placeholder where no token is checked).
+    pub access_token: Secret,
+    pub exchanges: ExchangeLog,
+}
+
+static CURRENT: RwLock<Option<Arc<RunContext>>> = RwLock::new(None);
+/// One run at a time per process: the World's constructor reads the current context.
+static RUN_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Holds the process-wide run slot; dropping it clears the context.
+pub struct ActiveRun {
+    _guard: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Drop for ActiveRun {
+    fn drop(&mut self) {
+        *CURRENT.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+/// Makes `ctx` the context of new Worlds until the returned guard drops; waits for any other run.
+pub async fn activate(ctx: Arc<RunContext>) -> ActiveRun {
+    let guard = RUN_LOCK.lock().await;
+    *CURRENT.write().unwrap_or_else(PoisonError::into_inner) = Some(ctx);
+    ActiveRun { _guard: guard }
+}
+
+/// The context of the run in progress.
+pub fn current() -> Option<Arc<RunContext>> {
+    CURRENT
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocator_gives_distinct_valid_numbers() {
+        let a = PatientAllocator::new(999_000_000);
+        let numbers: Vec<NhsNumber> = (0..50).filter_map(|_| a.next()).collect();
+        assert_eq!(numbers.len(), 50);
+        let mut sorted = numbers.clone();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 50);
+        assert!(numbers
+            .iter()
+            .all(|n| n.as_str().starts_with("999") && NhsNumber::parse(n.as_str()).is_ok()));
+    }
+
+    #[test]
+    fn allocator_stops_at_the_end_of_the_range() {
+        let a = PatientAllocator::new(999_999_999);
+        let _ = a.next();
+        assert!(a.next().is_none());
+    }
+}

@@ -1,0 +1,467 @@
+//! Runs the Gherkin scenarios against a target and writes the reports.
+//!
+//! One run: check the features against the requirement catalogue (refuse to start on any problem), start
+//! the embedded mocks if the target is `mock`, check the target answers, run cucumber with our
+//! [`recorder::Recorder`] and cucumber's JSON writer, then write `junit.xml` and `cucumber.json`.
+
+pub mod checks;
+pub mod context;
+pub mod recorder;
+pub mod world;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use cucumber::{World as _, WriterExt as _};
+use serde::Serialize;
+
+use crate::client::{ClientError, ScrClient};
+use crate::clock::Clock;
+use crate::mock::{self, MockConfig, Profile, RunningMock};
+use crate::report::{self, ReportError};
+use crate::requirements::{self, Catalogue, Problem, RequirementsError, ScenarioInfo};
+use crate::secret::Secret;
+use context::{ExchangeLog, PatientAllocator, RunContext};
+use recorder::{Recorder, Records, ScenarioRecord, Status};
+use world::ScrWorld;
+
+/// NHS sandbox base URL (reference §1).
+pub const SANDBOX_BASE_URL: &str = "https://sandbox.api.service.nhs.uk/summary-care-record/FHIR/R4";
+/// NHS integration (INT) base URL (reference §1).
+pub const INT_BASE_URL: &str = "https://int.api.service.nhs.uk/summary-care-record/FHIR/R4";
+/// The role (`NHSD-Session-URID`) requests carry by default: one of the sandbox user's roles (reference §6, §9).
+pub const DEFAULT_SESSION_URID: &str = "555254242102";
+/// Where scenario NHS numbers start: the 999 test range.
+pub const FIRST_PATIENT_STEM: u64 = 999_100_000;
+
+/// Which environment a run talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// The embedded mock on 127.0.0.1 (default).
+    Mock,
+    /// The public NHS sandbox (open access, canned answers): runs the `@sandbox` scenarios.
+    Sandbox,
+    /// The NHS integration environment (needs an access token).
+    Int,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mock => "mock",
+            Self::Sandbox => "sandbox",
+            Self::Int => "int",
+        }
+    }
+}
+
+/// Everything `scr-assure run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub features: PathBuf,
+    pub requirements: PathBuf,
+    pub target: TargetKind,
+    /// For the mock target: only one profile (`stateful` skips `@sandbox`, `sandbox` runs only `@sandbox`).
+    pub profile: Option<Profile>,
+    pub base_url: Option<String>,
+    /// A cucumber tag expression, e.g. `@SCRA-RET-001 and not @mock-only`.
+    pub tags: Option<String>,
+    pub reports: PathBuf,
+    pub concurrency: usize,
+    pub session_urid: String,
+    pub access_token: Option<Secret>,
+    pub timeout: Duration,
+    /// Console output (progress and summary).
+    pub quiet: bool,
+}
+
+impl RunOptions {
+    pub fn new(features: PathBuf, reports: PathBuf) -> Self {
+        Self {
+            requirements: features.join("requirements.toml"),
+            features,
+            target: TargetKind::Mock,
+            profile: None,
+            base_url: None,
+            tags: None,
+            reports,
+            concurrency: 64,
+            session_urid: DEFAULT_SESSION_URID.into(),
+            access_token: None,
+            timeout: Duration::from_secs(30),
+            quiet: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the features do not match the requirement catalogue:\n{}", list(.0))]
+    Features(Vec<Problem>),
+    #[error(transparent)]
+    Requirements(#[from] RequirementsError),
+    #[error("invalid --tags expression '{expression}': {message}")]
+    TagExpression { expression: String, message: String },
+    #[error("{0}")]
+    Config(String),
+    #[error("the target could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the embedded mock could not start: {0}")]
+    Mock(#[from] mock::MockError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl RunError {
+    /// 2: usage, configuration or feature error; 3: the target could not be reached.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Unreachable(_) | Self::Mock(_) => 3,
+            _ => 2,
+        }
+    }
+}
+
+/// The result of a run that got to the end.
+#[derive(Debug, Serialize)]
+pub struct RunOutcome {
+    pub target: TargetKind,
+    pub base_url: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub records: Vec<ScenarioRecord>,
+    pub reports: Vec<PathBuf>,
+}
+
+impl RunOutcome {
+    pub fn count(&self, status: Status) -> usize {
+        self.records.iter().filter(|r| r.status == status).count()
+    }
+
+    /// Exit code: 0 when every scenario passed (and at least one ran), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        if self.count(Status::Passed) == self.records.len() && !self.records.is_empty() {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+/// Whether a scenario runs against this target (before the user's `--tags`).
+pub fn runs_on(target: TargetKind, profile: Option<Profile>, tags: &[String]) -> bool {
+    let has = |t: &str| tags.iter().any(|x| x == t);
+    match (target, profile) {
+        (TargetKind::Mock, None) => true,
+        (TargetKind::Mock, Some(Profile::Stateful)) => !has("sandbox"),
+        (TargetKind::Mock, Some(Profile::Sandbox)) => has("sandbox"),
+        (TargetKind::Sandbox, _) => has("sandbox") && !has("mock-only"),
+        (TargetKind::Int, _) => !has("sandbox") && !has("mock-only"),
+    }
+}
+
+/// The scenarios a run with these options would execute, in file order.
+pub fn selected_scenarios(opts: &RunOptions) -> Result<Vec<ScenarioInfo>, RunError> {
+    let expr = parse_tags(opts.tags.as_deref())?;
+    let scenarios = requirements::scan_features(&opts.features)?;
+    Ok(scenarios
+        .into_iter()
+        .filter(|sc| runs_on(opts.target, opts.profile, &sc.tags))
+        .filter(|sc| {
+            expr.as_ref()
+                .is_none_or(|e| cucumber::tag::Ext::eval(e, sc.tags.iter()))
+        })
+        .collect())
+}
+
+fn parse_tags(
+    tags: Option<&str>,
+) -> Result<Option<cucumber::gherkin::tagexpr::TagOperation>, RunError> {
+    tags.map(|t| {
+        t.parse::<cucumber::gherkin::tagexpr::TagOperation>()
+            .map_err(|e| RunError::TagExpression {
+                expression: t.to_owned(),
+                message: e.to_string(),
+            })
+    })
+    .transpose()
+}
+
+/// A `Write` into a shared buffer, so cucumber's JSON writer output can be written atomically afterwards.
+#[derive(Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The environment a run talks to: clients, and the embedded mocks it started (if any).
+struct Target {
+    client: ScrClient,
+    sandbox_client: ScrClient,
+    admin_origin: Option<String>,
+    mocks: Vec<RunningMock>,
+}
+
+async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
+    let client = |url: &str| {
+        ScrClient::new(url, clock.clone(), opts.timeout)
+            .map_err(|e| RunError::Config(e.to_string()))
+    };
+    match opts.target {
+        TargetKind::Mock => {
+            if opts.base_url.is_some() {
+                return Err(RunError::Config(
+                    "--base-url is for the sandbox and int targets; the mock target starts its own server".into(),
+                ));
+            }
+            let mut mocks = Vec::new();
+            let mut config = MockConfig::loopback(Profile::Stateful);
+            config.clock = clock.clone();
+            let stateful = if opts.profile != Some(Profile::Sandbox) {
+                let m = mock::start(config.clone()).await?;
+                let urls = (m.base_url(), m.origin());
+                mocks.push(m);
+                Some(urls)
+            } else {
+                None
+            };
+            let sandbox = if opts.profile != Some(Profile::Stateful) {
+                let m = mock::start(MockConfig {
+                    profile: Profile::Sandbox,
+                    ..config
+                })
+                .await?;
+                let url = m.base_url();
+                mocks.push(m);
+                Some(url)
+            } else {
+                None
+            };
+            let main_url = stateful
+                .as_ref()
+                .map(|s| s.0.clone())
+                .or(sandbox.clone())
+                .unwrap_or_default();
+            let sandbox_url = sandbox.unwrap_or_else(|| main_url.clone());
+            Ok(Target {
+                client: client(&main_url)?,
+                sandbox_client: client(&sandbox_url)?,
+                admin_origin: stateful.map(|s| s.1),
+                mocks,
+            })
+        }
+        TargetKind::Sandbox | TargetKind::Int => {
+            let default = if opts.target == TargetKind::Sandbox {
+                SANDBOX_BASE_URL
+            } else {
+                INT_BASE_URL
+            };
+            let url = opts.base_url.clone().unwrap_or_else(|| default.to_owned());
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(RunError::Config(format!(
+                    "--base-url '{url}' must start with http:// or https://"
+                )));
+            }
+            Ok(Target {
+                client: client(&url)?,
+                sandbox_client: client(&url)?,
+                admin_origin: None,
+                mocks: Vec::new(),
+            })
+        }
+    }
+}
+
+/// Runs the scenarios and writes the reports. `Err` means the run could not happen (exit 2 or 3).
+pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
+    let catalogue = Catalogue::load(&opts.requirements)?;
+    let all = requirements::scan_features(&opts.features)?;
+    let problems = requirements::check(&catalogue, &all);
+    if !problems.is_empty() {
+        return Err(RunError::Features(problems));
+    }
+    let expr = parse_tags(opts.tags.as_deref())?;
+    let access_token = match (opts.target, &opts.access_token) {
+        (TargetKind::Int, None) => {
+            return Err(RunError::Config(
+                "the int target needs an access token: set SCR_ASSURE_ACCESS_TOKEN (token flows arrive with the identity work)"
+                    .into(),
+            ))
+        }
+        (_, Some(t)) => t.clone(),
+        (_, None) => Secret::new("scr-assure-open-access"),
+    };
+
+    let clock = Clock::system();
+    let target = connect(&opts, &clock).await?;
+    let result = run_against(&opts, &catalogue, expr, access_token, &clock, &target).await;
+    for m in target.mocks {
+        m.shutdown().await;
+    }
+    result
+}
+
+async fn run_against(
+    opts: &RunOptions,
+    catalogue: &Catalogue,
+    expr: Option<cucumber::gherkin::tagexpr::TagOperation>,
+    access_token: Secret,
+    clock: &Clock,
+    target: &Target,
+) -> Result<RunOutcome, RunError> {
+    for c in [&target.client, &target.sandbox_client] {
+        c.ping().await.map_err(|e| match e {
+            ClientError::Unreachable { .. } | ClientError::Timeout { .. } => {
+                RunError::Unreachable(e.to_string())
+            }
+            other => RunError::Unreachable(other.to_string()),
+        })?;
+    }
+    let ctx = Arc::new(RunContext {
+        target: opts.target,
+        client: target.client.clone(),
+        sandbox_client: target.sandbox_client.clone(),
+        admin_origin: target.admin_origin.clone(),
+        clock: clock.clone(),
+        patients: PatientAllocator::new(FIRST_PATIENT_STEM),
+        session_urid: opts.session_urid.clone(),
+        access_token,
+        exchanges: ExchangeLog::default(),
+    });
+    let started_at = clock.timestamp();
+    let records: Records = Arc::default();
+    let json = SharedBuffer::default();
+    let out: Box<dyn Write> = if opts.quiet {
+        Box::new(std::io::sink())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let writer = Recorder::new(records.clone(), ctx.clone(), out)
+        .tee::<ScrWorld, _>(cucumber::writer::Json::for_tee(json.clone()))
+        .normalized();
+
+    let (target_kind, profile) = (opts.target, opts.profile);
+    let active = context::activate(ctx.clone()).await;
+    ScrWorld::cucumber()
+        .max_concurrent_scenarios(opts.concurrency.max(1))
+        .before(|feature, _rule, scenario, world| {
+            let sandbox = feature
+                .tags
+                .iter()
+                .chain(&scenario.tags)
+                .any(|t| t == "sandbox");
+            Box::pin(async move {
+                world.sandbox = sandbox;
+            })
+        })
+        .after(|feature, _rule, scenario, _finished, world| {
+            let key = (
+                feature.path.clone().unwrap_or_default(),
+                scenario.position.line,
+            );
+            Box::pin(async move {
+                if let Some(world) = world {
+                    let exchanges = std::mem::take(&mut world.exchanges);
+                    world.ctx().exchanges.put(key, exchanges);
+                }
+            })
+        })
+        .with_writer(writer)
+        .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
+        .filter_run(opts.features.clone(), move |feature, rule, scenario| {
+            let mut tags: Vec<String> = feature.tags.clone();
+            tags.extend(rule.iter().flat_map(|r| r.tags.iter().cloned()));
+            tags.extend(scenario.tags.iter().cloned());
+            runs_on(target_kind, profile, &tags)
+                && expr
+                    .as_ref()
+                    .is_none_or(|e| cucumber::tag::Ext::eval(e, tags.iter()))
+        })
+        .await;
+    drop(active);
+
+    let mut records = std::mem::take(&mut *records.lock().unwrap_or_else(PoisonError::into_inner));
+    records.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    let outcome = RunOutcome {
+        target: opts.target,
+        base_url: target.client.base_url().to_owned(),
+        started_at,
+        finished_at: clock.timestamp(),
+        records,
+        reports: vec![
+            opts.reports.join("junit.xml"),
+            opts.reports.join("cucumber.json"),
+        ],
+    };
+    let junit = report::junit::render(&outcome.records, catalogue, opts.target.as_str())?;
+    report::write_atomic(&outcome.reports[0], junit.as_bytes())?;
+    let json_bytes = json
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    report::write_atomic(&outcome.reports[1], &json_bytes)?;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(t: &[&str]) -> Vec<String> {
+        t.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn targets_select_the_right_scenarios() {
+        let plain = tags(&["SCRA-RET-001"]);
+        let sandbox = tags(&["SCRA-SBX-001", "sandbox"]);
+        let mock_only = tags(&["SCRA-ALR-001", "mock-only"]);
+        assert!(
+            runs_on(TargetKind::Mock, None, &plain) && runs_on(TargetKind::Mock, None, &sandbox)
+        );
+        assert!(!runs_on(
+            TargetKind::Mock,
+            Some(Profile::Stateful),
+            &sandbox
+        ));
+        assert!(!runs_on(TargetKind::Mock, Some(Profile::Sandbox), &plain));
+        assert!(
+            runs_on(TargetKind::Sandbox, None, &sandbox)
+                && !runs_on(TargetKind::Sandbox, None, &plain)
+        );
+        assert!(runs_on(TargetKind::Int, None, &plain));
+        assert!(
+            !runs_on(TargetKind::Int, None, &mock_only)
+                && !runs_on(TargetKind::Int, None, &sandbox)
+        );
+    }
+
+    #[test]
+    fn a_bad_tag_expression_is_a_usage_error() {
+        let e = parse_tags(Some("@a and (")).err();
+        assert!(matches!(e, Some(RunError::TagExpression { .. })));
+        assert_eq!(e.map(|e| e.exit_code()), Some(2));
+    }
+}

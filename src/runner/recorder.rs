@@ -1,0 +1,256 @@
+//! A cucumber writer that records each scenario's outcome (for the reports) and prints progress: one line
+//! per finished scenario, failures with their step and reason, then the summary. It knows nothing of the
+//! report formats; [`crate::report`] renders what it records.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use cucumber::{cli, event, parser, Event, Writer};
+use serde::Serialize;
+
+use super::context::RunContext;
+use crate::client::Exchange;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    pub keyword: String,
+    pub text: String,
+    pub status: Status,
+    pub error: Option<String>,
+}
+
+/// What happened to one scenario (one Examples row of an Outline is one scenario).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioRecord {
+    pub feature: String,
+    /// Feature file, relative to the working directory where possible.
+    pub file: PathBuf,
+    pub name: String,
+    pub line: usize,
+    pub tags: Vec<String>,
+    pub status: Status,
+    pub steps: Vec<StepRecord>,
+    /// The failing step and why.
+    pub failure: Option<(String, String)>,
+    #[serde(skip)]
+    pub started: Option<SystemTime>,
+    pub duration: Duration,
+    pub attempts: usize,
+    pub exchanges: Vec<Exchange>,
+}
+
+/// Where the recorder keeps its results; the caller holds a clone to read them after the run.
+pub type Records = Arc<Mutex<Vec<ScenarioRecord>>>;
+
+pub struct Recorder<Out: Write> {
+    records: Records,
+    in_progress: Vec<ScenarioRecord>,
+    ctx: Arc<RunContext>,
+    out: Out,
+}
+
+impl<Out: Write> Recorder<Out> {
+    pub fn new(records: Records, ctx: Arc<RunContext>, out: Out) -> Self {
+        Self {
+            records,
+            in_progress: Vec::new(),
+            ctx,
+            out,
+        }
+    }
+
+    fn find(&mut self, file: &PathBuf, line: usize) -> Option<&mut ScenarioRecord> {
+        self.in_progress
+            .iter_mut()
+            .find(|r| &r.file == file && r.line == line)
+    }
+
+    fn on_scenario(
+        &mut self,
+        feature: &cucumber::gherkin::Feature,
+        scenario: &cucumber::gherkin::Scenario,
+        ev: event::RetryableScenario<super::world::ScrWorld>,
+        at: SystemTime,
+    ) {
+        let file = relative(feature.path.clone().unwrap_or_default());
+        let line = scenario.position.line;
+        match ev.event {
+            event::Scenario::Started => {
+                let mut tags = feature.tags.clone();
+                tags.extend(scenario.tags.iter().cloned());
+                tags.dedup();
+                let attempts = ev.retries.map_or(1, |r| r.current + 1);
+                self.in_progress
+                    .retain(|r| !(r.file == file && r.line == line));
+                self.in_progress.push(ScenarioRecord {
+                    feature: feature.name.clone(),
+                    file,
+                    name: scenario.name.clone(),
+                    line,
+                    tags,
+                    status: Status::Passed,
+                    steps: Vec::new(),
+                    failure: None,
+                    started: Some(at),
+                    duration: Duration::ZERO,
+                    attempts,
+                    exchanges: Vec::new(),
+                });
+            }
+            event::Scenario::Step(step, ev) | event::Scenario::Background(step, ev) => {
+                let Some(record) = self.find(&file, line) else {
+                    return;
+                };
+                let label = format!("{}{}", step.keyword, step.value);
+                match ev {
+                    event::Step::Started => {}
+                    event::Step::Passed(..) => record.steps.push(StepRecord {
+                        keyword: step.keyword.trim().to_owned(),
+                        text: step.value.clone(),
+                        status: Status::Passed,
+                        error: None,
+                    }),
+                    event::Step::Skipped => {
+                        let reason =
+                            "step is not defined (see docs/STEPS.md for the vocabulary)".to_owned();
+                        record.steps.push(StepRecord {
+                            keyword: step.keyword.trim().to_owned(),
+                            text: step.value.clone(),
+                            status: Status::Skipped,
+                            error: Some(reason.clone()),
+                        });
+                        record.status = Status::Failed;
+                        record.failure.get_or_insert((label, reason));
+                    }
+                    event::Step::Failed(_, _, _, err) => {
+                        let reason = step_error(&err);
+                        record.steps.push(StepRecord {
+                            keyword: step.keyword.trim().to_owned(),
+                            text: step.value.clone(),
+                            status: Status::Failed,
+                            error: Some(reason.clone()),
+                        });
+                        record.status = Status::Failed;
+                        record.failure.get_or_insert((label, reason));
+                    }
+                }
+            }
+            event::Scenario::Hook(kind, event::Hook::Failed(_, info)) => {
+                let Some(record) = self.find(&file, line) else {
+                    return;
+                };
+                record.status = Status::Failed;
+                record
+                    .failure
+                    .get_or_insert((format!("{kind:?} hook"), panic_text(&info)));
+            }
+            event::Scenario::Finished => {
+                let Some(pos) = self
+                    .in_progress
+                    .iter()
+                    .position(|r| r.file == file && r.line == line)
+                else {
+                    return;
+                };
+                let mut record = self.in_progress.remove(pos);
+                record.duration = record
+                    .started
+                    .and_then(|s| at.duration_since(s).ok())
+                    .unwrap_or_default();
+                let key = (feature.path.clone().unwrap_or_default(), line);
+                record.exchanges = self.ctx.exchanges.take(&key);
+                self.print_scenario(&record);
+                self.records
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(record);
+            }
+            _ => {}
+        }
+    }
+
+    fn print_scenario(&mut self, r: &ScenarioRecord) {
+        let mark = match r.status {
+            Status::Passed => "ok  ",
+            Status::Failed => "FAIL",
+            Status::Skipped => "skip",
+        };
+        let _ = writeln!(
+            self.out,
+            "{mark} {}:{}  {}",
+            r.file.display(),
+            r.line,
+            r.name
+        );
+        if let Some((step, reason)) = &r.failure {
+            let _ = writeln!(self.out, "     step: {step}");
+            for line in reason.lines() {
+                let _ = writeln!(self.out, "     {line}");
+            }
+        }
+    }
+}
+
+/// The path relative to the current directory, when it is below it.
+fn relative(path: PathBuf) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(PathBuf::from))
+        .unwrap_or(path)
+}
+
+fn panic_text(info: &event::Info) -> String {
+    if let Some(s) = info.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(s) = info.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else {
+        "the step panicked with a non-text payload".to_owned()
+    }
+}
+
+fn step_error(err: &event::StepError) -> String {
+    match err {
+        event::StepError::Panic(info) => panic_text(info),
+        other => other.to_string(),
+    }
+}
+
+impl<Out: Write> Writer<super::world::ScrWorld> for Recorder<Out> {
+    type Cli = cli::Empty;
+
+    async fn handle_event(
+        &mut self,
+        event: parser::Result<Event<event::Cucumber<super::world::ScrWorld>>>,
+        _: &Self::Cli,
+    ) {
+        let Ok(event) = event else {
+            if let Err(e) = event {
+                let _ = writeln!(self.out, "feature error: {e}");
+            }
+            return;
+        };
+        let (value, meta) = event.split();
+        match value {
+            event::Cucumber::Feature(f, event::Feature::Scenario(sc, ev)) => {
+                self.on_scenario(&f, &sc, ev, meta.at)
+            }
+            event::Cucumber::Feature(f, event::Feature::Rule(_, event::Rule::Scenario(sc, ev))) => {
+                self.on_scenario(&f, &sc, ev, meta.at)
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<Out: Write> cucumber::writer::NonTransforming for Recorder<Out> {}

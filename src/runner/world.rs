@@ -1,0 +1,314 @@
+//! The state of one scenario: its patients, the headers it changed, and every exchange it made.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use regex::Regex;
+use reqwest::Method;
+use serde_json::Value;
+
+use super::context::{self, RunContext};
+use crate::client::{Exchange, HeaderValue, ScrClient, ScrRequest};
+use crate::scr::codes::{BASE_PATH, FHIR_JSON};
+
+/// Why a step failed; its `Display` is what the reports show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepFailure(pub String);
+
+impl fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StepFailure {}
+
+impl From<String> for StepFailure {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for StepFailure {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+pub type StepResult = Result<(), StepFailure>;
+
+/// A patient of this scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Patient {
+    pub nhs_number: String,
+    /// SCR id of the latest successful upload (or bound with a Given).
+    pub scr: Option<String>,
+    /// The id before the latest upload.
+    pub previous_scr: Option<String>,
+}
+
+static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\{(nhs|scr|scr-lower|previous-scr):([^}]+)\}|\{(uuid|UUID|base-path)\}")
+        .unwrap_or_else(|e| unreachable!("constant regex: {e}"))
+});
+
+/// Headers every request carries unless the scenario changes them.
+pub const X_REQUEST_ID: &str = "X-Request-ID";
+pub const X_CORRELATION_ID: &str = "X-Correlation-ID";
+pub const SESSION_URID: &str = "NHSD-Session-URID";
+
+#[derive(cucumber::World)]
+#[world(init = Self::new)]
+pub struct ScrWorld {
+    ctx: Arc<RunContext>,
+    /// Whether this scenario is tagged `@sandbox` (it then talks to the sandbox target).
+    pub sandbox: bool,
+    patients: BTreeMap<String, Patient>,
+    /// Header changes in the order the scenario made them: `Some(value)` sets, `None` removes.
+    header_changes: Vec<(String, Option<String>)>,
+    /// Every exchange of the scenario, oldest first.
+    pub exchanges: Vec<Exchange>,
+}
+
+impl fmt::Debug for ScrWorld {
+    /// Only what helps to read a failure; secrets live in the context and are typed anyway.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScrWorld")
+            .field("sandbox", &self.sandbox)
+            .field("patients", &self.patients)
+            .field("header_changes", &self.header_changes)
+            .field("exchanges", &self.exchanges.len())
+            .finish()
+    }
+}
+
+impl ScrWorld {
+    fn new() -> Result<Self, StepFailure> {
+        let ctx = context::current()
+            .ok_or("no run in progress: scenarios are started by `scr-assure run`")?;
+        Ok(Self {
+            ctx,
+            sandbox: false,
+            patients: BTreeMap::new(),
+            header_changes: Vec::new(),
+            exchanges: Vec::new(),
+        })
+    }
+
+    pub fn ctx(&self) -> &RunContext {
+        &self.ctx
+    }
+
+    fn client(&self) -> &ScrClient {
+        if self.sandbox {
+            &self.ctx.sandbox_client
+        } else {
+            &self.ctx.client
+        }
+    }
+
+    /// The patient behind an alias, allocating a fresh NHS number on first use.
+    pub fn patient(&mut self, alias: &str) -> Result<&mut Patient, StepFailure> {
+        if !self.patients.contains_key(alias) {
+            let nhs = self
+                .ctx
+                .patients
+                .next()
+                .ok_or("the test NHS number range is exhausted")?;
+            self.patients.insert(
+                alias.to_owned(),
+                Patient {
+                    nhs_number: nhs.to_string(),
+                    ..Patient::default()
+                },
+            );
+        }
+        self.patients
+            .get_mut(alias)
+            .ok_or_else(|| StepFailure(format!("patient '{alias}' vanished")))
+    }
+
+    /// Binds an alias to a fixed NHS number (sandbox scenarios).
+    pub fn bind_patient(&mut self, alias: &str, nhs_number: &str) {
+        self.patients.insert(
+            alias.to_owned(),
+            Patient {
+                nhs_number: nhs_number.to_owned(),
+                ..Patient::default()
+            },
+        );
+    }
+
+    pub fn nhs(&mut self, alias: &str) -> Result<String, StepFailure> {
+        Ok(self.patient(alias)?.nhs_number.clone())
+    }
+
+    /// The current SCR id of a patient.
+    pub fn scr(&mut self, alias: &str) -> Result<String, StepFailure> {
+        self.patient(alias)?.scr.clone().ok_or_else(|| {
+            StepFailure(format!("patient '{alias}' has no SCR in this scenario yet"))
+        })
+    }
+
+    /// Records a new current SCR id, keeping the old one as the previous.
+    pub fn set_scr(&mut self, alias: &str, id: String) -> StepResult {
+        let patient = self.patient(alias)?;
+        patient.previous_scr = patient.scr.replace(id);
+        Ok(())
+    }
+
+    /// Replaces every placeholder of `docs/STEPS.md` in `text`.
+    pub fn substitute(&mut self, text: &str) -> Result<String, StepFailure> {
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        let matches: Vec<_> = PLACEHOLDER.captures_iter(text).collect();
+        for caps in matches {
+            let Some(whole) = caps.get(0) else { continue };
+            out.push_str(&text[last..whole.start()]);
+            let value = match (
+                caps.get(1).map(|m| m.as_str()),
+                caps.get(2).map(|m| m.as_str()),
+                caps.get(3).map(|m| m.as_str()),
+            ) {
+                (Some("nhs"), Some(alias), _) => self.nhs(alias)?,
+                (Some("scr"), Some(alias), _) => self.scr(alias)?,
+                (Some("scr-lower"), Some(alias), _) => self.scr(alias)?.to_lowercase(),
+                (Some("previous-scr"), Some(alias), _) => {
+                    self.patient(alias)?.previous_scr.clone().ok_or_else(|| {
+                        StepFailure(format!("patient '{alias}' has no previous SCR"))
+                    })?
+                }
+                (_, _, Some("uuid")) => uuid::Uuid::new_v4().to_string(),
+                (_, _, Some("UUID")) => uuid::Uuid::new_v4().to_string().to_uppercase(),
+                (_, _, Some("base-path")) => BASE_PATH.to_owned(),
+                _ => whole.as_str().to_owned(),
+            };
+            out.push_str(&value);
+            last = whole.end();
+        }
+        out.push_str(&text[last..]);
+        Ok(out)
+    }
+
+    /// Sets (or with `None` removes) a header on every later request of the scenario.
+    pub fn change_header(&mut self, name: &str, value: Option<String>) {
+        self.header_changes.push((name.to_owned(), value));
+    }
+
+    /// The headers of the next request: the defaults, then the scenario's changes.
+    fn request_headers(&self, method: &Method) -> Vec<(String, HeaderValue)> {
+        let mut headers: Vec<(String, HeaderValue)> = vec![
+            (
+                X_REQUEST_ID.into(),
+                HeaderValue::Plain(uuid::Uuid::new_v4().to_string()),
+            ),
+            (
+                X_CORRELATION_ID.into(),
+                HeaderValue::Plain(uuid::Uuid::new_v4().to_string()),
+            ),
+            (
+                SESSION_URID.into(),
+                HeaderValue::Plain(self.ctx.session_urid.clone()),
+            ),
+            (
+                "Authorization".into(),
+                HeaderValue::Secret(crate::secret::Secret::new(format!(
+                    "Bearer {}",
+                    self.ctx.access_token.expose()
+                ))),
+            ),
+            ("Accept".into(), HeaderValue::Plain(FHIR_JSON.into())),
+        ];
+        if *method == Method::POST {
+            headers.push(("Content-Type".into(), HeaderValue::Plain(FHIR_JSON.into())));
+        }
+        for (name, change) in &self.header_changes {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            if let Some(value) = change {
+                let value = if crate::secret::is_secret_header(name) {
+                    HeaderValue::Secret(crate::secret::Secret::new(value.clone()))
+                } else {
+                    HeaderValue::Plain(value.clone())
+                };
+                headers.push((name.clone(), value));
+            }
+        }
+        headers
+    }
+
+    /// Sends a request to the scenario's target and keeps the exchange.
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: Option<&str>,
+    ) -> Result<&Exchange, StepFailure> {
+        let mut headers = self.request_headers(&method);
+        if let Some(ct) = content_type {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("Content-Type"));
+            headers.push(("Content-Type".into(), HeaderValue::Plain(ct.to_owned())));
+        }
+        let request = ScrRequest {
+            method,
+            path: path.to_owned(),
+            headers,
+            body,
+        };
+        let exchange = self
+            .client()
+            .send(request)
+            .await
+            .map_err(|e| StepFailure(e.to_string()))?;
+        self.exchanges.push(exchange);
+        self.last()
+    }
+
+    /// POSTs a JSON body.
+    pub async fn post_json(&mut self, path: &str, body: &Value) -> Result<&Exchange, StepFailure> {
+        self.send(
+            Method::POST,
+            path,
+            Some(body.to_string().into_bytes()),
+            None,
+        )
+        .await
+    }
+
+    /// The latest exchange.
+    pub fn last(&self) -> Result<&Exchange, StepFailure> {
+        self.exchanges
+            .last()
+            .ok_or_else(|| StepFailure("no request has been sent in this scenario".into()))
+    }
+
+    /// GETs a mock-only admin route (`/_admin/...`) and parses its JSON.
+    pub async fn admin_get(&self, path: &str) -> Result<Value, StepFailure> {
+        let origin = self.ctx.admin_origin.as_deref().ok_or(
+            "this step needs the embedded mock's admin routes: tag the scenario @mock-only",
+        )?;
+        let client = ScrClient::new(
+            origin,
+            self.ctx.clock.clone(),
+            std::time::Duration::from_secs(10),
+        )
+        .map_err(|e| StepFailure(e.to_string()))?;
+        let request = ScrRequest {
+            method: Method::GET,
+            path: format!("/_admin{path}"),
+            headers: vec![],
+            body: None,
+        };
+        let exchange = client
+            .send(request)
+            .await
+            .map_err(|e| StepFailure(e.to_string()))?;
+        serde_json::from_str(&exchange.response.body).map_err(|e| {
+            StepFailure(format!(
+                "admin route {path} answered {}: not JSON ({e})",
+                exchange.response.status
+            ))
+        })
+    }
+}

@@ -1,0 +1,152 @@
+//! Then: assertions on the latest response; the logic is in [`crate::runner::checks`].
+
+use cucumber::then;
+use serde_json::Value;
+
+use crate::runner::checks::{self, CodeMatch};
+use crate::runner::world::{ScrWorld, StepFailure, StepResult};
+use crate::runner::TargetKind;
+
+fn code_match(world: &ScrWorld) -> CodeMatch {
+    if world.ctx().target == TargetKind::Mock {
+        CodeMatch::Exact
+    } else {
+        CodeMatch::ValueOrInvalid
+    }
+}
+
+fn check(result: checks::Check) -> StepResult {
+    result.map_err(StepFailure)
+}
+
+#[then(regex = r"^the response status is (\d{3})$")]
+async fn status(world: &mut ScrWorld, expected: u16) -> StepResult {
+    check(checks::status(&world.last()?.response, expected))
+}
+
+#[then(regex = r#"^the response is an OperationOutcome "([^"]+)" with the text "(.*)"$"#)]
+async fn outcome(world: &mut ScrWorld, code: String, text: String) -> StepResult {
+    let text = world.substitute(&text)?;
+    check(checks::operation_outcome(
+        &world.last()?.response,
+        &code,
+        "error",
+        &text,
+        code_match(world),
+    ))
+}
+
+#[then(
+    regex = r#"^the response is an OperationOutcome "([^"]+)" with severity "([^"]+)" and the text "(.*)"$"#
+)]
+async fn outcome_with_severity(
+    world: &mut ScrWorld,
+    code: String,
+    severity: String,
+    text: String,
+) -> StepResult {
+    let text = world.substitute(&text)?;
+    check(checks::operation_outcome(
+        &world.last()?.response,
+        &code,
+        &severity,
+        &text,
+        code_match(world),
+    ))
+}
+
+#[then("the response is the no-consent OperationOutcome")]
+async fn no_consent(world: &mut ScrWorld) -> StepResult {
+    check(checks::no_consent(
+        &world.last()?.response,
+        code_match(world),
+    ))
+}
+
+#[then("the response body is empty")]
+async fn empty_body(world: &mut ScrWorld) -> StepResult {
+    check(checks::empty_body(&world.last()?.response))
+}
+
+#[then(regex = r#"^the response Content-Type is "([^"]+)"$"#)]
+async fn content_type(world: &mut ScrWorld, expected: String) -> StepResult {
+    check(checks::content_type(&world.last()?.response, &expected))
+}
+
+#[then(regex = r#"^the response header "([^"]+)" is absent$"#)]
+async fn header_absent(world: &mut ScrWorld, name: String) -> StepResult {
+    check(checks::header_absent(&world.last()?.response, &name))
+}
+
+#[then(regex = r#"^the response header "([^"]+)" is a generated upper-case UUID$"#)]
+async fn header_generated(world: &mut ScrWorld, name: String) -> StepResult {
+    check(checks::header_is_upper_uuid(&world.last()?.response, &name))
+}
+
+#[then(regex = r#"^the response header "([^"]+)" echoes the request$"#)]
+async fn header_echoed(world: &mut ScrWorld, name: String) -> StepResult {
+    let last = world.last()?;
+    let sent = last
+        .sent_header(&name)
+        .ok_or_else(|| StepFailure(format!("the request sent no {name} header")))?;
+    check(checks::header_is(&last.response, &name, sent))
+}
+
+#[then(regex = r#"^the response header "([^"]+)" is "(.*)"$"#)]
+async fn header_is(world: &mut ScrWorld, name: String, expected: String) -> StepResult {
+    let expected = world.substitute(&expected)?;
+    check(checks::header_is(&world.last()?.response, &name, &expected))
+}
+
+#[then("the response is an empty searchset Bundle")]
+async fn empty_searchset(world: &mut ScrWorld) -> StepResult {
+    check(checks::empty_searchset(&world.last()?.response))
+}
+
+#[then(regex = r#"^the response holds the SCR id of patient "([^"]+)"$"#)]
+async fn holds_scr_id(world: &mut ScrWorld, alias: String) -> StepResult {
+    let nhs = world.nhs(&alias)?;
+    let scr = world.scr(&alias)?;
+    check(checks::holds_scr_id(&world.last()?.response, &nhs, &scr))
+}
+
+#[then(regex = r#"^the response shows permission to view "([^"]+)"$"#)]
+async fn shows_permission(world: &mut ScrWorld, code: String) -> StepResult {
+    check(checks::permission_to_view(&world.last()?.response, &code))
+}
+
+#[then(regex = r#"^the response is the SCR document of patient "([^"]+)"$"#)]
+async fn scr_document(world: &mut ScrWorld, alias: String) -> StepResult {
+    let nhs = world.nhs(&alias)?;
+    let scr = world.scr(&alias)?;
+    let last = world.last()?;
+    let base_url = last
+        .request
+        .url
+        .split("/Bundle?")
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    check(checks::scr_document(&last.response, &base_url, &nhs, &scr))
+}
+
+#[then(regex = r#"^the response JSON at "([^"]*)" is "(.*)"$"#)]
+async fn json_at_text(world: &mut ScrWorld, pointer: String, text: String) -> StepResult {
+    let text = world.substitute(&text)?;
+    check(checks::json_at(
+        &world.last()?.response,
+        &pointer,
+        &Value::String(text),
+    ))
+}
+
+#[then(regex = r#"^the response JSON at "([^"]*)" is ([^"].*)$"#)]
+async fn json_at_value(world: &mut ScrWorld, pointer: String, literal: String) -> StepResult {
+    let expected: Value = serde_json::from_str(&literal)
+        .map_err(|e| StepFailure(format!("'{literal}' is not a JSON literal: {e}")))?;
+    check(checks::json_at(
+        &world.last()?.response,
+        &pointer,
+        &expected,
+    ))
+}
