@@ -219,3 +219,9 @@ pub const ALERT_ROLE_MISSING: &str =
 /// Alert: the SDS user agent has an empty `role` (reference §4.5).
 pub const ALERT_ROLE_EMPTY: &str =
     "Expecting at least one non empty 'role' for 'agent' entry with system https://fhir.nhs.uk/Id/sds-user-id";
+
+/// HAPI strict parser: a code outside the element's enumeration (wording of HAPI 5's
+/// `StrictErrorHandler.invalidValue` with the enum factory's message; **derived**).
+pub fn unknown_code(element: &str, value: &str, enumeration: &str) -> String {
+    format!("[element=\"{element}\"] Invalid attribute value \"{value}\": Unknown {enumeration} code '{value}'")
+}

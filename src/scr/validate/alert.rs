@@ -278,15 +278,11 @@ mod tests {
         }
     }
 
-    /// The backend's own unit-test resources (`AlertRequestValidatorTests`), when the reference checkout is
-    /// present; the same cases are also covered by mutations below, so nothing is lost without it.
+    /// The backend's own unit-test resources (`AlertRequestValidatorTests`), copied to `fixtures/nhs/unit/alert/`.
     #[test]
     fn nhs_unit_test_oracles() {
-        let dir = Path::new("/work/shared/reference/scr/summary-care-record-api/docker/service/src/test/resources/alert");
-        if !dir.is_dir() {
-            eprintln!("skipped: {} not present", dir.display());
-            return;
-        }
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/nhs/unit/alert");
+        assert!(dir.is_dir(), "{} is missing", dir.display());
         let expect: &[(&str, Option<&str>)] = &[
             ("success", None),
             ("free_text", None),

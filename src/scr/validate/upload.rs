@@ -24,6 +24,9 @@ pub struct ValidUpload {
 /// Checks an upload Bundle against every §4.3 rule in order.
 pub fn validate_upload(bundle: &Value) -> Result<ValidUpload, ScrError> {
     let entries = entries(bundle);
+    for e in entries.iter().filter(|e| str_at(e.resource, "/resourceType") == Some("Composition")) {
+        check_enumerated_codes(e.resource)?;
+    }
     let composition = exactly_one(&entries, "Composition")?.resource;
     check_category(composition)?;
     check_type(composition)?;
@@ -151,10 +154,41 @@ fn check_type(composition: &Value) -> Result<(), ScrError> {
     )
 }
 
-/// §4.3 row "Composition.status = final" (`null` in the text when absent).
+/// HAPI's enumerations: the FHIR code and the Java constant name the adaptor prints in its messages
+/// (`"Invalid composition.status: " + composition.getStatus()` prints `PRELIMINARY`, not `preliminary`).
+const COMPOSITION_STATUS: &[(&str, &str)] =
+    &[("preliminary", "PRELIMINARY"), ("final", "FINAL"), ("amended", "AMENDED"), ("entered-in-error", "ENTEREDINERROR")];
+const DOCUMENT_RELATIONSHIP_TYPE: &[(&str, &str)] =
+    &[("replaces", "REPLACES"), ("transforms", "TRANSFORMS"), ("signs", "SIGNS"), ("appends", "APPENDS")];
+
+fn enum_name(table: &[(&str, &'static str)], code: Option<&str>) -> Option<&'static str> {
+    code.and_then(|c| table.iter().find(|(fhir, _)| *fhir == c).map(|(_, java)| *java))
+}
+
+/// The strict HAPI parser rejects a code outside its enumeration before the adaptor sees the resource
+/// (wording of HAPI's `StrictErrorHandler.invalidValue`: **derived**).
+fn check_enumerated_codes(composition: &Value) -> Result<(), ScrError> {
+    if let Some(code) = str_at(composition, "/status") {
+        if enum_name(COMPOSITION_STATUS, Some(code)).is_none() {
+            return Err(bad(texts::unknown_code("status", code, "CompositionStatus")));
+        }
+    }
+    if let Some(Value::Array(items)) = composition.get("relatesTo") {
+        for item in items {
+            if let Some(code) = str_at(item, "/code") {
+                if enum_name(DOCUMENT_RELATIONSHIP_TYPE, Some(code)).is_none() {
+                    return Err(bad(texts::unknown_code("code", code, "DocumentRelationshipType")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// §4.3 row "Composition.status = final"; the text names the Java constant (`null` when absent).
 fn check_status(composition: &Value) -> Result<(), ScrError> {
-    match str_at(composition, "/status") {
-        Some("final") => Ok(()),
+    match enum_name(COMPOSITION_STATUS, str_at(composition, "/status")) {
+        Some("FINAL") => Ok(()),
         given => Err(bad(texts::invalid_composition_status(or_null(given)))),
     }
 }
@@ -171,8 +205,8 @@ fn check_relates_to(composition: &Value) -> Result<Option<String>, ScrError> {
         // Not an array: read it as the single element it was probably meant to be.
         Some(other) => other,
     };
-    match str_at(first, "/code") {
-        Some("replaces") => {}
+    match enum_name(DOCUMENT_RELATIONSHIP_TYPE, str_at(first, "/code")) {
+        Some("REPLACES") => {}
         given => return Err(bad(texts::unsupported_relates_to_code(or_null(given)))),
     }
     text_at(first, "/targetIdentifier/value")
@@ -414,11 +448,14 @@ mod tests {
             ("set /entry[Composition]/resource/type/coding/0/display = \" General Practice Summary\"", "Composition.type.coding.display not supported:  General Practice Summary"),
             ("remove /entry[Composition]/resource/type/coding/0/display", "Composition.type.coding.display not supported: null"),
             // status
-            ("set /entry[Composition]/resource/status = \"preliminary\"", "Invalid composition.status: preliminary"),
+            ("set /entry[Composition]/resource/status = \"preliminary\"", "Invalid composition.status: PRELIMINARY"),
+            ("set /entry[Composition]/resource/status = \"entered-in-error\"", "Invalid composition.status: ENTEREDINERROR"),
+            ("set /entry[Composition]/resource/status = \"bogus\"", "[element=\"status\"] Invalid attribute value \"bogus\": Unknown CompositionStatus code 'bogus'"),
             ("remove /entry[Composition]/resource/status", "Invalid composition.status: null"),
             ("set /entry[Composition]/resource/status = 1", "Invalid composition.status: null"),
             // relatesTo
-            ("set /entry[Composition]/resource/relatesTo/0/code = \"transforms\"", "Unsupported Composition.relatesTo.code element: transforms"),
+            ("set /entry[Composition]/resource/relatesTo/0/code = \"transforms\"", "Unsupported Composition.relatesTo.code element: TRANSFORMS"),
+            ("set /entry[Composition]/resource/relatesTo/0/code = \"bogus\"", "[element=\"code\"] Invalid attribute value \"bogus\": Unknown DocumentRelationshipType code 'bogus'"),
             ("remove /entry[Composition]/resource/relatesTo/0/code", "Unsupported Composition.relatesTo.code element: null"),
             ("set /entry[Composition]/resource/relatesTo = \"replaces\"", "Unsupported Composition.relatesTo.code element: null"),
             ("remove /entry[Composition]/resource/relatesTo/0/targetIdentifier/value", "Composition.relatesTo.targetIdentifier.value element is missing"),
@@ -485,7 +522,7 @@ mod tests {
         let rows: &[(&str, &str)] = &[
             ("remove /entry[Patient] ; remove /entry[Composition]/resource/date ; remove /entry[Composition]/resource/status", "Invalid composition.status: null"),
             ("remove /entry[Composition]/resource/type ; remove /entry[Composition]/resource/category", "Composition.category element is missing"),
-            ("remove /entry[Composition]/resource/identifier ; set /entry[Composition]/resource/relatesTo/0/code = \"x\"", "Unsupported Composition.relatesTo.code element: x"),
+            ("remove /entry[Composition]/resource/identifier ; set /entry[Composition]/resource/relatesTo/0/code = \"signs\"", "Unsupported Composition.relatesTo.code element: SIGNS"),
             ("remove /entry[Composition]/resource/section ; remove /entry[Composition]/resource/date", "Composition Date Element missing from payload"),
             ("remove /entry[Patient] ; remove /entry[Composition]/resource/section", "Missing mandatory Composition.section"),
             ("remove /entry[Composition]/resource/subject ; set /entry[Patient]/resource/identifier = []", "patient.identifier[] for system https://fhir.nhs.uk/Id/nhs-number must not be empty"),
