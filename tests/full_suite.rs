@@ -1,0 +1,107 @@
+//! The whole suite against the embedded mock, through the library: every scenario passes, and the JUnit
+//! and Cucumber JSON reports count exactly the scenarios the run selected.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+use scr_assure::requirements::is_requirement_tag;
+use scr_assure::runner::recorder::Status;
+use scr_assure::runner::{self, RunOptions};
+
+/// What a JUnit reader other than ours sees: (testcase location property, requirements property, failed?).
+fn read_junit(xml: &str) -> (usize, usize, Vec<(String, String, bool)>) {
+    let mut reader = Reader::from_str(xml);
+    let (mut tests_attr, mut failures_attr) = (0, 0);
+    let mut cases = Vec::new();
+    let mut current: Option<(String, String, bool)> = None;
+    loop {
+        match reader.read_event().expect("junit.xml is well-formed XML") {
+            Event::Start(e) | Event::Empty(e) => {
+                let attr = |name: &[u8]| {
+                    e.attributes()
+                        .flatten()
+                        .find(|a| a.key.as_ref() == name)
+                        .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+                };
+                match e.name().as_ref() {
+                    b"testsuites" => {
+                        tests_attr = attr(b"tests").and_then(|v| v.parse().ok()).expect("tests attribute");
+                        failures_attr = attr(b"failures").and_then(|v| v.parse().ok()).expect("failures attribute");
+                    }
+                    b"testcase" => {
+                        assert!(attr(b"classname").is_some(), "every testcase has a classname");
+                        current = Some((String::new(), String::new(), false));
+                    }
+                    b"property" => {
+                        if let Some(case) = current.as_mut() {
+                            match attr(b"name").as_deref() {
+                                Some("location") => case.0 = attr(b"value").unwrap_or_default(),
+                                Some("requirements") => case.1 = attr(b"value").unwrap_or_default(),
+                                _ => {}
+                            }
+                        }
+                    }
+                    b"failure" => {
+                        if let Some(case) = current.as_mut() {
+                            case.2 = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::End(e) if e.name().as_ref() == b"testcase" => cases.extend(current.take()),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    (tests_attr, failures_attr, cases)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_suite_passes_and_the_reports_count_right() {
+    let reports = tempfile::tempdir().expect("temp dir");
+    let mut opts = RunOptions::new(PathBuf::from("features"), reports.path().to_owned());
+    opts.quiet = true;
+    let selected = runner::selected_scenarios(&opts).expect("features parse");
+    assert!(selected.len() > 200, "the suite has its scenarios: {}", selected.len());
+
+    let outcome = runner::run(opts).await.expect("the run starts");
+    let failures: Vec<String> = outcome
+        .records
+        .iter()
+        .filter(|r| r.status != Status::Passed)
+        .map(|r| format!("{}:{} {} — {:?}", r.file.display(), r.line, r.name, r.failure))
+        .collect();
+    assert!(failures.is_empty(), "failing scenarios:\n{}", failures.join("\n"));
+    assert_eq!(outcome.exit_code(), 0);
+    assert_eq!(outcome.records.len(), selected.len(), "one record per selected scenario");
+
+    let xml = std::fs::read_to_string(reports.path().join("junit.xml")).expect("junit.xml written");
+    let (tests, failed, cases) = read_junit(&xml);
+    assert_eq!(tests, selected.len(), "testsuites/@tests counts every scenario and Examples row");
+    assert_eq!(failed, 0);
+    assert_eq!(cases.len(), selected.len(), "one testcase per scenario");
+    let expected: BTreeSet<String> =
+        selected.iter().map(|s| format!("{}:{}", s.file.display(), s.line)).collect();
+    let got: BTreeSet<String> = cases.iter().map(|c| c.0.clone()).collect();
+    assert_eq!(got, expected, "testcases are exactly the selected scenarios");
+    for (location, requirements, _) in &cases {
+        let scenario = selected.iter().find(|s| format!("{}:{}", s.file.display(), s.line) == *location);
+        let tags: Vec<&str> = scenario.map(|s| s.requirement_ids()).unwrap_or_default();
+        assert!(!requirements.is_empty() && requirements.split(',').all(is_requirement_tag), "{location}");
+        assert_eq!(requirements.split(',').collect::<Vec<_>>(), tags, "{location} carries its requirement ids");
+    }
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports.path().join("cucumber.json")).expect("cucumber.json written"))
+            .expect("cucumber.json is JSON");
+    let scenarios_in_json: usize = json
+        .as_array()
+        .expect("an array of features")
+        .iter()
+        .map(|f| f["elements"].as_array().map_or(0, |e| e.iter().filter(|el| el["type"] == "scenario").count()))
+        .sum();
+    assert_eq!(scenarios_in_json, selected.len(), "cucumber.json has one element per scenario");
+}
