@@ -43,6 +43,14 @@ Feature: Read the Summary Care Record
     And the response is an empty searchset Bundle
 
   @SCRA-RET-007
+  Scenario: Another patient's SCR id returns an empty Bundle
+    Given a patient "A" with an SCR
+    And a patient "B" with an SCR
+    When I read the SCR "{scr:B}" for patient "A"
+    Then the response status is 200
+    And the response is an empty searchset Bundle
+
+  @SCRA-RET-007
   Scenario: Any SCR id for a patient without an SCR returns an empty Bundle
     Given a patient "A" with no SCR
     When I read the SCR "{UUID}" for patient "A"

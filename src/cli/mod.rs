@@ -169,6 +169,9 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         outcome.target.as_str(),
         outcome.base_url
     );
+    if outcome.interrupted {
+        println!("interrupted: the reports hold only the scenarios that finished");
+    }
     if outcome.records.is_empty() {
         println!("no scenario matched the target and --tags: nothing was proved");
     }

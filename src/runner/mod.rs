@@ -142,6 +142,8 @@ pub struct RunOutcome {
     pub finished_at: String,
     pub records: Vec<ScenarioRecord>,
     pub reports: Vec<PathBuf>,
+    /// The run was stopped (Ctrl-C) before every scenario finished; the reports hold those that did.
+    pub interrupted: bool,
 }
 
 impl RunOutcome {
@@ -149,9 +151,11 @@ impl RunOutcome {
         self.records.iter().filter(|r| r.status == status).count()
     }
 
-    /// Exit code: 0 when every scenario passed (and at least one ran), 1 otherwise.
+    /// Exit code: 0 when every scenario passed (and at least one ran), 1 otherwise, 130 when interrupted.
     pub fn exit_code(&self) -> u8 {
-        if self.count(Status::Passed) == self.records.len() && !self.records.is_empty() {
+        if self.interrupted {
+            130
+        } else if self.count(Status::Passed) == self.records.len() && !self.records.is_empty() {
             0
         } else {
             1
@@ -293,8 +297,22 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
     }
 }
 
-/// Runs the scenarios and writes the reports. `Err` means the run could not happen (exit 2 or 3).
+/// Runs the scenarios and writes the reports; Ctrl-C stops the run and still writes the reports of the
+/// scenarios that finished. `Err` means the run could not happen (exit 2 or 3).
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
+    run_until(opts, async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
+    .await
+}
+
+/// [`run`], stopped early when `cancel` completes.
+pub async fn run_until(
+    opts: RunOptions,
+    cancel: impl std::future::Future<Output = ()>,
+) -> Result<RunOutcome, RunError> {
     let catalogue = Catalogue::load(&opts.requirements)?;
     let all = requirements::scan_features(&opts.features)?;
     let problems = requirements::check(&catalogue, &all);
@@ -315,7 +333,16 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
 
     let clock = Clock::system();
     let target = connect(&opts, &clock).await?;
-    let result = run_against(&opts, &catalogue, expr, access_token, &clock, &target).await;
+    let result = run_against(
+        &opts,
+        &catalogue,
+        expr,
+        access_token,
+        &clock,
+        &target,
+        cancel,
+    )
+    .await;
     for m in target.mocks {
         m.shutdown().await;
     }
@@ -329,6 +356,7 @@ async fn run_against(
     access_token: Secret,
     clock: &Clock,
     target: &Target,
+    cancel: impl std::future::Future<Output = ()>,
 ) -> Result<RunOutcome, RunError> {
     for c in [&target.client, &target.sandbox_client] {
         c.ping().await.map_err(|e| match e {
@@ -363,7 +391,7 @@ async fn run_against(
 
     let (target_kind, profile) = (opts.target, opts.profile);
     let active = context::activate(ctx.clone()).await;
-    ScrWorld::cucumber()
+    let cucumber = ScrWorld::cucumber()
         .max_concurrent_scenarios(opts.concurrency.max(1))
         .before(|feature, _rule, scenario, world| {
             let sandbox = feature
@@ -397,31 +425,37 @@ async fn run_against(
                 && expr
                     .as_ref()
                     .is_none_or(|e| cucumber::tag::Ext::eval(e, tags.iter()))
-        })
-        .await;
+        });
+    let interrupted = tokio::select! {
+        _ = cucumber => false,
+        () = cancel => true,
+    };
     drop(active);
 
     let mut records = std::mem::take(&mut *records.lock().unwrap_or_else(PoisonError::into_inner));
     records.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-    let outcome = RunOutcome {
+    let mut outcome = RunOutcome {
         target: opts.target,
         base_url: target.client.base_url().to_owned(),
         started_at,
         finished_at: clock.timestamp(),
         records,
-        reports: vec![
-            opts.reports.join("junit.xml"),
-            opts.reports.join("cucumber.json"),
-        ],
+        reports: vec![opts.reports.join("junit.xml")],
+        interrupted,
     };
     let junit = report::junit::render(&outcome.records, catalogue, opts.target.as_str())?;
     report::write_atomic(&outcome.reports[0], junit.as_bytes())?;
+    // cucumber's JSON writer only writes when the run finishes; an interrupted run has no cucumber.json.
     let json_bytes = json
         .0
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    report::write_atomic(&outcome.reports[1], &json_bytes)?;
+    if !interrupted && !json_bytes.is_empty() {
+        let path = opts.reports.join("cucumber.json");
+        report::write_atomic(&path, &json_bytes)?;
+        outcome.reports.push(path);
+    }
     Ok(outcome)
 }
 

@@ -24,7 +24,10 @@ pub struct ValidUpload {
 /// Checks an upload Bundle against every §4.3 rule in order.
 pub fn validate_upload(bundle: &Value) -> Result<ValidUpload, ScrError> {
     let entries = entries(bundle);
-    for e in entries.iter().filter(|e| str_at(e.resource, "/resourceType") == Some("Composition")) {
+    for e in entries
+        .iter()
+        .filter(|e| str_at(e.resource, "/resourceType") == Some("Composition"))
+    {
         check_enumerated_codes(e.resource)?;
     }
     let composition = exactly_one(&entries, "Composition")?.resource;
@@ -156,13 +159,26 @@ fn check_type(composition: &Value) -> Result<(), ScrError> {
 
 /// HAPI's enumerations: the FHIR code and the Java constant name the adaptor prints in its messages
 /// (`"Invalid composition.status: " + composition.getStatus()` prints `PRELIMINARY`, not `preliminary`).
-const COMPOSITION_STATUS: &[(&str, &str)] =
-    &[("preliminary", "PRELIMINARY"), ("final", "FINAL"), ("amended", "AMENDED"), ("entered-in-error", "ENTEREDINERROR")];
-const DOCUMENT_RELATIONSHIP_TYPE: &[(&str, &str)] =
-    &[("replaces", "REPLACES"), ("transforms", "TRANSFORMS"), ("signs", "SIGNS"), ("appends", "APPENDS")];
+const COMPOSITION_STATUS: &[(&str, &str)] = &[
+    ("preliminary", "PRELIMINARY"),
+    ("final", "FINAL"),
+    ("amended", "AMENDED"),
+    ("entered-in-error", "ENTEREDINERROR"),
+];
+const DOCUMENT_RELATIONSHIP_TYPE: &[(&str, &str)] = &[
+    ("replaces", "REPLACES"),
+    ("transforms", "TRANSFORMS"),
+    ("signs", "SIGNS"),
+    ("appends", "APPENDS"),
+];
 
 fn enum_name(table: &[(&str, &'static str)], code: Option<&str>) -> Option<&'static str> {
-    code.and_then(|c| table.iter().find(|(fhir, _)| *fhir == c).map(|(_, java)| *java))
+    code.and_then(|c| {
+        table
+            .iter()
+            .find(|(fhir, _)| *fhir == c)
+            .map(|(_, java)| *java)
+    })
 }
 
 /// The strict HAPI parser rejects a code outside its enumeration before the adaptor sees the resource
@@ -170,14 +186,22 @@ fn enum_name(table: &[(&str, &'static str)], code: Option<&str>) -> Option<&'sta
 fn check_enumerated_codes(composition: &Value) -> Result<(), ScrError> {
     if let Some(code) = str_at(composition, "/status") {
         if enum_name(COMPOSITION_STATUS, Some(code)).is_none() {
-            return Err(bad(texts::unknown_code("status", code, "CompositionStatus")));
+            return Err(bad(texts::unknown_code(
+                "status",
+                code,
+                "CompositionStatus",
+            )));
         }
     }
     if let Some(Value::Array(items)) = composition.get("relatesTo") {
         for item in items {
             if let Some(code) = str_at(item, "/code") {
                 if enum_name(DOCUMENT_RELATIONSHIP_TYPE, Some(code)).is_none() {
-                    return Err(bad(texts::unknown_code("code", code, "DocumentRelationshipType")));
+                    return Err(bad(texts::unknown_code(
+                        "code",
+                        code,
+                        "DocumentRelationshipType",
+                    )));
                 }
             }
         }
