@@ -1,8 +1,8 @@
 //! What the stateful mock remembers: each patient's permission to view and SCR history, and every privacy
 //! alert received. Safe under concurrent scenarios: one lock per store, never held across an `.await`.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -23,18 +23,26 @@ pub struct StoredScr {
 }
 
 /// A patient as Spine (PDS + ACS + PSIS) would know them.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct PatientRecord {
     /// The ACS View assertion; `None` when ACS holds none (reported as `Ask`).
     pub consent: ConsentState,
-    /// Every SCR uploaded, oldest first; the last one is the current SCR.
-    pub documents: Vec<StoredScr>,
+    /// Every SCR uploaded, oldest first; the last one is the current SCR. Shared, so reading a patient
+    /// never copies documents.
+    pub documents: Vec<Arc<StoredScr>>,
 }
 
 impl PatientRecord {
     pub fn current(&self) -> Option<&StoredScr> {
-        self.documents.last()
+        self.documents.last().map(Arc::as_ref)
     }
+}
+
+/// What every read and upload asks first: the permission and the current SCR id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientSummary {
+    pub consent: ConsentState,
+    pub current_scr: Option<String>,
 }
 
 /// A privacy alert as the mock recorded it: the alert plus who sent it and when.
@@ -49,8 +57,15 @@ pub struct RecordedAlert {
 /// All mutable state of one mock instance.
 #[derive(Debug, Default)]
 pub struct ScrStore {
-    patients: Mutex<HashMap<String, PatientRecord>>,
+    patients: Mutex<Patients>,
     alerts: Mutex<Vec<RecordedAlert>>,
+}
+
+#[derive(Debug, Default)]
+struct Patients {
+    by_nhs_number: HashMap<String, PatientRecord>,
+    /// Every SCR id held, for Spine's duplicate-event check.
+    scr_ids: HashSet<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -60,43 +75,58 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl ScrStore {
-    /// A copy of the patient's record (an unknown patient has no SCR and no consent).
+    /// The patient's record (an unknown patient has no SCR and no consent); documents are shared, not copied.
     pub fn patient(&self, nhs_number: &str) -> PatientRecord {
         lock(&self.patients)
+            .by_nhs_number
             .get(nhs_number)
             .cloned()
             .unwrap_or_default()
     }
 
+    /// The permission and current SCR id, without touching the documents.
+    pub fn summary(&self, nhs_number: &str) -> PatientSummary {
+        let patients = lock(&self.patients);
+        let record = patients.by_nhs_number.get(nhs_number);
+        PatientSummary {
+            consent: record.and_then(|p| p.consent),
+            current_scr: record.and_then(|p| p.current()).map(|d| d.id.clone()),
+        }
+    }
+
+    /// One of the patient's SCRs by id.
+    pub fn document(&self, nhs_number: &str, scr_id: &str) -> Option<Arc<StoredScr>> {
+        let patients = lock(&self.patients);
+        patients
+            .by_nhs_number
+            .get(nhs_number)?
+            .documents
+            .iter()
+            .find(|d| d.id == scr_id)
+            .cloned()
+    }
+
     pub fn set_consent(&self, nhs_number: &str, consent: ConsentState) {
         lock(&self.patients)
+            .by_nhs_number
             .entry(nhs_number.to_owned())
             .or_default()
             .consent = consent;
-    }
-
-    /// Whether any patient already holds an SCR with this id (Spine rejects a duplicate event id).
-    pub fn scr_id_exists(&self, id: &str) -> bool {
-        lock(&self.patients)
-            .values()
-            .any(|p| p.documents.iter().any(|d| d.id == id))
     }
 
     /// Stores a new SCR, which becomes the patient's current one. Returns `false` (and stores nothing) when
     /// the id is already taken — checked and stored under one lock, so concurrent uploads cannot both win.
     pub fn store_scr(&self, nhs_number: &str, scr: StoredScr) -> bool {
         let mut patients = lock(&self.patients);
-        if patients
-            .values()
-            .any(|p| p.documents.iter().any(|d| d.id == scr.id))
-        {
+        if !patients.scr_ids.insert(scr.id.clone()) {
             return false;
         }
         patients
+            .by_nhs_number
             .entry(nhs_number.to_owned())
             .or_default()
             .documents
-            .push(scr);
+            .push(Arc::new(scr));
         true
     }
 
@@ -115,7 +145,43 @@ impl ScrStore {
 
     /// Forgets everything.
     pub fn reset(&self) {
-        lock(&self.patients).clear();
+        *lock(&self.patients) = Patients::default();
         lock(&self.alerts).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scr(id: &str) -> StoredScr {
+        StoredScr {
+            id: id.into(),
+            document: Value::Null,
+            stored_at: String::new(),
+            replaces: None,
+        }
+    }
+
+    #[test]
+    fn the_latest_upload_is_current_and_ids_are_unique_across_patients() {
+        let store = ScrStore::default();
+        assert!(store.store_scr("1", scr("A")));
+        assert!(store.store_scr("1", scr("B")));
+        assert!(
+            !store.store_scr("2", scr("A")),
+            "an id is unique across patients"
+        );
+        assert_eq!(store.summary("1").current_scr.as_deref(), Some("B"));
+        assert!(store.document("1", "A").is_some() && store.document("2", "A").is_none());
+        store.reset();
+        assert_eq!(
+            store.summary("1"),
+            PatientSummary {
+                consent: None,
+                current_scr: None
+            }
+        );
+        assert!(store.store_scr("2", scr("A")), "reset forgets the ids too");
     }
 }
