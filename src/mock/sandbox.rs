@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use serde_json::Value;
 
-use super::spine::{document_order, EventList, ScrDocument, Spine};
+use super::spine::{bundle_resources, document_order, EventList, ScrDocument, Spine};
 use crate::scr::alert::PrivacyAlert;
 use crate::scr::validate::permission::PermissionRequest;
 use crate::scr::validate::upload::ValidUpload;
@@ -29,17 +29,7 @@ static CANNED_RESOURCES: LazyLock<Vec<Value>> = LazyLock::new(|| {
         "../../fixtures/nhs/examples/GetScrBundle.json"
     ))
     .unwrap_or(Value::Null);
-    let resources = bundle
-        .get("entry")
-        .and_then(Value::as_array)
-        .map(|entries| {
-            entries
-                .iter()
-                .filter_map(|e| e.get("resource").cloned())
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut resources = document_order(resources);
+    let mut resources = document_order(bundle_resources(&bundle));
     for r in &mut resources {
         if r.get("resourceType").and_then(Value::as_str) == Some("Patient") {
             if let Some(v) = r.pointer_mut("/identifier/0/value") {

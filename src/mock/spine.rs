@@ -66,6 +66,20 @@ pub fn nack_duplicate_event(scr_id: &str, nhs_number: &str) -> ScrError {
     ]))
 }
 
+/// The resources of a Bundle's entries, in entry order.
+pub fn bundle_resources(bundle: &Value) -> Vec<Value> {
+    bundle
+        .get("entry")
+        .and_then(Value::as_array)
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| e.get("resource").cloned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Sorts document resources as the adaptor returns them: Composition first, Patient last.
 pub fn document_order(resources: Vec<Value>) -> Vec<Value> {
     let kind = |r: &Value| match r.get("resourceType").and_then(Value::as_str) {
@@ -107,18 +121,7 @@ impl Spine for StatefulSpine {
 
     fn event_query(&self, nhs_number: &str, scr_id: &str) -> Option<ScrDocument> {
         let scr = self.store.document(nhs_number, scr_id)?;
-        let resources = scr
-            .document
-            .get("entry")
-            .and_then(Value::as_array)
-            .map(|entries| {
-                entries
-                    .iter()
-                    .filter_map(|e| e.get("resource").cloned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut resources = document_order(resources);
+        let mut resources = document_order(bundle_resources(&scr.document));
         if let Some(composition) = resources.first_mut() {
             if let Some(identifier) = composition
                 .get_mut("identifier")
