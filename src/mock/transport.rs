@@ -76,12 +76,22 @@ pub fn router(app: Arc<AppState>) -> Router {
 
 async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    // Read the whole body before any answer, early ones included: a connection whose request body was left
+    // unread cannot be reused, and a client that has already pooled it would fail its next request.
+    let body = match to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => Ok(bytes),
+        Err(_) => Err(ScrError::new(
+            413,
+            IssueCode::Invalid,
+            "Request body exceeds the host imposed limitation",
+        )),
+    };
     let raw_path = parts.uri.path().to_owned();
     let path = percent_decode_str(&raw_path)
         .decode_utf8_lossy()
         .into_owned();
     if let Some(rest) = path.strip_prefix("/_admin") {
-        let body = to_bytes(body, MAX_BODY_BYTES).await.unwrap_or_default();
+        let body = body.unwrap_or_default();
         return admin::handle(&app, &parts.method, rest, parts.uri.query(), &body);
     }
     let suffix = path.strip_prefix(BASE_PATH).map(str::to_owned);
@@ -94,29 +104,17 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
         Ok(ids) => ids,
         Err(e) => return outcome_response(&e),
     };
-    let mut response = match suffix {
-        Some(suffix) => {
-            let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
-                Ok(bytes) => bytes,
-                Err(_) => {
-                    let e = ScrError::new(
-                        413,
-                        IssueCode::Invalid,
-                        "Request body exceeds the host imposed limitation",
-                    );
-                    return ids.stamp(outcome_response(&e));
-                }
-            };
-            route(
-                &app,
-                &parts.method,
-                &suffix,
-                parts.uri.query(),
-                &parts.headers,
-                bytes,
-            )
-        }
-        None => outcome_response(&ScrError::new(
+    let mut response = match (suffix, body) {
+        (_, Err(too_large)) => outcome_response(&too_large),
+        (Some(suffix), Ok(bytes)) => route(
+            &app,
+            &parts.method,
+            &suffix,
+            parts.uri.query(),
+            &parts.headers,
+            bytes,
+        ),
+        (None, Ok(_)) => outcome_response(&ScrError::new(
             404,
             IssueCode::NotFound,
             texts::not_found(&path),
