@@ -21,9 +21,7 @@ enum Mode {
 impl Clock {
     /// Real time.
     pub fn system() -> Self {
-        Self::from_mode(Mode::System {
-            offset: Duration::zero(),
-        })
+        Self::from_mode(Mode::System { offset: Duration::zero() })
     }
 
     /// A clock frozen at `at` until [`Clock::advance`] or [`Clock::set`] moves it.
@@ -32,9 +30,7 @@ impl Clock {
     }
 
     fn from_mode(mode: Mode) -> Self {
-        Self {
-            inner: Arc::new(Mutex::new(mode)),
-        }
+        Self { inner: Arc::new(Mutex::new(mode)) }
     }
 
     /// The current instant of this clock.
@@ -49,9 +45,7 @@ impl Clock {
     pub fn advance(&self, by: Duration) {
         let mut mode = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         *mode = match *mode {
-            Mode::System { offset } => Mode::System {
-                offset: offset + by,
-            },
+            Mode::System { offset } => Mode::System { offset: offset + by },
             Mode::Fixed { at } => Mode::Fixed { at: at + by },
         };
     }
@@ -86,10 +80,7 @@ mod tests {
 
     #[test]
     fn fixed_clock_moves_only_when_advanced() {
-        let start = Utc
-            .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-            .single()
-            .unwrap_or_default();
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default();
         let clock = Clock::fixed(start);
         assert_eq!(clock.now(), start);
         clock.advance(Duration::seconds(600));
@@ -99,18 +90,12 @@ mod tests {
 
     #[test]
     fn clones_share_the_same_time_and_skew_is_relative() {
-        let start = Utc
-            .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-            .single()
-            .unwrap_or_default();
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default();
         let clock = Clock::fixed(start);
         let shared = clock.clone();
         clock.advance(Duration::seconds(5));
         assert_eq!(shared.now(), start + Duration::seconds(5));
-        assert_eq!(
-            shared.skewed(Duration::seconds(15)).now(),
-            start + Duration::seconds(20)
-        );
+        assert_eq!(shared.skewed(Duration::seconds(15)).now(), start + Duration::seconds(20));
     }
 
     #[test]

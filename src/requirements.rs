@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// A tag that names a requirement: upper-case words joined by hyphens, e.g. `@SCRA-RET-001`.
 static REQUIREMENT_TAG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
-        .unwrap_or_else(|e| unreachable!("constant regex: {e}"))
+    Regex::new(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$").unwrap_or_else(|e| unreachable!("constant regex: {e}"))
 });
 
 /// Whether a tag (without `@`) is a requirement id rather than a control tag such as `mock-only`.
@@ -66,10 +65,7 @@ impl fmt::Display for Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum RequirementsError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Catalogue { path: PathBuf, message: String },
     #[error("{0}")]
@@ -78,28 +74,20 @@ pub enum RequirementsError {
 
 impl Catalogue {
     pub fn load(path: &Path) -> Result<Self, RequirementsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RequirementsError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| RequirementsError::Read { path: path.to_owned(), source })?;
         Self::parse(path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, RequirementsError> {
-        let file: CatalogueFile =
-            toml::from_str(text).map_err(|e| RequirementsError::Catalogue {
-                path: path.to_owned(),
-                message: e.to_string(),
-            })?;
+        let file: CatalogueFile = toml::from_str(text)
+            .map_err(|e| RequirementsError::Catalogue { path: path.to_owned(), message: e.to_string() })?;
         let mut seen = BTreeMap::new();
         for r in &file.requirement {
             if !is_requirement_tag(&r.id) {
                 return Err(RequirementsError::Catalogue {
                     path: path.to_owned(),
-                    message: format!(
-                        "requirement id '{}' must be upper-case words joined by hyphens",
-                        r.id
-                    ),
+                    message: format!("requirement id '{}' must be upper-case words joined by hyphens", r.id),
                 });
             }
             if seen.insert(r.id.clone(), ()).is_some() {
@@ -109,10 +97,7 @@ impl Catalogue {
                 });
             }
         }
-        Ok(Self {
-            path: path.to_owned(),
-            requirements: file.requirement,
-        })
+        Ok(Self { path: path.to_owned(), requirements: file.requirement })
     }
 
     pub fn get(&self, id: &str) -> Option<&Requirement> {
@@ -134,11 +119,7 @@ pub struct ScenarioInfo {
 
 impl ScenarioInfo {
     pub fn requirement_ids(&self) -> Vec<&str> {
-        self.tags
-            .iter()
-            .map(String::as_str)
-            .filter(|t| is_requirement_tag(t))
-            .collect()
+        self.tags.iter().map(String::as_str).filter(|t| is_requirement_tag(t)).collect()
     }
 
     pub fn has_tag(&self, tag: &str) -> bool {
@@ -151,17 +132,9 @@ pub fn feature_files(dir: &Path) -> Result<Vec<PathBuf>, RequirementsError> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_owned()];
     while let Some(d) = pending.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|source| RequirementsError::Read {
-            path: d.clone(),
-            source,
-        })?;
+        let entries = std::fs::read_dir(&d).map_err(|source| RequirementsError::Read { path: d.clone(), source })?;
         for entry in entries {
-            let path = entry
-                .map_err(|source| RequirementsError::Read {
-                    path: d.clone(),
-                    source,
-                })?
-                .path();
+            let path = entry.map_err(|source| RequirementsError::Read { path: d.clone(), source })?.path();
             if path.is_dir() {
                 pending.push(path);
             } else if path.extension().is_some_and(|e| e == "feature") {
@@ -178,18 +151,14 @@ pub fn scan_features(dir: &Path) -> Result<Vec<ScenarioInfo>, RequirementsError>
     let mut scenarios = Vec::new();
     for file in feature_files(dir)? {
         let feature =
-            cucumber::gherkin::Feature::parse_path(&file, cucumber::gherkin::GherkinEnv::default())
-                .map_err(|e| {
-                    RequirementsError::Feature(Problem {
-                        file: file.clone(),
-                        line: 1,
-                        message: format!("cannot parse: {e}"),
-                    })
-                })?;
-        let all = feature
-            .scenarios
-            .iter()
-            .chain(feature.rules.iter().flat_map(|r| r.scenarios.iter()));
+            cucumber::gherkin::Feature::parse_path(&file, cucumber::gherkin::GherkinEnv::default()).map_err(|e| {
+                RequirementsError::Feature(Problem {
+                    file: file.clone(),
+                    line: 1,
+                    message: format!("cannot parse: {e}"),
+                })
+            })?;
+        let all = feature.scenarios.iter().chain(feature.rules.iter().flat_map(|r| r.scenarios.iter()));
         for sc in all {
             let mut base_tags = feature.tags.clone();
             base_tags.extend(sc.tags.iter().cloned());
@@ -206,11 +175,7 @@ pub fn scan_features(dir: &Path) -> Result<Vec<ScenarioInfo>, RequirementsError>
             for ex in &sc.examples {
                 let mut tags = base_tags.clone();
                 tags.extend(ex.tags.iter().cloned());
-                let rows = ex
-                    .table
-                    .as_ref()
-                    .map(|t| t.rows.iter().skip(1).count())
-                    .unwrap_or(0);
+                let rows = ex.table.as_ref().map(|t| t.rows.iter().skip(1).count()).unwrap_or(0);
                 for i in 0..rows {
                     // The same numbering cucumber gives an expanded row: the Examples line + row + 2.
                     scenarios.push(ScenarioInfo {
@@ -236,10 +201,7 @@ pub fn check(catalogue: &Catalogue, scenarios: &[ScenarioInfo]) -> Vec<Problem> 
             problems.push(Problem {
                 file: sc.file.clone(),
                 line: sc.line,
-                message: format!(
-                    "scenario '{}' carries no requirement tag (e.g. @SCRA-RET-001)",
-                    sc.name
-                ),
+                message: format!("scenario '{}' carries no requirement tag (e.g. @SCRA-RET-001)", sc.name),
             });
         }
         for id in ids {
@@ -261,10 +223,7 @@ pub fn check(catalogue: &Catalogue, scenarios: &[ScenarioInfo]) -> Vec<Problem> 
             problems.push(Problem {
                 file: catalogue.path.clone(),
                 line: 1,
-                message: format!(
-                    "requirement {} ('{}') is proved by no scenario",
-                    r.id, r.title
-                ),
+                message: format!("requirement {} ('{}') is proved by no scenario", r.id, r.title),
             });
         }
     }
@@ -278,11 +237,7 @@ pub fn matrix<'a>(
     catalogue: &'a Catalogue,
     scenarios: &'a [ScenarioInfo],
 ) -> Vec<(&'a Requirement, Vec<&'a ScenarioInfo>)> {
-    catalogue
-        .requirements
-        .iter()
-        .map(|r| (r, scenarios.iter().filter(|sc| sc.has_tag(&r.id)).collect()))
-        .collect()
+    catalogue.requirements.iter().map(|r| (r, scenarios.iter().filter(|sc| sc.has_tag(&r.id)).collect())).collect()
 }
 
 #[cfg(test)]
@@ -328,33 +283,19 @@ scal = "MSCA-SCR-103"
 
     #[test]
     fn untagged_unknown_and_uncovered_are_reported_with_their_place() {
-        let problems = check(
-            &catalogue(),
-            &[
-                scenario(3, &["mock-only"]),
-                scenario(9, &["SCRA-RET-001", "SCRA-XXX-9"]),
-            ],
-        );
+        let problems =
+            check(&catalogue(), &[scenario(3, &["mock-only"]), scenario(9, &["SCRA-RET-001", "SCRA-XXX-9"])]);
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        assert!(text
-            .iter()
-            .any(|t| t.starts_with("features/x.feature:3:") && t.contains("no requirement tag")));
-        assert!(text
-            .iter()
-            .any(|t| t.starts_with("features/x.feature:9:") && t.contains("@SCRA-XXX-9")));
-        assert!(text
-            .iter()
-            .any(|t| t.contains("SCRA-ALR-103") && t.contains("proved by no scenario")));
+        assert!(text.iter().any(|t| t.starts_with("features/x.feature:3:") && t.contains("no requirement tag")));
+        assert!(text.iter().any(|t| t.starts_with("features/x.feature:9:") && t.contains("@SCRA-XXX-9")));
+        assert!(text.iter().any(|t| t.contains("SCRA-ALR-103") && t.contains("proved by no scenario")));
         assert_eq!(problems.len(), 3);
     }
 
     #[test]
     fn a_clean_suite_has_no_problems_and_a_full_matrix() {
         let cat = catalogue();
-        let scs = [
-            scenario(1, &["SCRA-RET-001"]),
-            scenario(2, &["SCRA-ALR-103", "SCRA-RET-001"]),
-        ];
+        let scs = [scenario(1, &["SCRA-RET-001"]), scenario(2, &["SCRA-ALR-103", "SCRA-RET-001"])];
         assert!(check(&cat, &scs).is_empty());
         let m = matrix(&cat, &scs);
         assert_eq!(m[0].1.len(), 2);

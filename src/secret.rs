@@ -72,19 +72,13 @@ mod tests {
         assert_eq!(format!("{s}"), REDACTED);
         assert_eq!(format!("{s:?}"), REDACTED);
         assert_eq!(format!("{:?}", Some(&s)), "Some([REDACTED])");
-        assert_eq!(
-            serde_json::to_string(&s).ok().as_deref(),
-            Some("\"[REDACTED]\"")
-        );
+        assert_eq!(serde_json::to_string(&s).ok().as_deref(), Some("\"[REDACTED]\""));
         assert_eq!(s.expose(), "eyJhbGciOi.canary");
     }
 
     #[test]
     fn secret_headers_are_redacted_keeping_the_scheme() {
-        assert_eq!(
-            recorded_header_value("Authorization", "Bearer abc"),
-            "Bearer [REDACTED]"
-        );
+        assert_eq!(recorded_header_value("Authorization", "Bearer abc"), "Bearer [REDACTED]");
         assert_eq!(recorded_header_value("apikey", "k"), REDACTED);
         assert_eq!(recorded_header_value("X-Request-ID", "abc"), "abc");
     }

@@ -51,13 +51,7 @@ const PASSING: &str = r#"Feature: T
 fn a_passing_suite_exits_0_and_writes_reports() {
     let dir = suite(PASSING);
     let out = run(dir.path(), &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).contains("1 scenarios: 1 passed, 0 failed"));
     assert!(dir.path().join("reports/junit.xml").is_file());
     assert!(dir.path().join("reports/cucumber.json").is_file());
@@ -68,8 +62,7 @@ fn a_failing_scenario_exits_1_and_the_junit_says_why() {
     let dir = suite(&PASSING.replace("status is 200", "status is 404"));
     let out = run(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
-    let junit =
-        std::fs::read_to_string(dir.path().join("reports/junit.xml")).expect("junit written");
+    let junit = std::fs::read_to_string(dir.path().join("reports/junit.xml")).expect("junit written");
     assert!(junit.contains("failures=\"1\""), "{junit}");
     assert!(junit.contains("expected HTTP 404, got 200"), "{junit}");
 }
@@ -80,14 +73,8 @@ fn an_untagged_scenario_refuses_the_run_with_its_place() {
     let out = run(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("t.feature:2:") && err.contains("no requirement tag"),
-        "{err}"
-    );
-    assert!(
-        !dir.path().join("reports/junit.xml").exists(),
-        "nothing ran"
-    );
+    assert!(err.contains("t.feature:2:") && err.contains("no requirement tag"), "{err}");
+    assert!(!dir.path().join("reports/junit.xml").exists(), "nothing ran");
 }
 
 #[test]
@@ -96,10 +83,7 @@ fn an_unknown_requirement_id_refuses_the_run_with_its_place() {
     let out = run(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("t.feature:3:") && err.contains("@SCRA-TST-999"),
-        "{err}"
-    );
+    assert!(err.contains("t.feature:3:") && err.contains("@SCRA-TST-999"), "{err}");
 }
 
 #[test]
@@ -108,26 +92,15 @@ fn a_malformed_catalogue_or_tag_expression_is_a_usage_error() {
     let out = run(dir.path(), &["--tags", "@a and ("]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("invalid --tags expression"));
-    std::fs::write(
-        dir.path().join("requirements.toml"),
-        "[[requirement]]\nid = 5\n",
-    )
-    .expect("write");
+    std::fs::write(dir.path().join("requirements.toml"), "[[requirement]]\nid = 5\n").expect("write");
     let out = run(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("requirements.toml"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("requirements.toml"), "{}", text(&out.stderr));
 }
 
 #[test]
 fn an_unreachable_target_exits_3() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
     let dir = suite(&PASSING.replace("@SCRA-TST-001", "@SCRA-TST-001 @sandbox"));
     let url = format!("http://127.0.0.1:{port}/summary-care-record/FHIR/R4");
     let out = run(dir.path(), &["--target", "sandbox", "--base-url", &url]);
@@ -137,23 +110,13 @@ fn an_unreachable_target_exits_3() {
 
 #[test]
 fn the_requirements_command_prints_the_matrix() {
-    let out = Command::new(BIN)
-        .arg("requirements")
-        .output()
-        .expect("runs");
+    let out = Command::new(BIN).arg("requirements").output().expect("runs");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(
-        stdout.contains("[SCAL MSCA-SCR-103]") && stdout.contains("[SCAL MSCA-SCR-104]"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("[SCAL MSCA-SCR-103]") && stdout.contains("[SCAL MSCA-SCR-104]"), "{stdout}");
     assert!(stdout.contains("features/alerts/"), "{stdout}");
     let dir = suite(&PASSING.replace("@SCRA-TST-001", "@SCRA-TST-002"));
-    let out = Command::new(BIN)
-        .args(["requirements", "--features"])
-        .arg(dir.path())
-        .output()
-        .expect("runs");
+    let out = Command::new(BIN).args(["requirements", "--features"]).arg(dir.path()).output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("proved by no scenario"));
 }
@@ -167,31 +130,15 @@ fn the_standalone_mock_prints_its_url_serves_and_stops_on_ctrl_c() {
         .spawn()
         .expect("mock starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("prints its URL");
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("prints its URL");
     let base = line.trim().to_owned();
-    assert!(
-        base.starts_with("http://127.0.0.1:") && base.ends_with("/summary-care-record/FHIR/R4"),
-        "{base}"
-    );
+    assert!(base.starts_with("http://127.0.0.1:") && base.ends_with("/summary-care-record/FHIR/R4"), "{base}");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let status = rt
-        .block_on(async {
-            reqwest::get(format!("{base}/_ping"))
-                .await
-                .map(|r| r.status().as_u16())
-        })
+        .block_on(async { reqwest::get(format!("{base}/_ping")).await.map(|r| r.status().as_u16()) })
         .expect("ping answers");
     assert_eq!(status, 200);
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs");
     assert!(killed.success());
-    assert_eq!(
-        child.wait().expect("mock exits").code(),
-        Some(0),
-        "Ctrl-C stops the mock cleanly"
-    );
+    assert_eq!(child.wait().expect("mock exits").code(), Some(0), "Ctrl-C stops the mock cleanly");
 }

@@ -27,18 +27,11 @@ fn read_junit(xml: &str) -> (usize, usize, Vec<(String, String, bool)>) {
                 };
                 match e.name().as_ref() {
                     b"testsuites" => {
-                        tests_attr = attr(b"tests")
-                            .and_then(|v| v.parse().ok())
-                            .expect("tests attribute");
-                        failures_attr = attr(b"failures")
-                            .and_then(|v| v.parse().ok())
-                            .expect("failures attribute");
+                        tests_attr = attr(b"tests").and_then(|v| v.parse().ok()).expect("tests attribute");
+                        failures_attr = attr(b"failures").and_then(|v| v.parse().ok()).expect("failures attribute");
                     }
                     b"testcase" => {
-                        assert!(
-                            attr(b"classname").is_some(),
-                            "every testcase has a classname"
-                        );
+                        assert!(attr(b"classname").is_some(), "every testcase has a classname");
                         current = Some((String::new(), String::new(), false));
                     }
                     b"property" => {
@@ -72,92 +65,44 @@ async fn the_full_suite_passes_and_the_reports_count_right() {
     let mut opts = RunOptions::new(PathBuf::from("features"), reports.path().to_owned());
     opts.quiet = true;
     let selected = runner::selected_scenarios(&opts).expect("features parse");
-    assert!(
-        selected.len() > 200,
-        "the suite has its scenarios: {}",
-        selected.len()
-    );
+    assert!(selected.len() > 200, "the suite has its scenarios: {}", selected.len());
 
     let outcome = runner::run(opts).await.expect("the run starts");
     let failures: Vec<String> = outcome
         .records
         .iter()
         .filter(|r| r.status != Status::Passed)
-        .map(|r| {
-            format!(
-                "{}:{} {} — {:?}",
-                r.file.display(),
-                r.line,
-                r.name,
-                r.failure
-            )
-        })
+        .map(|r| format!("{}:{} {} — {:?}", r.file.display(), r.line, r.name, r.failure))
         .collect();
-    assert!(
-        failures.is_empty(),
-        "failing scenarios:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "failing scenarios:\n{}", failures.join("\n"));
     assert_eq!(outcome.exit_code(), 0);
-    assert_eq!(
-        outcome.records.len(),
-        selected.len(),
-        "one record per selected scenario"
-    );
+    assert_eq!(outcome.records.len(), selected.len(), "one record per selected scenario");
 
     let xml = std::fs::read_to_string(reports.path().join("junit.xml")).expect("junit.xml written");
     let (tests, failed, cases) = read_junit(&xml);
-    assert_eq!(
-        tests,
-        selected.len(),
-        "testsuites/@tests counts every scenario and Examples row"
-    );
+    assert_eq!(tests, selected.len(), "testsuites/@tests counts every scenario and Examples row");
     assert_eq!(failed, 0);
     assert_eq!(cases.len(), selected.len(), "one testcase per scenario");
-    let expected: BTreeSet<String> = selected
-        .iter()
-        .map(|s| format!("{}:{}", s.file.display(), s.line))
-        .collect();
+    let expected: BTreeSet<String> = selected.iter().map(|s| format!("{}:{}", s.file.display(), s.line)).collect();
     let got: BTreeSet<String> = cases.iter().map(|c| c.0.clone()).collect();
-    assert_eq!(
-        got, expected,
-        "testcases are exactly the selected scenarios"
-    );
+    assert_eq!(got, expected, "testcases are exactly the selected scenarios");
     for (location, requirements, _) in &cases {
-        let scenario = selected
-            .iter()
-            .find(|s| format!("{}:{}", s.file.display(), s.line) == *location);
+        let scenario = selected.iter().find(|s| format!("{}:{}", s.file.display(), s.line) == *location);
         let tags: Vec<&str> = scenario.map(|s| s.requirement_ids()).unwrap_or_default();
-        assert!(
-            !requirements.is_empty() && requirements.split(',').all(is_requirement_tag),
-            "{location}"
-        );
-        assert_eq!(
-            requirements.split(',').collect::<Vec<_>>(),
-            tags,
-            "{location} carries its requirement ids"
-        );
+        assert!(!requirements.is_empty() && requirements.split(',').all(is_requirement_tag), "{location}");
+        assert_eq!(requirements.split(',').collect::<Vec<_>>(), tags, "{location} carries its requirement ids");
     }
 
-    let json: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(reports.path().join("cucumber.json")).expect("cucumber.json written"),
-    )
-    .expect("cucumber.json is JSON");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports.path().join("cucumber.json")).expect("cucumber.json written"))
+            .expect("cucumber.json is JSON");
     let scenarios_in_json: usize = json
         .as_array()
         .expect("an array of features")
         .iter()
-        .map(|f| {
-            f["elements"].as_array().map_or(0, |e| {
-                e.iter().filter(|el| el["type"] == "scenario").count()
-            })
-        })
+        .map(|f| f["elements"].as_array().map_or(0, |e| e.iter().filter(|el| el["type"] == "scenario").count()))
         .sum();
-    assert_eq!(
-        scenarios_in_json,
-        selected.len(),
-        "cucumber.json has one element per scenario"
-    );
+    assert_eq!(scenarios_in_json, selected.len(), "cucumber.json has one element per scenario");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,21 +111,12 @@ async fn an_interrupted_run_still_leaves_a_readable_junit_report() {
     let mut opts = RunOptions::new(PathBuf::from("features"), reports.path().to_owned());
     opts.quiet = true;
     // Stop as soon as the run has started: some scenarios at most can have finished.
-    let outcome = runner::run_until(opts, async {})
-        .await
-        .expect("the run starts");
+    let outcome = runner::run_until(opts, async {}).await.expect("the run starts");
     assert!(outcome.interrupted);
     assert_eq!(outcome.exit_code(), 130);
     let xml = std::fs::read_to_string(reports.path().join("junit.xml")).expect("junit.xml written");
     let (tests, _, cases) = read_junit(&xml);
-    assert_eq!(
-        tests,
-        outcome.records.len(),
-        "the report counts exactly the scenarios that finished"
-    );
+    assert_eq!(tests, outcome.records.len(), "the report counts exactly the scenarios that finished");
     assert_eq!(cases.len(), outcome.records.len());
-    assert!(
-        !reports.path().join("cucumber.json").exists(),
-        "no half-written cucumber.json"
-    );
+    assert!(!reports.path().join("cucumber.json").exists(), "no half-written cucumber.json");
 }

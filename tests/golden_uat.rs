@@ -40,13 +40,11 @@ fn uat_dir() -> PathBuf {
 
 fn fixture_text(rel: &str) -> String {
     let path = uat_dir().join(rel);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("fixture {} unreadable: {e}", path.display()))
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {} unreadable: {e}", path.display()))
 }
 
 fn fixture(rel: &str) -> Value {
-    serde_json::from_str(&fixture_text(rel))
-        .unwrap_or_else(|e| panic!("fixture {rel} is not JSON: {e}"))
+    serde_json::from_str(&fixture_text(rel)).unwrap_or_else(|e| panic!("fixture {rel} is not JSON: {e}"))
 }
 
 fn pretty(v: &Value) -> String {
@@ -63,28 +61,16 @@ struct Reply {
 impl Reply {
     #[track_caller]
     fn assert_status(&self, status: u16) {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "{}: unexpected status; body: {}",
-            self.what,
-            self.body
-        );
+        assert_eq!(self.status.as_u16(), status, "{}: unexpected status; body: {}", self.what, self.body);
     }
 
     /// Status, `application/fhir+json`, and the parsed body.
     #[track_caller]
     fn fhir(&self, status: u16) -> Value {
         self.assert_status(status);
-        let ct = self
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let ct = self.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         assert!(
-            ct.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case(FHIR_JSON)),
+            ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case(FHIR_JSON)),
             "{}: Content-Type {ct:?} is not {FHIR_JSON}",
             self.what
         );
@@ -96,12 +82,7 @@ impl Reply {
     #[track_caller]
     fn assert_created(&self) {
         self.assert_status(201);
-        assert!(
-            self.body.is_empty(),
-            "{}: 201 body should be empty: {:?}",
-            self.what,
-            self.body
-        );
+        assert!(self.body.is_empty(), "{}: 201 body should be empty: {:?}", self.what, self.body);
     }
 }
 
@@ -113,23 +94,12 @@ struct Mock {
 impl Mock {
     /// A fresh stateful mock, seeded (patient 9995000180 with SCR FA60BE64-…, permission Yes).
     async fn start() -> Self {
-        let running = mock::start(MockConfig::loopback(Profile::Stateful))
-            .await
-            .expect("the mock starts on 127.0.0.1");
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("an HTTP client builds");
+        let running = mock::start(MockConfig::loopback(Profile::Stateful)).await.expect("the mock starts on 127.0.0.1");
+        let http = reqwest::Client::builder().no_proxy().build().expect("an HTTP client builds");
         Self { running, http }
     }
 
-    async fn send(
-        &self,
-        method: Method,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: Option<String>,
-    ) -> Reply {
+    async fn send(&self, method: Method, url: &str, headers: &[(&str, &str)], body: Option<String>) -> Reply {
         let what = format!("{method} {url}");
         let mut request = self.http.request(method, url);
         for (name, value) in headers {
@@ -138,22 +108,11 @@ impl Mock {
         if let Some(body) = body {
             request = request.body(body);
         }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{what}: request failed: {e}"));
+        let response = request.send().await.unwrap_or_else(|e| panic!("{what}: request failed: {e}"));
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .text()
-            .await
-            .unwrap_or_else(|e| panic!("{what}: body unreadable: {e}"));
-        Reply {
-            what,
-            status,
-            headers,
-            body,
-        }
+        let body = response.text().await.unwrap_or_else(|e| panic!("{what}: body unreadable: {e}"));
+        Reply { what, status, headers, body }
     }
 
     async fn get(&self, path_and_query: &str) -> Reply {
@@ -162,8 +121,7 @@ impl Mock {
     }
 
     async fn get_scr_id(&self, nhs: &str) -> Reply {
-        self.get(&format!("/DocumentReference?patient={NHS_SYSTEM}|{nhs}"))
-            .await
+        self.get(&format!("/DocumentReference?patient={NHS_SYSTEM}|{nhs}")).await
     }
 
     async fn get_scr(&self, id: &str, nhs: &str) -> Reply {
@@ -179,11 +137,7 @@ impl Mock {
         self.send(
             Method::POST,
             &url,
-            &[
-                ("Content-Type", FHIR_JSON),
-                ("NHSD-Session-URID", "555254240100"),
-                ("Authorization", "Bearer test"),
-            ],
+            &[("Content-Type", FHIR_JSON), ("NHSD-Session-URID", "555254240100"), ("Authorization", "Bearer test")],
             Some(fixture_text(request_fixture)),
         )
         .await
@@ -194,25 +148,14 @@ impl Mock {
         let url = format!("{}/_admin/patients/{nhs}/permission", self.running.origin());
         let body = format!(r#"{{"permission":{permission}}}"#);
         let reply = self.send(Method::PUT, &url, &[], Some(body)).await;
-        assert!(
-            reply.status.is_success(),
-            "{}: {} {}",
-            reply.what,
-            reply.status,
-            reply.body
-        );
+        assert!(reply.status.is_success(), "{}: {} {}", reply.what, reply.status, reply.body);
     }
 
     /// Forgets every patient, the seed included.
     async fn arrange_reset(&self) {
         let url = format!("{}/_admin/reset", self.running.origin());
         let reply = self.send(Method::POST, &url, &[], None).await;
-        assert!(
-            reply.status.is_success(),
-            "{}: {}",
-            reply.what,
-            reply.status
-        );
+        assert!(reply.status.is_success(), "{}: {}", reply.what, reply.status);
     }
 
     async fn shutdown(self) {
@@ -227,25 +170,18 @@ impl Mock {
 fn normalise(actual: &Value, expected: &Value, origin: &str) -> Value {
     let mut pairs: Vec<(String, String)> = Vec::new();
     let mut map = |pointer: &str| {
-        if let (Some(a), Some(e)) = (
-            actual.pointer(pointer).and_then(Value::as_str),
-            expected.pointer(pointer).and_then(Value::as_str),
-        ) {
+        if let (Some(a), Some(e)) =
+            (actual.pointer(pointer).and_then(Value::as_str), expected.pointer(pointer).and_then(Value::as_str))
+        {
             if !a.is_empty() {
                 pairs.push((a.to_owned(), e.to_owned()));
             }
         }
     };
     map("/id");
-    let entries = actual
-        .get("entry")
-        .and_then(Value::as_array)
-        .map(Vec::len)
-        .unwrap_or(0);
+    let entries = actual.get("entry").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
     for i in 0..entries {
-        let kind = actual
-            .pointer(&format!("/entry/{i}/resource/resourceType"))
-            .and_then(Value::as_str);
+        let kind = actual.pointer(&format!("/entry/{i}/resource/resourceType")).and_then(Value::as_str);
         if matches!(kind, Some("DocumentReference" | "Patient")) {
             map(&format!("/entry/{i}/resource/id"));
         }
@@ -287,11 +223,7 @@ fn implied_status(expected: &Value) -> u16 {
 fn assert_matches_fixture(reply: &Reply, response_fixture: &str, origin: &str) {
     let expected = fixture(response_fixture);
     let actual = reply.fhir(implied_status(&expected));
-    assert_golden(
-        response_fixture,
-        &normalise(&actual, &expected, origin),
-        &expected,
-    );
+    assert_golden(response_fixture, &normalise(&actual, &expected, origin), &expected);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -303,11 +235,7 @@ async fn get_scr_id_success() {
     // The seed patient is the fixture's: 9995000180, SCR FA60BE64-…, ACS View = Yes.
     let mock = Mock::start().await;
     let reply = mock.get_scr_id(SEED_NHS).await;
-    assert_matches_fixture(
-        &reply,
-        "get_scr_id/success/1-basic.response.json",
-        &mock.running.origin(),
-    );
+    assert_matches_fixture(&reply, "get_scr_id/success/1-basic.response.json", &mock.running.origin());
     mock.shutdown().await;
 }
 
@@ -319,11 +247,7 @@ async fn get_scr_id_no_results() {
     mock.arrange_reset().await;
     for nhs in [SEED_NHS, "9691036053"] {
         let reply = mock.get_scr_id(nhs).await;
-        assert_matches_fixture(
-            &reply,
-            "get_scr_id/no_results/1-basic.response.json",
-            &mock.running.origin(),
-        );
+        assert_matches_fixture(&reply, "get_scr_id/no_results/1-basic.response.json", &mock.running.origin());
     }
     mock.shutdown().await;
 }
@@ -333,11 +257,7 @@ async fn get_scr_id_no_consent() {
     let mock = Mock::start().await;
     mock.arrange_permission(SEED_NHS, r#""No""#).await;
     let reply = mock.get_scr_id(SEED_NHS).await;
-    assert_matches_fixture(
-        &reply,
-        "get_scr_id/no_consent/1-basic.response.json",
-        &mock.running.origin(),
-    );
+    assert_matches_fixture(&reply, "get_scr_id/no_consent/1-basic.response.json", &mock.running.origin());
     mock.shutdown().await;
 }
 
@@ -350,9 +270,7 @@ async fn get_scr_no_results() {
     let mock = Mock::start().await;
     let origin = mock.running.origin();
     // An out-of-date SCR id (the one the UAT uploads declare they replace) for a patient with a newer one.
-    let reply = mock
-        .get_scr("D18B57ED-992E-45A2-A6AF-55200D20F48E", SEED_NHS)
-        .await;
+    let reply = mock.get_scr("D18B57ED-992E-45A2-A6AF-55200D20F48E", SEED_NHS).await;
     assert_matches_fixture(&reply, "get_scr/no_results/1-basic.response.json", &origin);
     // The current id in the wrong case (the comparison is case-sensitive, reference §4.2).
     let reply = mock.get_scr(&SEED_SCR_ID.to_lowercase(), SEED_NHS).await;
@@ -369,11 +287,7 @@ async fn get_scr_no_consent() {
     let mock = Mock::start().await;
     mock.arrange_permission(SEED_NHS, r#""No""#).await;
     let reply = mock.get_scr(SEED_SCR_ID, SEED_NHS).await;
-    assert_matches_fixture(
-        &reply,
-        "get_scr/no_consent/1-basic.response.json",
-        &mock.running.origin(),
-    );
+    assert_matches_fixture(&reply, "get_scr/no_consent/1-basic.response.json", &mock.running.origin());
     mock.shutdown().await;
 }
 
@@ -385,24 +299,12 @@ async fn get_scr_no_consent() {
 async fn set_acs_bad_request() {
     let mock = Mock::start().await;
     for name in ["1-nhsNumberMissing", "2-duplicatePermission"] {
-        let reply = mock
-            .post_fixture(
-                "/$setPermission",
-                &format!("set_acs/bad_request/{name}.request.json"),
-            )
-            .await;
-        assert_matches_fixture(
-            &reply,
-            &format!("set_acs/bad_request/{name}.response.json"),
-            &mock.running.origin(),
-        );
+        let reply = mock.post_fixture("/$setPermission", &format!("set_acs/bad_request/{name}.request.json")).await;
+        assert_matches_fixture(&reply, &format!("set_acs/bad_request/{name}.response.json"), &mock.running.origin());
     }
     // Neither request changed the seed patient's permission.
     let body = mock.get_scr_id(SEED_NHS).await.fhir(200);
-    assert_eq!(
-        body.pointer("/entry/0/resource/securityLabel/0/coding/0/code"),
-        Some(&Value::from("Yes"))
-    );
+    assert_eq!(body.pointer("/entry/0/resource/securityLabel/0/coding/0/code"), Some(&Value::from("Yes")));
     mock.shutdown().await;
 }
 
@@ -411,9 +313,7 @@ async fn set_acs_success() {
     let mock = Mock::start().await;
     // Start from "no ACS record" (reported as Ask) so the request's effect is visible.
     mock.arrange_permission(SEED_NHS, "null").await;
-    mock.post_fixture("/$setPermission", "set_acs/success/1-basic.request.json")
-        .await
-        .assert_created();
+    mock.post_fixture("/$setPermission", "set_acs/success/1-basic.request.json").await.assert_created();
     let body = mock.get_scr_id(SEED_NHS).await.fhir(200);
     assert_eq!(
         body.pointer("/entry/0/resource/securityLabel/0/coding/0/code"),
@@ -430,17 +330,8 @@ async fn set_acs_spine_error_nhs_number_not_found() {
     // unknown to Spine, so nothing needs arranging.
     assert!(NhsNumber::parse("9995000181").is_err());
     let mock = Mock::start().await;
-    let reply = mock
-        .post_fixture(
-            "/$setPermission",
-            "set_acs/spine_error/1-nhsNumberNotFound.request.json",
-        )
-        .await;
-    assert_matches_fixture(
-        &reply,
-        "set_acs/spine_error/1-nhsNumberNotFound.response.json",
-        &mock.running.origin(),
-    );
+    let reply = mock.post_fixture("/$setPermission", "set_acs/spine_error/1-nhsNumberNotFound.request.json").await;
+    assert_matches_fixture(&reply, "set_acs/spine_error/1-nhsNumberNotFound.response.json", &mock.running.origin());
     mock.shutdown().await;
 }
 
@@ -452,17 +343,8 @@ async fn set_acs_spine_error_nhs_number_not_found() {
 async fn send_alert_bad_request() {
     let mock = Mock::start().await;
     for name in ["1-missingNhsNumber", "3-multipleOrgEntry"] {
-        let reply = mock
-            .post_fixture(
-                "/AuditEvent",
-                &format!("send_alert/bad_request/{name}.request.json"),
-            )
-            .await;
-        assert_matches_fixture(
-            &reply,
-            &format!("send_alert/bad_request/{name}.response.json"),
-            &mock.running.origin(),
-        );
+        let reply = mock.post_fixture("/AuditEvent", &format!("send_alert/bad_request/{name}.request.json")).await;
+        assert_matches_fixture(&reply, &format!("send_alert/bad_request/{name}.response.json"), &mock.running.origin());
     }
     mock.shutdown().await;
 }
@@ -474,9 +356,7 @@ async fn send_alert_success() {
     // request, so the mock must accept it. (At the time of writing the mock's stateful Spine rejects it with
     // 400 "Invalid value - 9999999998 in field 'NHS_NUMBER'": a mock deviation, reported, not masked here.)
     let mock = Mock::start().await;
-    mock.post_fixture("/AuditEvent", "send_alert/success/1-basic.request.json")
-        .await
-        .assert_created();
+    mock.post_fixture("/AuditEvent", "send_alert/success/1-basic.request.json").await.assert_created();
     mock.shutdown().await;
 }
 
@@ -487,17 +367,8 @@ async fn send_alert_success() {
 #[tokio::test]
 async fn upload_scr_bad_request_missing_composition() {
     let mock = Mock::start().await;
-    let reply = mock
-        .post_fixture(
-            "/Bundle",
-            "upload_scr/bad_request/1-missingComposition.request.json",
-        )
-        .await;
-    assert_matches_fixture(
-        &reply,
-        "upload_scr/bad_request/1-missingComposition.response.json",
-        &mock.running.origin(),
-    );
+    let reply = mock.post_fixture("/Bundle", "upload_scr/bad_request/1-missingComposition.request.json").await;
+    assert_matches_fixture(&reply, "upload_scr/bad_request/1-missingComposition.response.json", &mock.running.origin());
     mock.shutdown().await;
 }
 
@@ -506,14 +377,8 @@ async fn upload_scr_no_consent_dissent() {
     let mock = Mock::start().await;
     // The request's patient is 9995000180; the fixture records a dissent, so arrange ACS View = No.
     mock.arrange_permission(SEED_NHS, r#""No""#).await;
-    let reply = mock
-        .post_fixture("/Bundle", "upload_scr/no_consent/1-dissent.request.json")
-        .await;
-    assert_matches_fixture(
-        &reply,
-        "upload_scr/no_consent/1-dissent.response.json",
-        &mock.running.origin(),
-    );
+    let reply = mock.post_fixture("/Bundle", "upload_scr/no_consent/1-dissent.request.json").await;
+    assert_matches_fixture(&reply, "upload_scr/no_consent/1-dissent.response.json", &mock.running.origin());
     mock.shutdown().await;
 }
 
@@ -551,9 +416,7 @@ async fn upload_succeeds(request_fixture: &str) {
         .to_owned();
 
     let mock = Mock::start().await;
-    mock.post_fixture("/Bundle", request_fixture)
-        .await
-        .assert_created();
+    mock.post_fixture("/Bundle", request_fixture).await.assert_created();
     let body = mock.get_scr_id(&nhs).await.fhir(200);
     assert_eq!(
         body.pointer("/entry/0/resource/masterIdentifier/value"),
@@ -590,8 +453,7 @@ async fn upload_scr_not_found_is_a_first_upload() {
 // ---------------------------------------------------------------------------------------------------------
 
 fn files_under(dir: &Path, root: &Path, out: &mut BTreeSet<String>) {
-    let entries =
-        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{} unreadable: {e}", dir.display()));
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{} unreadable: {e}", dir.display()));
     for entry in entries {
         let path = entry.expect("directory entry").path();
         if path.is_dir() {
@@ -641,16 +503,9 @@ fn every_uat_fixture_is_compared_or_excluded_on_purpose() {
         "get_scr/init_upload_success/1-basic.response.json",
         "get_scr/init_upload_org_sds_success/1-basic.response.json",
     ];
-    let known: BTreeSet<String> = covered
-        .iter()
-        .chain(excluded.iter())
-        .map(|s| (*s).to_owned())
-        .collect();
+    let known: BTreeSet<String> = covered.iter().chain(excluded.iter()).map(|s| (*s).to_owned()).collect();
     let root = uat_dir();
     let mut present = BTreeSet::new();
     files_under(&root, &root, &mut present);
-    assert_eq!(
-        present, known,
-        "fixtures/nhs/uat changed: compare the new fixtures or exclude them with a reason"
-    );
+    assert_eq!(present, known, "fixtures/nhs/uat changed: compare the new fixtures or exclude them with a reason");
 }

@@ -43,17 +43,11 @@ fn missing_header_text(name: &str) -> String {
 
 /// `n` valid NHS numbers from consecutive stems starting at `first_stem` (stems without a check digit skipped).
 fn nhs_numbers(first_stem: u64, n: usize) -> Vec<String> {
-    (first_stem..)
-        .filter_map(NhsNumber::from_stem)
-        .take(n)
-        .map(|n| n.to_string())
-        .collect()
+    (first_stem..).filter_map(NhsNumber::from_stem).take(n).map(|n| n.to_string()).collect()
 }
 
 fn nhs_number(first_stem: u64) -> String {
-    nhs_numbers(first_stem, 1)
-        .pop()
-        .expect("a stem near this one has a check digit")
+    nhs_numbers(first_stem, 1).pop().expect("a stem near this one has a check digit")
 }
 
 fn new_id() -> String {
@@ -84,22 +78,13 @@ impl Reply {
     #[track_caller]
     fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "{}: body is not JSON ({e}); status {}, body {:?}",
-                self.what, self.status, self.body
-            )
+            panic!("{}: body is not JSON ({e}); status {}, body {:?}", self.what, self.status, self.body)
         })
     }
 
     #[track_caller]
     fn assert_status(&self, status: u16) {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "{}: unexpected status; body: {}",
-            self.what,
-            self.body
-        );
+        assert_eq!(self.status.as_u16(), status, "{}: unexpected status; body: {}", self.what, self.body);
     }
 
     /// A FHIR JSON answer with this status; returns the parsed body.
@@ -108,9 +93,7 @@ impl Reply {
         self.assert_status(status);
         let ct = self.content_type().unwrap_or("");
         assert!(
-            ct.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case(FHIR_JSON)),
+            ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case(FHIR_JSON)),
             "{}: Content-Type {ct:?} is not {FHIR_JSON}",
             self.what
         );
@@ -150,22 +133,14 @@ impl Reply {
     #[track_caller]
     fn assert_created(&self) {
         self.assert_status(201);
-        assert!(
-            self.body.is_empty(),
-            "{}: 201 body should be empty: {:?}",
-            self.what,
-            self.body
-        );
+        assert!(self.body.is_empty(), "{}: 201 body should be empty: {:?}", self.what, self.body);
     }
 
     /// `{"resourceType":"Bundle","id":…,"type":"searchset","total":0}` and nothing else (reference §4.1).
     #[track_caller]
     fn assert_empty_searchset(&self) {
         let body = self.fhir(200);
-        let keys: BTreeSet<&str> = body
-            .as_object()
-            .map(|o| o.keys().map(String::as_str).collect())
-            .unwrap_or_default();
+        let keys: BTreeSet<&str> = body.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
         assert_eq!(
             keys,
             BTreeSet::from(["id", "resourceType", "total", "type"]),
@@ -180,11 +155,7 @@ impl Reply {
             self.what
         );
         let id = body["id"].as_str().unwrap_or("");
-        assert!(
-            uuid::Uuid::parse_str(id).is_ok(),
-            "{}: Bundle.id {id:?} is not a UUID",
-            self.what
-        );
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{}: Bundle.id {id:?} is not a UUID", self.what);
     }
 }
 
@@ -196,13 +167,8 @@ struct Mock {
 
 impl Mock {
     async fn start(profile: Profile) -> Self {
-        let running = mock::start(MockConfig::loopback(profile))
-            .await
-            .expect("the mock starts on 127.0.0.1");
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("an HTTP client builds");
+        let running = mock::start(MockConfig::loopback(profile)).await.expect("the mock starts on 127.0.0.1");
+        let http = reqwest::Client::builder().no_proxy().build().expect("an HTTP client builds");
         Self { running, http }
     }
 
@@ -214,36 +180,22 @@ impl Mock {
         self.running.origin()
     }
 
-    async fn send(
-        &self,
-        method: Method,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: Option<String>,
-    ) -> Reply {
+    async fn send(&self, method: Method, url: &str, headers: &[(&str, &str)], body: Option<String>) -> Reply {
         send(&self.http, method, url, headers, body).await
     }
 
     /// GET `<base><path>` with no extra headers.
     async fn get(&self, path: &str) -> Reply {
-        self.send(Method::GET, &format!("{}{path}", self.base()), &[], None)
-            .await
+        self.send(Method::GET, &format!("{}{path}", self.base()), &[], None).await
     }
 
     /// POST `<base><path>` with the headers every POST needs.
     async fn post(&self, path: &str, body: &Value) -> Reply {
-        self.send(
-            Method::POST,
-            &format!("{}{path}", self.base()),
-            &post_headers(),
-            Some(body.to_string()),
-        )
-        .await
+        self.send(Method::POST, &format!("{}{path}", self.base()), &post_headers(), Some(body.to_string())).await
     }
 
     async fn doc_ref(&self, nhs: &str) -> Reply {
-        self.get(&format!("/DocumentReference?patient={NHS_SYSTEM}|{nhs}"))
-            .await
+        self.get(&format!("/DocumentReference?patient={NHS_SYSTEM}|{nhs}")).await
     }
 
     async fn read_scr(&self, id: &str, nhs: &str) -> Reply {
@@ -254,23 +206,15 @@ impl Mock {
     }
 
     async fn upload(&self, nhs: &str, id: &str, replaces: Option<&str>) -> Reply {
-        self.post("/Bundle", &payloads::upload_bundle(nhs, id, replaces))
-            .await
+        self.post("/Bundle", &payloads::upload_bundle(nhs, id, replaces)).await
     }
 
     async fn set_permission(&self, nhs: &str, code: &str) -> Reply {
-        self.post("/$setPermission", &payloads::set_permission(nhs, code))
-            .await
+        self.post("/$setPermission", &payloads::set_permission(nhs, code)).await
     }
 
     async fn admin(&self, method: Method, path: &str, body: Option<&str>) -> Reply {
-        self.send(
-            method,
-            &format!("{}/_admin{path}", self.origin()),
-            &[],
-            body.map(str::to_owned),
-        )
-        .await
+        self.send(method, &format!("{}/_admin{path}", self.origin()), &[], body.map(str::to_owned)).await
     }
 
     async fn shutdown(self) {
@@ -279,11 +223,7 @@ impl Mock {
 }
 
 fn post_headers() -> [(&'static str, &'static str); 3] {
-    [
-        ("Content-Type", FHIR_JSON),
-        ("NHSD-Session-URID", URID),
-        ("Authorization", "Bearer test"),
-    ]
+    [("Content-Type", FHIR_JSON), ("NHSD-Session-URID", URID), ("Authorization", "Bearer test")]
 }
 
 async fn send(
@@ -301,22 +241,11 @@ async fn send(
     if let Some(body) = body {
         request = request.body(body);
     }
-    let response = request
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{what}: request failed: {e}"));
+    let response = request.send().await.unwrap_or_else(|e| panic!("{what}: request failed: {e}"));
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response
-        .text()
-        .await
-        .unwrap_or_else(|e| panic!("{what}: body unreadable: {e}"));
-    Reply {
-        what,
-        status,
-        headers,
-        body,
-    }
+    let body = response.text().await.unwrap_or_else(|e| panic!("{what}: body unreadable: {e}"));
+    Reply { what, status, headers, body }
 }
 
 /// The single DocumentReference of a `GET /DocumentReference` answer with an SCR, checked for the NHS
@@ -337,38 +266,20 @@ fn document_reference_summary(reply: &Reply, base: &str, nhs: &str) -> (String, 
     let doc_id = doc["id"].as_str().unwrap_or("");
     let patient_id = patient["id"].as_str().unwrap_or("");
     assert!(!doc_id.is_empty() && !patient_id.is_empty(), "{what}");
-    assert_eq!(
-        entries[0]["fullUrl"],
-        json!(format!("{base}/DocumentReference/{doc_id}")),
-        "{what}"
-    );
+    assert_eq!(entries[0]["fullUrl"], json!(format!("{base}/DocumentReference/{doc_id}")), "{what}");
     assert_eq!(entries[0]["search"], json!({ "mode": "match" }), "{what}");
     // The Patient's fullUrl is its bare id, not a URL (reference §4.1 quirk).
     assert_eq!(entries[1]["fullUrl"], json!(patient_id), "{what}");
-    assert_eq!(
-        patient["identifier"],
-        json!([{ "system": NHS_SYSTEM, "value": nhs }]),
-        "{what}"
-    );
-    assert_eq!(
-        doc["subject"]["reference"],
-        json!(format!("Patient/{patient_id}")),
-        "{what}"
-    );
-    assert_eq!(
-        doc["masterIdentifier"]["system"], "https://fhir.nhs.uk/Id/nhsSCRUUID",
-        "{what}"
-    );
+    assert_eq!(patient["identifier"], json!([{ "system": NHS_SYSTEM, "value": nhs }]), "{what}");
+    assert_eq!(doc["subject"]["reference"], json!(format!("Patient/{patient_id}")), "{what}");
+    assert_eq!(doc["masterIdentifier"]["system"], "https://fhir.nhs.uk/Id/nhsSCRUUID", "{what}");
     assert_eq!(doc["status"], "current", "{what}");
     let gp_summary = json!({ "coding": [{
         "system": "http://snomed.info/sct", "code": "196981000000101", "display": " General Practice Summary"
     }]});
     assert_eq!(doc["type"], gp_summary, "{what}: leading-space display");
     assert_eq!(doc["context"]["event"], json!([gp_summary]), "{what}");
-    let scr_id = doc["masterIdentifier"]["value"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
+    let scr_id = doc["masterIdentifier"]["value"].as_str().unwrap_or("").to_owned();
     assert_eq!(
         doc["content"],
         json!([{ "attachment": { "url": format!(
@@ -378,14 +289,8 @@ fn document_reference_summary(reply: &Reply, base: &str, nhs: &str) -> (String, 
     );
     let labels = doc["securityLabel"].as_array().cloned().unwrap_or_default();
     assert_eq!(labels.len(), 1, "{what}");
-    assert_eq!(
-        labels[0]["coding"][0]["system"], "https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission",
-        "{what}"
-    );
-    let permission = labels[0]["coding"][0]["code"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
+    assert_eq!(labels[0]["coding"][0]["system"], "https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission", "{what}");
+    let permission = labels[0]["coding"][0]["code"].as_str().unwrap_or("").to_owned();
     (scr_id, permission)
 }
 
@@ -402,27 +307,15 @@ fn assert_scr_document(reply: &Reply, base: &str, scr_id: &str, nhs: &str) -> Va
     assert_eq!(body["total"], json!(entries.len()), "{what}");
     let first = &entries[0]["resource"];
     assert_eq!(first["resourceType"], "Composition", "{what}");
-    assert_eq!(
-        first["identifier"]["value"],
-        json!(scr_id),
-        "{what}: Composition.identifier"
-    );
+    assert_eq!(first["identifier"]["value"], json!(scr_id), "{what}: Composition.identifier");
     let last = &entries[entries.len() - 1]["resource"];
     assert_eq!(last["resourceType"], "Patient", "{what}");
-    assert_eq!(
-        last["identifier"][0]["value"],
-        json!(nhs),
-        "{what}: Patient NHS number"
-    );
+    assert_eq!(last["identifier"][0]["value"], json!(nhs), "{what}: Patient NHS number");
     for entry in &entries {
         let kind = entry["resource"]["resourceType"].as_str().unwrap_or("");
         let id = entry["resource"]["id"].as_str().unwrap_or("");
         assert!(!kind.is_empty() && !id.is_empty(), "{what}: {entry}");
-        assert_eq!(
-            entry["fullUrl"],
-            json!(format!("{base}/{kind}/{id}")),
-            "{what}: fullUrl of {kind}/{id}"
-        );
+        assert_eq!(entry["fullUrl"], json!(format!("{base}/{kind}/{id}")), "{what}: fullUrl of {kind}/{id}");
     }
     body
 }
@@ -436,17 +329,9 @@ async fn ping_and_healthcheck_answer_without_auth() {
     let mock = Mock::start(Profile::Stateful).await;
     let ping = mock.get("/_ping").await;
     ping.assert_status(200);
-    assert!(
-        ping.content_type()
-            .is_some_and(|ct| ct.starts_with("application/json")),
-        "{:?}",
-        ping.content_type()
-    );
+    assert!(ping.content_type().is_some_and(|ct| ct.starts_with("application/json")), "{:?}", ping.content_type());
     let body = ping.json();
-    assert!(
-        body["version"].as_str().is_some_and(|v| !v.is_empty()),
-        "_ping has a version: {body}"
-    );
+    assert!(body["version"].as_str().is_some_and(|v| !v.is_empty()), "_ping has a version: {body}");
     mock.get("/healthcheck").await.assert_status(200);
     mock.shutdown().await;
 }
@@ -454,36 +339,19 @@ async fn ping_and_healthcheck_answer_without_auth() {
 #[tokio::test]
 async fn invalid_tracing_ids_are_rejected_before_anything_else_without_echo() {
     let mock = Mock::start(Profile::Stateful).await;
-    let doc_ref = format!(
-        "{}/DocumentReference?patient={NHS_SYSTEM}|{SEED_NHS}",
-        mock.base()
-    );
+    let doc_ref = format!("{}/DocumentReference?patient={NHS_SYSTEM}|{SEED_NHS}", mock.base());
     let valid = "6a2ee5e0-5d4b-4b8e-9d3c-5b0d0a7d8f11";
     let cases: [(&str, Headers, String); 5] = [
-        (
-            "invalid X-Correlation-ID",
-            vec![("X-Correlation-ID", "not-a-uuid")],
-            invalid_uuid_text("X-Correlation-ID"),
-        ),
-        (
-            "invalid X-Request-ID",
-            vec![("X-Request-ID", "12345")],
-            invalid_uuid_text("X-Request-ID"),
-        ),
+        ("invalid X-Correlation-ID", vec![("X-Correlation-ID", "not-a-uuid")], invalid_uuid_text("X-Correlation-ID")),
+        ("invalid X-Request-ID", vec![("X-Request-ID", "12345")], invalid_uuid_text("X-Request-ID")),
         (
             "both invalid: X-Correlation-ID is checked first",
-            vec![
-                ("X-Request-ID", "bad-request-id"),
-                ("X-Correlation-ID", "bad-correlation-id"),
-            ],
+            vec![("X-Request-ID", "bad-request-id"), ("X-Correlation-ID", "bad-correlation-id")],
             invalid_uuid_text("X-Correlation-ID"),
         ),
         (
             "valid X-Correlation-ID, invalid X-Request-ID",
-            vec![
-                ("X-Correlation-ID", valid),
-                ("X-Request-ID", "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz"),
-            ],
+            vec![("X-Correlation-ID", valid), ("X-Request-ID", "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz")],
             invalid_uuid_text("X-Request-ID"),
         ),
         (
@@ -501,85 +369,48 @@ async fn invalid_tracing_ids_are_rejected_before_anything_else_without_echo() {
     // The filter runs before routing: an unknown path, a wrong method and a wrong media type all give the
     // id error, not 404/405/415.
     let not_found = format!("{}/NotFound", mock.base());
-    let reply = mock
-        .send(
-            Method::GET,
-            &not_found,
-            &[("X-Correlation-ID", "nope")],
-            None,
-        )
-        .await;
+    let reply = mock.send(Method::GET, &not_found, &[("X-Correlation-ID", "nope")], None).await;
     reply.assert_bad_request(&invalid_uuid_text("X-Correlation-ID"));
     assert_eq!(reply.header("X-Correlation-ID"), None);
     let bundle = format!("{}/Bundle", mock.base());
     mock.send(Method::PUT, &bundle, &[("X-Request-ID", "nope")], None)
         .await
         .assert_bad_request(&invalid_uuid_text("X-Request-ID"));
-    mock.send(
-        Method::POST,
-        &bundle,
-        &[("X-Request-ID", "nope"), ("Content-Type", "text/plain")],
-        Some("x".into()),
-    )
-    .await
-    .assert_bad_request(&invalid_uuid_text("X-Request-ID"));
+    mock.send(Method::POST, &bundle, &[("X-Request-ID", "nope"), ("Content-Type", "text/plain")], Some("x".into()))
+        .await
+        .assert_bad_request(&invalid_uuid_text("X-Request-ID"));
     mock.shutdown().await;
 }
 
 #[tokio::test]
 async fn valid_tracing_ids_are_echoed_exactly_and_absent_ones_generated_upper_case() {
     let mock = Mock::start(Profile::Stateful).await;
-    let doc_ref = format!(
-        "{}/DocumentReference?patient={NHS_SYSTEM}|{SEED_NHS}",
-        mock.base()
-    );
+    let doc_ref = format!("{}/DocumentReference?patient={NHS_SYSTEM}|{SEED_NHS}", mock.base());
     let pairs = [
         // lower-case v4
-        (
-            "0b8f7e3e-2d5c-4c1e-9a77-3f1b9a7c5d20",
-            "c4f3a1d2-8e7b-4a6c-b5d4-e3f2a1b0c9d8",
-        ),
+        ("0b8f7e3e-2d5c-4c1e-9a77-3f1b9a7c5d20", "c4f3a1d2-8e7b-4a6c-b5d4-e3f2a1b0c9d8"),
         // upper-case v4
-        (
-            "0B8F7E3E-2D5C-4C1E-9A77-3F1B9A7C5D20",
-            "C4F3A1D2-8E7B-4A6C-B5D4-E3F2A1B0C9D8",
-        ),
+        ("0B8F7E3E-2D5C-4C1E-9A77-3F1B9A7C5D20", "C4F3A1D2-8E7B-4A6C-B5D4-E3F2A1B0C9D8"),
         // not v4 (a v1 time-based id) and mixed case: any UUID version passes, despite the message
         (SEED_SCR_ID, "fa60be64-1F34-11eb-A2A8-000c29a364eb"),
     ];
     for (correlation, request) in pairs {
         let reply = mock
-            .send(
-                Method::GET,
-                &doc_ref,
-                &[("X-Correlation-ID", correlation), ("X-Request-ID", request)],
-                None,
-            )
+            .send(Method::GET, &doc_ref, &[("X-Correlation-ID", correlation), ("X-Request-ID", request)], None)
             .await;
         reply.assert_status(200);
         assert_eq!(reply.header("X-Correlation-ID"), Some(correlation));
         assert_eq!(reply.header("X-Request-ID"), Some(request));
     }
     // Echoed on an error that passed the filter too.
-    let reply = mock
-        .send(
-            Method::GET,
-            &format!("{}/NotFound", mock.base()),
-            &[("X-Correlation-ID", pairs[0].0)],
-            None,
-        )
-        .await;
+    let reply =
+        mock.send(Method::GET, &format!("{}/NotFound", mock.base()), &[("X-Correlation-ID", pairs[0].0)], None).await;
     reply.assert_status(404);
     assert_eq!(reply.header("X-Correlation-ID"), Some(pairs[0].0));
     // Absent: generated, upper-case UUIDs.
-    for reply in [
-        mock.send(Method::GET, &doc_ref, &[], None).await,
-        mock.get("/NotFound").await,
-    ] {
+    for reply in [mock.send(Method::GET, &doc_ref, &[], None).await, mock.get("/NotFound").await] {
         for name in ["X-Correlation-ID", "X-Request-ID"] {
-            let value = reply
-                .header(name)
-                .unwrap_or_else(|| panic!("{}: {name} generated when absent", reply.what));
+            let value = reply.header(name).unwrap_or_else(|| panic!("{}: {name} generated when absent", reply.what));
             assert!(
                 uuid::Uuid::parse_str(value).is_ok() && value == value.to_uppercase(),
                 "{}: generated {name} {value:?} is an upper-case UUID",
@@ -593,12 +424,8 @@ async fn valid_tracing_ids_are_echoed_exactly_and_absent_ones_generated_upper_ca
 #[tokio::test]
 async fn unknown_paths_are_404_with_the_path() {
     let mock = Mock::start(Profile::Stateful).await;
-    mock.get("/NotFound")
-        .await
-        .assert_outcome(404, "not-found", "/NotFound not found");
-    mock.get("/Patient?identifier=9995000180")
-        .await
-        .assert_outcome(404, "not-found", "/Patient not found");
+    mock.get("/NotFound").await.assert_outcome(404, "not-found", "/NotFound not found");
+    mock.get("/Patient?identifier=9995000180").await.assert_outcome(404, "not-found", "/Patient not found");
     mock.shutdown().await;
 }
 
@@ -620,23 +447,10 @@ async fn wrong_methods_are_405_with_allow_before_any_media_type_check() {
     for (method, path, allow) in cases {
         let text = format!("Request method '{method}' not supported");
         // Without a body and with a body of an unsupported media type: 405 is decided first.
-        for (headers, body) in [
-            (vec![], None),
-            (
-                vec![("Content-Type", "text/plain")],
-                Some("hello".to_owned()),
-            ),
-        ] {
-            let reply = mock
-                .send(method.clone(), &format!("{base}{path}"), &headers, body)
-                .await;
+        for (headers, body) in [(vec![], None), (vec![("Content-Type", "text/plain")], Some("hello".to_owned()))] {
+            let reply = mock.send(method.clone(), &format!("{base}{path}"), &headers, body).await;
             reply.assert_outcome(405, "not-supported", &text);
-            assert_eq!(
-                reply.headers.get(ALLOW).and_then(|v| v.to_str().ok()),
-                Some(allow),
-                "{}: Allow",
-                reply.what
-            );
+            assert_eq!(reply.headers.get(ALLOW).and_then(|v| v.to_str().ok()), Some(allow), "{}: Allow", reply.what);
         }
     }
     mock.shutdown().await;
@@ -648,52 +462,30 @@ async fn posts_need_fhir_json_and_accept_a_charset_parameter() {
     let base = mock.base();
     let nhs = nhs_number(999_205_000);
     let bodies = [
-        (
-            "/Bundle",
-            payloads::upload_bundle(&nhs, &new_id(), None).to_string(),
-        ),
-        (
-            "/$setPermission",
-            payloads::set_permission(&nhs, "Ask").to_string(),
-        ),
-        (
-            "/%24setPermission",
-            payloads::set_permission(&nhs, "Yes").to_string(),
-        ),
-        (
-            "/AuditEvent",
-            payloads::privacy_alert(&nhs, "2", "5", SEED_SCR_ID).to_string(),
-        ),
+        ("/Bundle", payloads::upload_bundle(&nhs, &new_id(), None).to_string()),
+        ("/$setPermission", payloads::set_permission(&nhs, "Ask").to_string()),
+        ("/%24setPermission", payloads::set_permission(&nhs, "Yes").to_string()),
+        ("/AuditEvent", payloads::privacy_alert(&nhs, "2", "5", SEED_SCR_ID).to_string()),
     ];
     for (path, body) in &bodies {
         let url = format!("{base}{path}");
-        let others = [
-            ("NHSD-Session-URID", URID),
-            ("Authorization", "Bearer test"),
-        ];
+        let others = [("NHSD-Session-URID", URID), ("Authorization", "Bearer test")];
         let with = |ct: &'static str| {
             let mut h = others.to_vec();
             h.push(("Content-Type", ct));
             h
         };
-        mock.send(Method::POST, &url, &with("text/plain"), Some(body.clone()))
-            .await
-            .assert_outcome(
-                415,
-                "not-supported",
-                "Content type 'text/plain' not supported",
-            );
-        mock.send(Method::POST, &url, &others, Some(body.clone()))
-            .await
-            .assert_outcome(415, "not-supported", "Content type '' not supported");
-        mock.send(
-            Method::POST,
-            &url,
-            &with("application/json"),
-            Some(body.clone()),
-        )
-        .await
-        .assert_outcome(
+        mock.send(Method::POST, &url, &with("text/plain"), Some(body.clone())).await.assert_outcome(
+            415,
+            "not-supported",
+            "Content type 'text/plain' not supported",
+        );
+        mock.send(Method::POST, &url, &others, Some(body.clone())).await.assert_outcome(
+            415,
+            "not-supported",
+            "Content type '' not supported",
+        );
+        mock.send(Method::POST, &url, &with("application/json"), Some(body.clone())).await.assert_outcome(
             415,
             "not-supported",
             "Content type 'application/json' not supported",
@@ -701,22 +493,10 @@ async fn posts_need_fhir_json_and_accept_a_charset_parameter() {
     }
     // `application/fhir+json;charset=UTF-8` is accepted; the Bundle upload must be fresh, so rebuild it.
     let accepted = [
-        (
-            "/Bundle",
-            payloads::upload_bundle(&nhs, &new_id(), None).to_string(),
-        ),
-        (
-            "/$setPermission",
-            payloads::set_permission(&nhs, "Ask").to_string(),
-        ),
-        (
-            "/%24setPermission",
-            payloads::set_permission(&nhs, "Yes").to_string(),
-        ),
-        (
-            "/AuditEvent",
-            payloads::privacy_alert(&nhs, "2", "5", SEED_SCR_ID).to_string(),
-        ),
+        ("/Bundle", payloads::upload_bundle(&nhs, &new_id(), None).to_string()),
+        ("/$setPermission", payloads::set_permission(&nhs, "Ask").to_string()),
+        ("/%24setPermission", payloads::set_permission(&nhs, "Yes").to_string()),
+        ("/AuditEvent", payloads::privacy_alert(&nhs, "2", "5", SEED_SCR_ID).to_string()),
     ];
     for (path, body) in accepted {
         mock.send(
@@ -766,63 +546,32 @@ async fn document_reference_accepts_raw_and_encoded_pipes_and_rejects_bad_parame
         );
     }
     let patient = format!("patient={NHS_SYSTEM}|{SEED_NHS}");
-    let missing_patient =
-        "Required request parameter 'patient' for method parameter type String is not present";
+    let missing_patient = "Required request parameter 'patient' for method parameter type String is not present";
     let bad: Vec<(String, String)> = vec![
         (String::new(), missing_patient.into()),
         ("_count=1".into(), missing_patient.into()),
-        (
-            "patient=INVALID%20NHS%20NUMBER".into(),
-            "Invalid value - INVALID NHS NUMBER in field 'patient'".into(),
-        ),
-        (
-            format!("patient={SEED_NHS}"),
-            format!("Invalid value - {SEED_NHS} in field 'patient'"),
-        ),
-        (
-            format!("patient={NHS_SYSTEM}|"),
-            format!("Invalid value - {NHS_SYSTEM}| in field 'patient'"),
-        ),
+        ("patient=INVALID%20NHS%20NUMBER".into(), "Invalid value - INVALID NHS NUMBER in field 'patient'".into()),
+        (format!("patient={SEED_NHS}"), format!("Invalid value - {SEED_NHS} in field 'patient'")),
+        (format!("patient={NHS_SYSTEM}|"), format!("Invalid value - {NHS_SYSTEM}| in field 'patient'")),
         (
             format!("patient=https://fhir.nhs.uk/Id/nhs-numbers|{SEED_NHS}"),
-            format!(
-                "Invalid value - https://fhir.nhs.uk/Id/nhs-numbers|{SEED_NHS} in field 'patient'"
-            ),
+            format!("Invalid value - https://fhir.nhs.uk/Id/nhs-numbers|{SEED_NHS} in field 'patient'"),
         ),
         (
             format!("{patient}&type=http://snomed.info/sct|123"),
             "Invalid value - http://snomed.info/sct|123 in field 'type'".into(),
         ),
-        (
-            format!("{patient}&_sort=-date"),
-            "Invalid value - -date in field '_sort'".into(),
-        ),
-        (
-            format!("{patient}&_count=abc"),
-            "Invalid value - abc in field '_count'".into(),
-        ),
-        (
-            format!("{patient}&_count=2"),
-            "Invalid value - 2 in field '_count'".into(),
-        ),
+        (format!("{patient}&_sort=-date"), "Invalid value - -date in field '_sort'".into()),
+        (format!("{patient}&_count=abc"), "Invalid value - abc in field '_count'".into()),
+        (format!("{patient}&_count=2"), "Invalid value - 2 in field '_count'".into()),
         // Order: patient, type, _sort, _count.
-        (
-            format!("_count=x&_sort=y&type=z&{patient}"),
-            "Invalid value - z in field 'type'".into(),
-        ),
-        (
-            format!("_count=x&_sort=y&{patient}"),
-            "Invalid value - y in field '_sort'".into(),
-        ),
+        (format!("_count=x&_sort=y&type=z&{patient}"), "Invalid value - z in field 'type'".into()),
+        (format!("_count=x&_sort=y&{patient}"), "Invalid value - y in field '_sort'".into()),
     ];
     for (query, text) in &bad {
         let reply = mock.get(&format!("/DocumentReference?{query}")).await;
         reply.assert_bad_request(text);
-        assert!(
-            reply.header("X-Request-ID").is_some(),
-            "{}: 400 after the filter still carries the ids",
-            reply.what
-        );
+        assert!(reply.header("X-Request-ID").is_some(), "{}: 400 after the filter still carries the ids", reply.what);
     }
     let bundle_bad: Vec<(String, String)> = vec![
         (
@@ -844,9 +593,7 @@ async fn document_reference_accepts_raw_and_encoded_pipes_and_rejects_bad_parame
         ),
     ];
     for (query, text) in &bundle_bad {
-        mock.get(&format!("/Bundle?{query}"))
-            .await
-            .assert_bad_request(text);
+        mock.get(&format!("/Bundle?{query}")).await.assert_bad_request(text);
     }
     mock.shutdown().await;
 }
@@ -859,38 +606,23 @@ async fn document_reference_for_unknown_and_seed_patients() {
     mock.doc_ref(&unknown).await.assert_empty_searchset();
     // The adaptor does not checksum the NHS number on reads: an invalid one is just unknown.
     mock.doc_ref("1234567890").await.assert_empty_searchset();
-    mock.read_scr(SEED_SCR_ID, &unknown)
-        .await
-        .assert_empty_searchset();
+    mock.read_scr(SEED_SCR_ID, &unknown).await.assert_empty_searchset();
 
     let reply = mock.doc_ref(SEED_NHS).await;
     let (scr_id, permission) = document_reference_summary(&reply, &base, SEED_NHS);
     assert_eq!(scr_id, SEED_SCR_ID);
     assert_eq!(permission, "Yes");
     let body = reply.json();
-    let url = body["entry"][0]["resource"]["content"][0]["attachment"]["url"]
-        .as_str()
-        .unwrap_or("");
-    assert!(
-        url.contains("/summary-care-record/FHIR/R4/Bundle?composition.identifier="),
-        "{url}"
-    );
+    let url = body["entry"][0]["resource"]["content"][0]["attachment"]["url"].as_str().unwrap_or("");
+    assert!(url.contains("/summary-care-record/FHIR/R4/Bundle?composition.identifier="), "{url}");
     let bundle_id = body["id"].as_str().unwrap_or("");
     assert!(uuid::Uuid::parse_str(bundle_id).is_ok(), "{bundle_id}");
     // Two reads: fresh Bundle, DocumentReference and Patient ids each time, same SCR.
     let again = mock.doc_ref(SEED_NHS).await.json();
     assert_ne!(again["id"], body["id"]);
-    assert_eq!(
-        again["entry"][0]["resource"]["masterIdentifier"],
-        body["entry"][0]["resource"]["masterIdentifier"]
-    );
+    assert_eq!(again["entry"][0]["resource"]["masterIdentifier"], body["entry"][0]["resource"]["masterIdentifier"]);
     // The seed document can be read with its id.
-    assert_scr_document(
-        &mock.read_scr(SEED_SCR_ID, SEED_NHS).await,
-        &base,
-        SEED_SCR_ID,
-        SEED_NHS,
-    );
+    assert_scr_document(&mock.read_scr(SEED_SCR_ID, SEED_NHS).await, &base, SEED_SCR_ID, SEED_NHS);
     mock.shutdown().await;
 }
 
@@ -913,31 +645,19 @@ async fn stateful_lifecycle_upload_read_replace_dissent_and_restore() {
 
     // No ACS record: Ask.
     let (scr_id, permission) = document_reference_summary(&mock.doc_ref(&nhs).await, &base, &nhs);
-    assert_eq!(
-        (scr_id.as_str(), permission.as_str()),
-        (first.as_str(), "Ask")
-    );
+    assert_eq!((scr_id.as_str(), permission.as_str()), (first.as_str(), "Ask"));
 
     // The document, by its (upper-case) id; the lower-case id is not the latest id: empty.
     assert_scr_document(&mock.read_scr(&first, &nhs).await, &base, &first, &nhs);
-    mock.read_scr(&first_lower, &nhs)
-        .await
-        .assert_empty_searchset();
+    mock.read_scr(&first_lower, &nhs).await.assert_empty_searchset();
     // Another patient's read of this id is empty too.
-    mock.read_scr(&first, &nhs_number(999_209_500))
-        .await
-        .assert_empty_searchset();
+    mock.read_scr(&first, &nhs_number(999_209_500)).await.assert_empty_searchset();
 
     // Replacement: the old id is out of date.
     let second = new_id();
-    mock.upload(&nhs, &second, Some(&first))
-        .await
-        .assert_created();
+    mock.upload(&nhs, &second, Some(&first)).await.assert_created();
     let (scr_id, permission) = document_reference_summary(&mock.doc_ref(&nhs).await, &base, &nhs);
-    assert_eq!(
-        (scr_id.as_str(), permission.as_str()),
-        (second.as_str(), "Ask")
-    );
+    assert_eq!((scr_id.as_str(), permission.as_str()), (second.as_str(), "Ask"));
     mock.read_scr(&first, &nhs).await.assert_empty_searchset();
     assert_scr_document(&mock.read_scr(&second, &nhs).await, &base, &second, &nhs);
 
@@ -947,17 +667,12 @@ async fn stateful_lifecycle_upload_read_replace_dissent_and_restore() {
     mock.read_scr(&second, &nhs).await.assert_no_consent();
     mock.read_scr(&first, &nhs).await.assert_no_consent();
     let third = new_id();
-    mock.upload(&nhs, &third, Some(&second))
-        .await
-        .assert_no_consent();
+    mock.upload(&nhs, &third, Some(&second)).await.assert_no_consent();
 
     // Yes again: reads work, show Yes, and the refused upload did not happen.
     mock.set_permission(&nhs, "Yes").await.assert_created();
     let (scr_id, permission) = document_reference_summary(&mock.doc_ref(&nhs).await, &base, &nhs);
-    assert_eq!(
-        (scr_id.as_str(), permission.as_str()),
-        (second.as_str(), "Yes")
-    );
+    assert_eq!((scr_id.as_str(), permission.as_str()), (second.as_str(), "Yes"));
     assert_scr_document(&mock.read_scr(&second, &nhs).await, &base, &second, &nhs);
     mock.read_scr(&third, &nhs).await.assert_empty_searchset();
 
@@ -981,8 +696,7 @@ async fn spine_nacks_duplicate_event_ids_and_unknown_nhs_numbers() {
         assert_eq!(body["issue"][0]["code"], "value", "{}", reply.what);
         let text = body["issue"][0]["details"]["text"].as_str().unwrap_or("");
         assert!(
-            text.starts_with("Spine processing finished with errors:")
-                && text.contains("PSIS-30134"),
+            text.starts_with("Spine processing finished with errors:") && text.contains("PSIS-30134"),
             "duplicate {again}: {text:?}"
         );
     }
@@ -992,9 +706,7 @@ async fn spine_nacks_duplicate_event_ids_and_unknown_nhs_numbers() {
 
     // 9000000008 fails Modulus 11: Spine does not know it.
     assert!(NhsNumber::parse("9000000008").is_err());
-    mock.upload("9000000008", &new_id(), None)
-        .await
-        .assert_bad_request(UPLOAD_NACK_INVALID_NHS);
+    mock.upload("9000000008", &new_id(), None).await.assert_bad_request(UPLOAD_NACK_INVALID_NHS);
     mock.doc_ref("9000000008").await.assert_empty_searchset();
     mock.shutdown().await;
 }
@@ -1005,27 +717,15 @@ async fn post_headers_job_role_and_acs_nhs_number_rules() {
     let base = mock.base();
     let nhs = nhs_number(999_211_000);
     let posts = [
-        (
-            "/Bundle",
-            payloads::upload_bundle(&nhs, &new_id(), None).to_string(),
-        ),
-        (
-            "/$setPermission",
-            payloads::set_permission(&nhs, "No").to_string(),
-        ),
-        (
-            "/AuditEvent",
-            payloads::privacy_alert(&nhs, "1", "1", SEED_SCR_ID).to_string(),
-        ),
+        ("/Bundle", payloads::upload_bundle(&nhs, &new_id(), None).to_string()),
+        ("/$setPermission", payloads::set_permission(&nhs, "No").to_string()),
+        ("/AuditEvent", payloads::privacy_alert(&nhs, "1", "1", SEED_SCR_ID).to_string()),
     ];
     for (path, body) in &posts {
         mock.send(
             Method::POST,
             &format!("{base}{path}"),
-            &[
-                ("Content-Type", FHIR_JSON),
-                ("Authorization", "Bearer test"),
-            ],
+            &[("Content-Type", FHIR_JSON), ("Authorization", "Bearer test")],
             Some(body.clone()),
         )
         .await
@@ -1033,36 +733,23 @@ async fn post_headers_job_role_and_acs_nhs_number_rules() {
     }
     // None of the refused POSTs had an effect.
     mock.doc_ref(&nhs).await.assert_empty_searchset();
-    let alerts = mock
-        .admin(Method::GET, &format!("/alerts?nhs={nhs}"), None)
-        .await;
+    let alerts = mock.admin(Method::GET, &format!("/alerts?nhs={nhs}"), None).await;
     alerts.assert_status(200);
     assert_eq!(alerts.json(), json!([]));
 
     let set_no = payloads::set_permission(&nhs, "No").to_string();
     let url = format!("{base}/$setPermission");
+    mock.send(Method::POST, &url, &[("Content-Type", FHIR_JSON), ("NHSD-Session-URID", URID)], Some(set_no.clone()))
+        .await
+        .assert_bad_request(&missing_header_text("Authorization"));
     mock.send(
         Method::POST,
         &url,
-        &[("Content-Type", FHIR_JSON), ("NHSD-Session-URID", URID)],
+        &[("Content-Type", FHIR_JSON), ("NHSD-Session-URID", "123456789012"), ("Authorization", "Bearer test")],
         Some(set_no.clone()),
     )
     .await
-    .assert_bad_request(&missing_header_text("Authorization"));
-    mock.send(
-        Method::POST,
-        &url,
-        &[
-            ("Content-Type", FHIR_JSON),
-            ("NHSD-Session-URID", "123456789012"),
-            ("Authorization", "Bearer test"),
-        ],
-        Some(set_no.clone()),
-    )
-    .await
-    .assert_bad_request(
-        "Unable to determine Job Role Code for the given RoleID via the SDS Service: 123456789012",
-    );
+    .assert_bad_request("Unable to determine Job Role Code for the given RoleID via the SDS Service: 123456789012");
     // Still no dissent recorded: reads are not forbidden.
     mock.doc_ref(&nhs).await.assert_empty_searchset();
 
@@ -1071,11 +758,7 @@ async fn post_headers_job_role_and_acs_nhs_number_rules() {
         mock.send(
             Method::POST,
             &url,
-            &[
-                ("Content-Type", FHIR_JSON),
-                ("NHSD-Session-URID", urid),
-                ("Authorization", "Bearer test"),
-            ],
+            &[("Content-Type", FHIR_JSON), ("NHSD-Session-URID", urid), ("Authorization", "Bearer test")],
             Some(payloads::set_permission(&nhs, "Ask").to_string()),
         )
         .await
@@ -1083,12 +766,8 @@ async fn post_headers_job_role_and_acs_nhs_number_rules() {
     }
 
     // An NHS number failing Modulus 11 is unknown to Spine ACS.
-    mock.set_permission("9000000008", "No")
-        .await
-        .assert_bad_request(ACS_INVALID_NHS);
-    mock.set_permission("9995000181", "Yes")
-        .await
-        .assert_bad_request(ACS_INVALID_NHS);
+    mock.set_permission("9000000008", "No").await.assert_bad_request(ACS_INVALID_NHS);
+    mock.set_permission("9995000181", "Yes").await.assert_bad_request(ACS_INVALID_NHS);
     mock.shutdown().await;
 }
 
@@ -1102,39 +781,21 @@ async fn audit_events_are_recorded_and_rejected_ones_are_not() {
     let nhs = nhs_number(999_212_000);
     let other = nhs_number(999_212_500);
     let what = new_id();
-    mock.post(
-        "/AuditEvent",
-        &payloads::privacy_alert(&nhs, "2", "5", &what),
-    )
-    .await
-    .assert_created();
+    mock.post("/AuditEvent", &payloads::privacy_alert(&nhs, "2", "5", &what)).await.assert_created();
 
     // Rejected: a combination that is not permitted, for the same patient and for another.
     for patient in [&nhs, &other] {
-        mock.post(
-            "/AuditEvent",
-            &payloads::privacy_alert(patient, "2", "4", &what),
-        )
-        .await
-        .assert_bad_request("Invalid combination of alert type '2' and alert subtype '4'.");
+        mock.post("/AuditEvent", &payloads::privacy_alert(patient, "2", "4", &what))
+            .await
+            .assert_bad_request("Invalid combination of alert type '2' and alert subtype '4'.");
     }
     // Rejected: a wrong resource type is refused by the parser.
-    let reply = mock
-        .post("/AuditEvent", &payloads::set_permission(&other, "Yes"))
-        .await;
+    let reply = mock.post("/AuditEvent", &payloads::set_permission(&other, "Yes")).await;
     assert_eq!(reply.fhir(400)["issue"][0]["code"], "value");
 
-    let reply = mock
-        .admin(Method::GET, &format!("/alerts?nhs={nhs}"), None)
-        .await;
+    let reply = mock.admin(Method::GET, &format!("/alerts?nhs={nhs}"), None).await;
     reply.assert_status(200);
-    assert!(
-        reply
-            .content_type()
-            .is_some_and(|ct| ct.starts_with("application/json")),
-        "{:?}",
-        reply.content_type()
-    );
+    assert!(reply.content_type().is_some_and(|ct| ct.starts_with("application/json")), "{:?}", reply.content_type());
     let alerts = reply.json();
     let list = alerts.as_array().cloned().unwrap_or_default();
     assert_eq!(list.len(), 1, "{}", pretty(&alerts));
@@ -1146,15 +807,10 @@ async fn audit_events_are_recorded_and_rejected_ones_are_not() {
     assert_eq!(alert["sds_user_id"], "T10101");
     assert_eq!(alert["ods_code"], "T10101");
     assert_eq!(alert["what"], json!(what));
-    assert_eq!(
-        alert["notification"],
-        json!(format!("Alert: Permission to view override {what}"))
-    );
+    assert_eq!(alert["notification"], json!(format!("Alert: Permission to view override {what}")));
     assert_eq!(recorded["session_urid"], URID);
 
-    let none = mock
-        .admin(Method::GET, &format!("/alerts?nhs={other}"), None)
-        .await;
+    let none = mock.admin(Method::GET, &format!("/alerts?nhs={other}"), None).await;
     none.assert_status(200);
     assert_eq!(none.json(), json!([]));
     let all = mock.admin(Method::GET, "/alerts", None).await.json();
@@ -1170,19 +826,14 @@ async fn audit_events_are_recorded_and_rejected_ones_are_not() {
 async fn forty_concurrent_uploads_for_forty_patients_all_land() {
     let mock = Mock::start(Profile::Stateful).await;
     let base = mock.base();
-    let patients: Vec<(String, String)> = nhs_numbers(999_213_000, 40)
-        .into_iter()
-        .map(|nhs| (nhs, new_id()))
-        .collect();
+    let patients: Vec<(String, String)> = nhs_numbers(999_213_000, 40).into_iter().map(|nhs| (nhs, new_id())).collect();
     let tasks: Vec<_> = patients
         .iter()
         .map(|(nhs, id)| {
             let http = mock.http.clone();
             let url = format!("{base}/Bundle");
             let body = payloads::upload_bundle(nhs, id, None).to_string();
-            tokio::spawn(async move {
-                send(&http, Method::POST, &url, &post_headers(), Some(body)).await
-            })
+            tokio::spawn(async move { send(&http, Method::POST, &url, &post_headers(), Some(body)).await })
         })
         .collect();
     for task in tasks {
@@ -1206,9 +857,7 @@ async fn ten_concurrent_uploads_of_one_identifier_exactly_one_wins() {
             let http = mock.http.clone();
             let url = format!("{base}/Bundle");
             let body = payloads::upload_bundle(&nhs, &id, None).to_string();
-            tokio::spawn(async move {
-                send(&http, Method::POST, &url, &post_headers(), Some(body)).await
-            })
+            tokio::spawn(async move { send(&http, Method::POST, &url, &post_headers(), Some(body)).await })
         })
         .collect();
     let mut created = 0;
@@ -1218,10 +867,7 @@ async fn ten_concurrent_uploads_of_one_identifier_exactly_one_wins() {
         match reply.status.as_u16() {
             201 => created += 1,
             400 => {
-                let text = reply.fhir(400)["issue"][0]["details"]["text"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned();
+                let text = reply.fhir(400)["issue"][0]["details"]["text"].as_str().unwrap_or("").to_owned();
                 assert!(text.contains("PSIS-30134"), "{text:?}");
                 rejected += 1;
             }
@@ -1229,10 +875,7 @@ async fn ten_concurrent_uploads_of_one_identifier_exactly_one_wins() {
         }
     }
     assert_eq!((created, rejected), (1, 9));
-    let patient = mock
-        .admin(Method::GET, &format!("/patients/{nhs}"), None)
-        .await
-        .json();
+    let patient = mock.admin(Method::GET, &format!("/patients/{nhs}"), None).await.json();
     assert_eq!(patient["scrIds"], json!([id]), "{}", pretty(&patient));
     mock.shutdown().await;
 }
@@ -1245,8 +888,7 @@ async fn ten_concurrent_uploads_of_one_identifier_exactly_one_wins() {
 async fn sandbox_profile_gives_the_canned_answers() {
     let mock = Mock::start(Profile::Sandbox).await;
     let base = mock.base();
-    let (scr_id, permission) =
-        document_reference_summary(&mock.doc_ref("9000000009").await, &base, "9000000009");
+    let (scr_id, permission) = document_reference_summary(&mock.doc_ref("9000000009").await, &base, "9000000009");
     assert_eq!((scr_id.as_str(), permission.as_str()), (SEED_SCR_ID, "Yes"));
     mock.doc_ref("9000000033").await.assert_no_consent();
     mock.get("/DocumentReference?patient=INVALID%20NHS%20NUMBER")
@@ -1264,62 +906,31 @@ async fn sandbox_profile_gives_the_canned_answers() {
     let entries = body["entry"].as_array().cloned().unwrap_or_default();
     assert_eq!(body["total"], json!(entries.len()));
     assert_eq!(entries[0]["resource"]["resourceType"], "Composition");
-    assert_eq!(
-        entries[entries.len() - 1]["resource"]["resourceType"],
-        "Patient"
-    );
-    mock.read_scr(&SEED_SCR_ID.to_lowercase(), "9000000009")
-        .await
-        .assert_empty_searchset();
-    mock.read_scr(SEED_SCR_ID, "9000000033")
-        .await
-        .assert_no_consent();
+    assert_eq!(entries[entries.len() - 1]["resource"]["resourceType"], "Patient");
+    mock.read_scr(&SEED_SCR_ID.to_lowercase(), "9000000009").await.assert_empty_searchset();
+    mock.read_scr(SEED_SCR_ID, "9000000033").await.assert_no_consent();
 
-    mock.upload("9000000009", &new_id(), None)
-        .await
-        .assert_created();
-    mock.upload("9111231130", &new_id(), None)
-        .await
-        .assert_no_consent();
+    mock.upload("9000000009", &new_id(), None).await.assert_created();
+    mock.upload("9111231130", &new_id(), None).await.assert_no_consent();
     // Stateless: the upload did not change the canned SCR id.
-    let (scr_id, _) =
-        document_reference_summary(&mock.doc_ref("9000000009").await, &base, "9000000009");
+    let (scr_id, _) = document_reference_summary(&mock.doc_ref("9000000009").await, &base, "9000000009");
     assert_eq!(scr_id, SEED_SCR_ID);
 
-    mock.set_permission("9000000009", "No")
-        .await
-        .assert_created();
-    mock.set_permission("9111231130", "Yes")
-        .await
-        .assert_bad_request(ACS_INVALID_NHS);
-    let (_, permission) =
-        document_reference_summary(&mock.doc_ref("9000000009").await, &base, "9000000009");
+    mock.set_permission("9000000009", "No").await.assert_created();
+    mock.set_permission("9111231130", "Yes").await.assert_bad_request(ACS_INVALID_NHS);
+    let (_, permission) = document_reference_summary(&mock.doc_ref("9000000009").await, &base, "9000000009");
     assert_eq!(permission, "Yes", "the sandbox's ACS never changes");
-    mock.post(
-        "/AuditEvent",
-        &payloads::privacy_alert("9000000009", "2", "5", SEED_SCR_ID),
-    )
-    .await
-    .assert_created();
+    mock.post("/AuditEvent", &payloads::privacy_alert("9000000009", "2", "5", SEED_SCR_ID)).await.assert_created();
 
     for (method, path, body) in [
         (Method::GET, "/alerts", None),
         (Method::GET, "/patients/9000000009", None),
-        (
-            Method::PUT,
-            "/patients/9000000009/permission",
-            Some(r#"{"permission":"No"}"#),
-        ),
+        (Method::PUT, "/patients/9000000009/permission", Some(r#"{"permission":"No"}"#)),
         (Method::POST, "/reset", None),
     ] {
         let reply = mock.admin(method, path, body).await;
         reply.assert_status(404);
-        assert!(
-            reply.json()["error"].is_string(),
-            "{}: {}",
-            reply.what,
-            reply.body
-        );
+        assert!(reply.json()["error"].is_string(), "{}: {}", reply.what, reply.body);
     }
     mock.shutdown().await;
 }
@@ -1333,105 +944,47 @@ async fn admin_routes_arrange_and_inspect_state() {
     let mock = Mock::start(Profile::Stateful).await;
     let base = mock.base();
 
-    let reply = mock
-        .admin(
-            Method::PUT,
-            &format!("/patients/{SEED_NHS}/permission"),
-            Some(r#"{"permission":"No"}"#),
-        )
-        .await;
-    assert!(
-        reply.status.is_success(),
-        "{}: {}",
-        reply.what,
-        reply.status
-    );
+    let reply =
+        mock.admin(Method::PUT, &format!("/patients/{SEED_NHS}/permission"), Some(r#"{"permission":"No"}"#)).await;
+    assert!(reply.status.is_success(), "{}: {}", reply.what, reply.status);
     mock.doc_ref(SEED_NHS).await.assert_no_consent();
-    let patient = mock
-        .admin(Method::GET, &format!("/patients/{SEED_NHS}"), None)
-        .await;
+    let patient = mock.admin(Method::GET, &format!("/patients/{SEED_NHS}"), None).await;
     patient.assert_status(200);
-    assert_eq!(
-        patient.json(),
-        json!({ "nhsNumber": SEED_NHS, "permission": "No", "scrIds": [SEED_SCR_ID] })
-    );
+    assert_eq!(patient.json(), json!({ "nhsNumber": SEED_NHS, "permission": "No", "scrIds": [SEED_SCR_ID] }));
 
-    for bad in [
-        "not json",
-        "{}",
-        r#"{"permission":"Maybe"}"#,
-        r#"{"permission":1}"#,
-    ] {
-        let reply = mock
-            .admin(
-                Method::PUT,
-                &format!("/patients/{SEED_NHS}/permission"),
-                Some(bad),
-            )
-            .await;
+    for bad in ["not json", "{}", r#"{"permission":"Maybe"}"#, r#"{"permission":1}"#] {
+        let reply = mock.admin(Method::PUT, &format!("/patients/{SEED_NHS}/permission"), Some(bad)).await;
         reply.assert_status(400);
         assert!(
-            reply
-                .content_type()
-                .is_some_and(|ct| ct.starts_with("application/json")),
+            reply.content_type().is_some_and(|ct| ct.starts_with("application/json")),
             "{bad}: {:?}",
             reply.content_type()
         );
-        assert!(
-            reply.json()["error"]
-                .as_str()
-                .is_some_and(|e| !e.is_empty()),
-            "{bad}: {}",
-            reply.body
-        );
+        assert!(reply.json()["error"].as_str().is_some_and(|e| !e.is_empty()), "{bad}: {}", reply.body);
     }
     // A refused change left the state alone.
     mock.doc_ref(SEED_NHS).await.assert_no_consent();
 
     // null: no ACS record, reported as Ask.
-    mock.admin(
-        Method::PUT,
-        &format!("/patients/{SEED_NHS}/permission"),
-        Some(r#"{"permission":null}"#),
-    )
-    .await;
-    let (scr_id, permission) =
-        document_reference_summary(&mock.doc_ref(SEED_NHS).await, &base, SEED_NHS);
+    mock.admin(Method::PUT, &format!("/patients/{SEED_NHS}/permission"), Some(r#"{"permission":null}"#)).await;
+    let (scr_id, permission) = document_reference_summary(&mock.doc_ref(SEED_NHS).await, &base, SEED_NHS);
     assert_eq!((scr_id.as_str(), permission.as_str()), (SEED_SCR_ID, "Ask"));
 
     // A patient with no SCR set to No is forbidden too.
     let fresh = nhs_number(999_216_000);
-    mock.admin(
-        Method::PUT,
-        &format!("/patients/{fresh}/permission"),
-        Some(r#"{"permission":"No"}"#),
-    )
-    .await;
+    mock.admin(Method::PUT, &format!("/patients/{fresh}/permission"), Some(r#"{"permission":"No"}"#)).await;
     mock.doc_ref(&fresh).await.assert_no_consent();
 
-    mock.admin(Method::DELETE, "/reset", None)
-        .await
-        .assert_status(405);
-    mock.admin(Method::GET, "/nothing-here", None)
-        .await
-        .assert_status(404);
+    mock.admin(Method::DELETE, "/reset", None).await.assert_status(405);
+    mock.admin(Method::GET, "/nothing-here", None).await.assert_status(404);
 
     let reply = mock.admin(Method::POST, "/reset", None).await;
-    assert!(
-        reply.status.is_success(),
-        "{}: {}",
-        reply.what,
-        reply.status
-    );
+    assert!(reply.status.is_success(), "{}: {}", reply.what, reply.status);
     mock.doc_ref(SEED_NHS).await.assert_empty_searchset();
     mock.doc_ref(&fresh).await.assert_empty_searchset();
-    mock.read_scr(SEED_SCR_ID, SEED_NHS)
-        .await
-        .assert_empty_searchset();
+    mock.read_scr(SEED_SCR_ID, SEED_NHS).await.assert_empty_searchset();
     assert_eq!(
-        mock.admin(Method::GET, &format!("/patients/{SEED_NHS}"), None)
-            .await
-            .json(),
+        mock.admin(Method::GET, &format!("/patients/{SEED_NHS}"), None).await.json(),
         json!({ "nhsNumber": SEED_NHS, "permission": null, "scrIds": [] })
     );
     mock.shutdown().await;

@@ -97,16 +97,12 @@ struct MockArgs {
 pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SCR_ASSURE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("SCR_ASSURE_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -130,9 +126,7 @@ pub fn main() -> ExitCode {
 }
 
 fn catalogue_path(args: &CatalogueArgs) -> PathBuf {
-    args.requirements
-        .clone()
-        .unwrap_or_else(|| args.features.join("requirements.toml"))
+    args.requirements.clone().unwrap_or_else(|| args.features.join("requirements.toml"))
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<u8> {
@@ -146,10 +140,7 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     opts.session_urid = args.session_urid;
     opts.timeout = Duration::from_secs(args.timeout);
     opts.quiet = args.quiet;
-    opts.access_token = std::env::var(ACCESS_TOKEN_ENV)
-        .ok()
-        .filter(|t| !t.is_empty())
-        .map(Secret::new);
+    opts.access_token = std::env::var(ACCESS_TOKEN_ENV).ok().filter(|t| !t.is_empty()).map(Secret::new);
     if args.profile.is_some() && args.target != TargetKind::Mock {
         eprintln!("error: --profile applies to the mock target only");
         return Ok(2);
@@ -199,9 +190,7 @@ async fn serve_mock(args: MockArgs) -> anyhow::Result<u8> {
         running.addr(),
         running.origin()
     );
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     running.shutdown().await;
     eprintln!("mock stopped");
     Ok(0)
@@ -223,28 +212,13 @@ fn print_requirements(args: &CatalogueArgs) -> anyhow::Result<u8> {
         }
     };
     for (req, proving) in requirements::matrix(&catalogue, &scenarios) {
-        let scal = req
-            .scal
-            .as_deref()
-            .map(|s| format!(" [SCAL {s}]"))
-            .unwrap_or_default();
-        println!(
-            "{} {}{} — {} ({} scenarios)",
-            req.id,
-            req.title,
-            scal,
-            req.source,
-            proving.len()
-        );
+        let scal = req.scal.as_deref().map(|s| format!(" [SCAL {s}]")).unwrap_or_default();
+        println!("{} {}{} — {} ({} scenarios)", req.id, req.title, scal, req.source, proving.len());
         let mut seen = std::collections::BTreeSet::new();
         for sc in proving {
             if seen.insert((sc.file.clone(), sc.name.clone())) {
                 let rows = scenarios_named(&scenarios, sc);
-                let suffix = if rows > 1 {
-                    format!(" ×{rows}")
-                } else {
-                    String::new()
-                };
+                let suffix = if rows > 1 { format!(" ×{rows}") } else { String::new() };
                 println!("    {}:{}  {}{suffix}", sc.file.display(), sc.line, sc.name);
             }
         }
@@ -257,7 +231,5 @@ fn print_requirements(args: &CatalogueArgs) -> anyhow::Result<u8> {
 }
 
 fn scenarios_named(all: &[requirements::ScenarioInfo], sc: &requirements::ScenarioInfo) -> usize {
-    all.iter()
-        .filter(|o| o.file == sc.file && o.name == sc.name)
-        .count()
+    all.iter().filter(|o| o.file == sc.file && o.name == sc.name).count()
 }

@@ -59,10 +59,7 @@ pub struct RecordedResponse {
 impl RecordedResponse {
     /// The first value of a header, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON, if it is JSON.
@@ -83,11 +80,7 @@ pub struct Exchange {
 impl Exchange {
     /// The value this exchange *sent* for a header (redacted if secret).
     pub fn sent_header(&self, name: &str) -> Option<&str> {
-        self.request
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.request.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -101,21 +94,12 @@ pub struct ScrClient {
 }
 
 impl ScrClient {
-    pub fn new(
-        base_url: impl Into<String>,
-        clock: Clock,
-        timeout: Duration,
-    ) -> Result<Self, ClientError> {
+    pub fn new(base_url: impl Into<String>, clock: Clock, timeout: Duration) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .build()
             .map_err(|e| ClientError::Invalid(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self {
-            http,
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
-            clock,
-            timeout,
-        })
+        Ok(Self { http, base_url: base_url.into().trim_end_matches('/').to_owned(), clock, timeout })
     }
 
     pub fn base_url(&self) -> &str {
@@ -156,16 +140,10 @@ impl ScrClient {
             .headers()
             .iter()
             .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    recorded_header_value(n.as_str(), &String::from_utf8_lossy(v.as_bytes())),
-                )
+                (n.as_str().to_owned(), recorded_header_value(n.as_str(), &String::from_utf8_lossy(v.as_bytes())))
             })
             .collect();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.classify(&url, &e))?;
+        let bytes = response.bytes().await.map_err(|e| self.classify(&url, &e))?;
         let duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         Ok(Exchange {
             started_at,
@@ -174,45 +152,25 @@ impl ScrClient {
                 method: request.method.to_string(),
                 url,
                 headers: recorded_headers,
-                body: request
-                    .body
-                    .map(|b| String::from_utf8_lossy(&b).into_owned()),
+                body: request.body.map(|b| String::from_utf8_lossy(&b).into_owned()),
             },
-            response: RecordedResponse {
-                status,
-                headers,
-                body: String::from_utf8_lossy(&bytes).into_owned(),
-            },
+            response: RecordedResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() },
         })
     }
 
     fn classify(&self, url: &str, e: &reqwest::Error) -> ClientError {
         if e.is_timeout() {
-            ClientError::Timeout {
-                url: url.to_owned(),
-                seconds: self.timeout.as_secs(),
-            }
+            ClientError::Timeout { url: url.to_owned(), seconds: self.timeout.as_secs() }
         } else if e.is_connect() {
-            ClientError::Unreachable {
-                url: url.to_owned(),
-                reason: error_chain(e),
-            }
+            ClientError::Unreachable { url: url.to_owned(), reason: error_chain(e) }
         } else {
-            ClientError::Transport {
-                url: url.to_owned(),
-                reason: error_chain(e),
-            }
+            ClientError::Transport { url: url.to_owned(), reason: error_chain(e) }
         }
     }
 
     /// Checks that the target answers at all (any HTTP status counts): `GET {base}/_ping`.
     pub async fn ping(&self) -> Result<u16, ClientError> {
-        let request = ScrRequest {
-            method: Method::GET,
-            path: "/_ping".into(),
-            headers: vec![],
-            body: None,
-        };
+        let request = ScrRequest { method: Method::GET, path: "/_ping".into(), headers: vec![], body: None };
         Ok(self.send(request).await?.response.status)
     }
 }

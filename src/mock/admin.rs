@@ -19,12 +19,7 @@ use super::{AppState, Profile};
 use crate::scr::PermissionToView;
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -32,31 +27,15 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 /// Handles `/_admin{rest}`.
-pub fn handle(
-    app: &AppState,
-    method: &Method,
-    rest: &str,
-    query: Option<&str>,
-    body: &[u8],
-) -> Response {
+pub fn handle(app: &AppState, method: &Method, rest: &str, query: Option<&str>, body: &[u8]) -> Response {
     if app.profile == Profile::Sandbox {
-        return error(
-            StatusCode::NOT_FOUND,
-            "the sandbox profile is stateless and has no admin routes",
-        );
+        return error(StatusCode::NOT_FOUND, "the sandbox profile is stateless and has no admin routes");
     }
-    let segments: Vec<&str> = rest
-        .trim_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let segments: Vec<&str> = rest.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     match (method, segments.as_slice()) {
         (&Method::GET, ["alerts"]) => {
             let params = parse_query(query);
-            let nhs = params
-                .iter()
-                .find(|(k, _)| k == "nhs")
-                .map(|(_, v)| v.as_str());
+            let nhs = params.iter().find(|(k, _)| k == "nhs").map(|(_, v)| v.as_str());
             json_response(StatusCode::OK, &json!(app.store.alerts(nhs)))
         }
         (&Method::GET, ["patients", nhs]) => {
@@ -76,18 +55,10 @@ pub fn handle(
                 Some(Value::Null) => None,
                 Some(Value::String(s)) => match s.parse::<PermissionToView>() {
                     Ok(p) => Some(p),
-                    Err(_) => {
-                        return error(
-                            StatusCode::BAD_REQUEST,
-                            "permission must be Yes, No, Ask or null",
-                        )
-                    }
+                    Err(_) => return error(StatusCode::BAD_REQUEST, "permission must be Yes, No, Ask or null"),
                 },
                 _ => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "body must be {\"permission\": \"Yes\"|\"No\"|\"Ask\"|null}",
-                    )
+                    return error(StatusCode::BAD_REQUEST, "body must be {\"permission\": \"Yes\"|\"No\"|\"Ask\"|null}")
                 }
             };
             app.store.set_consent(nhs, permission);
@@ -97,13 +68,9 @@ pub fn handle(
             app.store.reset();
             StatusCode::NO_CONTENT.into_response()
         }
-        (_, ["alerts"] | ["patients", _] | ["patients", _, "permission"] | ["reset"]) => error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method not allowed on this admin route",
-        ),
-        _ => error(
-            StatusCode::NOT_FOUND,
-            "no such admin route; see the README's 'Mock admin routes'",
-        ),
+        (_, ["alerts"] | ["patients", _] | ["patients", _, "permission"] | ["reset"]) => {
+            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this admin route")
+        }
+        _ => error(StatusCode::NOT_FOUND, "no such admin route; see the README's 'Mock admin routes'"),
     }
 }

@@ -25,24 +25,18 @@ pub const SESSION_URID: &str = "NHSD-Session-URID";
 pub const AUTHORIZATION: &str = "Authorization";
 
 fn require_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, ScrError> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ScrError::bad_request(texts::missing_header(name)))
+    headers.get(name).and_then(|v| v.to_str().ok()).ok_or_else(|| ScrError::bad_request(texts::missing_header(name)))
 }
 
 /// `GET /DocumentReference` (reference §4.1).
-pub fn get_document_reference(
-    app: &AppState,
-    params: &[(String, String)],
-) -> Result<Answer, ScrError> {
+pub fn get_document_reference(app: &AppState, params: &[(String, String)]) -> Result<Answer, ScrError> {
     let nhs = query::document_reference_query(params)?;
     match app.spine.event_list(&nhs) {
         EventList::Forbidden => Err(ScrError::no_consent()),
         EventList::NotFound => Ok(Answer::Ok(responses::empty_searchset())),
-        EventList::Found { scr_id, permission } => Ok(Answer::Ok(
-            responses::document_reference_bundle(&app.base_url(), &nhs, &scr_id, permission),
-        )),
+        EventList::Found { scr_id, permission } => {
+            Ok(Answer::Ok(responses::document_reference_bundle(&app.base_url(), &nhs, &scr_id, permission)))
+        }
     }
 }
 
@@ -51,15 +45,10 @@ pub fn get_bundle(app: &AppState, params: &[(String, String)]) -> Result<Answer,
     let (requested, nhs) = query::bundle_query(params)?;
     match app.spine.event_list(&nhs) {
         EventList::Forbidden => Err(ScrError::no_consent()),
-        EventList::Found { scr_id, .. } if scr_id == requested => {
-            match app.spine.event_query(&nhs, &scr_id) {
-                Some(document) => Ok(Answer::Ok(responses::scr_document_bundle(
-                    &app.base_url(),
-                    document,
-                ))),
-                None => Ok(Answer::Ok(responses::empty_searchset())),
-            }
-        }
+        EventList::Found { scr_id, .. } if scr_id == requested => match app.spine.event_query(&nhs, &scr_id) {
+            Some(document) => Ok(Answer::Ok(responses::scr_document_bundle(&app.base_url(), document))),
+            None => Ok(Answer::Ok(responses::empty_searchset())),
+        },
         _ => Ok(Answer::Ok(responses::empty_searchset())),
     }
 }
@@ -77,11 +66,7 @@ pub fn post_bundle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<A
 }
 
 /// `POST /$setPermission` (reference §4.4). The backend needs an `Authorization` header even in the sandbox.
-pub fn set_permission(
-    app: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Answer, ScrError> {
+pub fn set_permission(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Answer, ScrError> {
     let urid = require_header(headers, SESSION_URID)?;
     require_header(headers, AUTHORIZATION)?;
     let parameters = parse::parse_resource(body, "Parameters")?;
@@ -94,11 +79,7 @@ pub fn set_permission(
 }
 
 /// `POST /AuditEvent` (reference §4.5).
-pub fn post_audit_event(
-    app: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Answer, ScrError> {
+pub fn post_audit_event(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Answer, ScrError> {
     let urid = require_header(headers, SESSION_URID)?;
     let event = parse::parse_resource(body, "AuditEvent")?;
     let alert = alert::validate_alert(&event)?;
@@ -110,8 +91,7 @@ pub fn post_audit_event(
 /// (`fixtures/nhs/sandbox/userInfo.json`, reference §6). Until the mock identity service exists, every
 /// caller is this user.
 static USER_INFO: LazyLock<Value> = LazyLock::new(|| {
-    serde_json::from_str(include_str!("../../fixtures/nhs/sandbox/userInfo.json"))
-        .unwrap_or(Value::Null)
+    serde_json::from_str(include_str!("../../fixtures/nhs/sandbox/userInfo.json")).unwrap_or(Value::Null)
 });
 
 /// The `role_code` of the user's role whose `person_roleid` is `urid`, as the adaptor looks it up.

@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod backend;
+pub mod identity;
 pub mod responses;
 pub mod sandbox;
 pub mod seed;
@@ -62,6 +63,8 @@ pub struct MockConfig {
     pub clock: Clock,
     /// Whether the stateful profile starts with the seed patients of [`seed`].
     pub seed: bool,
+    /// Whether SCR requests pass the gateway (token, access mode, role). Off: open access, like the sandbox.
+    pub auth: bool,
 }
 
 impl MockConfig {
@@ -72,6 +75,7 @@ impl MockConfig {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             clock: Clock::system(),
             seed: true,
+            auth: false,
         }
     }
 }
@@ -79,10 +83,7 @@ impl MockConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum MockError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("seed data is invalid: {0}")]
     Seed(String),
 }
@@ -96,6 +97,10 @@ pub struct AppState {
     pub spine: Box<dyn spine::Spine>,
     /// The stateful store (empty and unused in the sandbox profile; admin routes read it).
     pub store: Arc<state::ScrStore>,
+    /// The mock identity service (stateful profile only: the NHS sandbox has none).
+    pub identity: Option<Arc<identity::IdentityService>>,
+    /// Whether SCR requests pass the gateway.
+    pub auth: bool,
 }
 
 impl AppState {
@@ -143,35 +148,26 @@ impl RunningMock {
 
 /// Starts a mock on `config.addr` and returns once it accepts connections.
 pub async fn start(config: MockConfig) -> Result<RunningMock, MockError> {
-    let listener = TcpListener::bind(config.addr)
-        .await
-        .map_err(|source| MockError::Bind {
-            addr: config.addr,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| MockError::Bind {
-        addr: config.addr,
-        source,
-    })?;
+    let listener =
+        TcpListener::bind(config.addr).await.map_err(|source| MockError::Bind { addr: config.addr, source })?;
+    let addr = listener.local_addr().map_err(|source| MockError::Bind { addr: config.addr, source })?;
     let origin = format!("http://{addr}");
     let store = Arc::new(state::ScrStore::default());
     if config.seed && config.profile == Profile::Stateful {
         seed::seed(&store, &config.clock).map_err(MockError::Seed)?;
     }
     let spine: Box<dyn spine::Spine> = match config.profile {
-        Profile::Stateful => Box::new(spine::StatefulSpine::new(
-            store.clone(),
-            config.clock.clone(),
-        )),
+        Profile::Stateful => Box::new(spine::StatefulSpine::new(store.clone(), config.clock.clone())),
         Profile::Sandbox => Box::new(sandbox::SandboxSpine::new()),
     };
-    let app = Arc::new(AppState {
-        profile: config.profile,
-        clock: config.clock,
-        origin,
-        spine,
-        store,
-    });
+    let identity = match config.profile {
+        Profile::Stateful => Some(Arc::new(
+            identity::IdentityService::new(config.clock.clone(), origin.clone()).map_err(MockError::Seed)?,
+        )),
+        Profile::Sandbox => None,
+    };
+    let auth = config.auth && identity.is_some();
+    let app = Arc::new(AppState { profile: config.profile, clock: config.clock, origin, spine, store, identity, auth });
     let router = transport::router(app);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -182,10 +178,5 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, MockError> {
             tracing::error!("mock server stopped: {e}");
         }
     });
-    Ok(RunningMock {
-        addr,
-        profile: config.profile,
-        shutdown: Some(tx),
-        task,
-    })
+    Ok(RunningMock { addr, profile: config.profile, shutdown: Some(tx), task })
 }

@@ -4,8 +4,8 @@ use serde_json::{json, Value};
 
 use super::spine::ScrDocument;
 use crate::scr::codes::{
-    ACS_PERMISSION_SYSTEM, GP_SUMMARY_CODE, GP_SUMMARY_DISPLAY_RETURNED, NHS_NUMBER_SYSTEM,
-    RFC4122_SYSTEM, SCR_UUID_SYSTEM, SNOMED_SYSTEM,
+    ACS_PERMISSION_SYSTEM, GP_SUMMARY_CODE, GP_SUMMARY_DISPLAY_RETURNED, NHS_NUMBER_SYSTEM, RFC4122_SYSTEM,
+    SCR_UUID_SYSTEM, SNOMED_SYSTEM,
 };
 use crate::scr::PermissionToView;
 
@@ -73,11 +73,7 @@ pub fn scr_document_bundle(base_url: &str, document: ScrDocument) -> Value {
         .resources
         .into_iter()
         .map(|mut resource| {
-            let kind = resource
-                .get("resourceType")
-                .and_then(Value::as_str)
-                .unwrap_or("Resource")
-                .to_owned();
+            let kind = resource.get("resourceType").and_then(Value::as_str).unwrap_or("Resource").to_owned();
             let id = match resource.get("id").and_then(Value::as_str) {
                 Some(id) => id.to_owned(),
                 None => {
@@ -121,20 +117,10 @@ mod tests {
             "ABC",
             PermissionToView::Ask,
         );
-        assert_eq!(
-            b["entry"][0]["resource"]["type"]["coding"][0]["display"],
-            " General Practice Summary"
-        );
-        let url = b["entry"][0]["resource"]["content"][0]["attachment"]["url"]
-            .as_str()
-            .unwrap_or_default();
-        assert!(url.starts_with(
-            "http://h/summary-care-record/FHIR/R4/Bundle?composition.identifier=ABC&"
-        ));
+        assert_eq!(b["entry"][0]["resource"]["type"]["coding"][0]["display"], " General Practice Summary");
+        let url = b["entry"][0]["resource"]["content"][0]["attachment"]["url"].as_str().unwrap_or_default();
+        assert!(url.starts_with("http://h/summary-care-record/FHIR/R4/Bundle?composition.identifier=ABC&"));
         assert_eq!(b["entry"][1]["fullUrl"], b["entry"][1]["resource"]["id"]);
-        assert_eq!(
-            b["entry"][0]["resource"]["securityLabel"][0]["coding"][0]["code"],
-            "Ask"
-        );
+        assert_eq!(b["entry"][0]["resource"]["securityLabel"][0]["coding"][0]["code"], "Ask");
     }
 }

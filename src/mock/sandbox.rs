@@ -25,10 +25,8 @@ pub const SANDBOX_DOCUMENT_NHS_NUMBER: &str = "9995000180";
 /// The canned document: the NHS example read response (`GetScrBundle.json`), with the Patient's NHS number
 /// set to the one the sandbox's canned HL7 carries.
 static CANNED_RESOURCES: LazyLock<Vec<Value>> = LazyLock::new(|| {
-    let bundle: Value = serde_json::from_str(include_str!(
-        "../../fixtures/nhs/examples/GetScrBundle.json"
-    ))
-    .unwrap_or(Value::Null);
+    let bundle: Value =
+        serde_json::from_str(include_str!("../../fixtures/nhs/examples/GetScrBundle.json")).unwrap_or(Value::Null);
     let mut resources = document_order(bundle_resources(&bundle));
     for r in &mut resources {
         if r.get("resourceType").and_then(Value::as_str) == Some("Patient") {
@@ -54,10 +52,7 @@ impl Spine for SandboxSpine {
     /// 9000000009 has the canned SCR with View = Yes; every other number gets the no-consent stub.
     fn event_list(&self, nhs_number: &str) -> EventList {
         if nhs_number == SANDBOX_NHS_NUMBER {
-            EventList::Found {
-                scr_id: SANDBOX_SCR_ID.into(),
-                permission: PermissionToView::Yes,
-            }
+            EventList::Found { scr_id: SANDBOX_SCR_ID.into(), permission: PermissionToView::Yes }
         } else {
             EventList::Forbidden
         }
@@ -101,18 +96,12 @@ mod tests {
         assert!(resources.len() > 2);
         assert_eq!(resources[0]["resourceType"], "Composition");
         assert_eq!(resources[resources.len() - 1]["resourceType"], "Patient");
-        assert_eq!(
-            resources[resources.len() - 1]["identifier"][0]["value"],
-            SANDBOX_DOCUMENT_NHS_NUMBER
-        );
+        assert_eq!(resources[resources.len() - 1]["identifier"][0]["value"], SANDBOX_DOCUMENT_NHS_NUMBER);
     }
 
     #[test]
     fn only_the_magic_number_has_consent() {
-        assert!(matches!(
-            SandboxSpine.event_list("9000000009"),
-            EventList::Found { .. }
-        ));
+        assert!(matches!(SandboxSpine.event_list("9000000009"), EventList::Found { .. }));
         assert_eq!(SandboxSpine.event_list("9000000033"), EventList::Forbidden);
     }
 }

@@ -30,23 +30,15 @@ struct SeedPatient {
 
 /// Loads the seed patients into `store`.
 pub fn seed(store: &ScrStore, clock: &Clock) -> Result<(), String> {
-    let file: SeedFile =
-        serde_json::from_str(SEED).map_err(|e| format!("fixtures/mock/seed.json: {e}"))?;
+    let file: SeedFile = serde_json::from_str(SEED).map_err(|e| format!("fixtures/mock/seed.json: {e}"))?;
     for p in file.patients {
         store.set_consent(&p.nhs_number, p.permission);
         let mut previous: Option<String> = None;
         for id in p.scr_ids {
             let document = payloads::upload_bundle(&p.nhs_number, &id, previous.as_deref());
-            let stored = StoredScr {
-                id: id.clone(),
-                document,
-                stored_at: clock.timestamp(),
-                replaces: previous,
-            };
+            let stored = StoredScr { id: id.clone(), document, stored_at: clock.timestamp(), replaces: previous };
             if !store.store_scr(&p.nhs_number, stored) {
-                return Err(format!(
-                    "fixtures/mock/seed.json: SCR id {id} is seeded twice"
-                ));
+                return Err(format!("fixtures/mock/seed.json: SCR id {id} is seeded twice"));
             }
             previous = Some(id);
         }
@@ -64,9 +56,6 @@ mod tests {
         assert_eq!(seed(&store, &Clock::system()), Ok(()));
         let p = store.patient("9995000180");
         assert_eq!(p.consent, Some(PermissionToView::Yes));
-        assert_eq!(
-            p.current().map(|s| s.id.as_str()),
-            Some("FA60BE64-1F34-11EB-A2A8-000C29A364EB")
-        );
+        assert_eq!(p.current().map(|s| s.id.as_str()), Some("FA60BE64-1F34-11EB-A2A8-000C29A364EB"));
     }
 }

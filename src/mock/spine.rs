@@ -20,10 +20,7 @@ pub enum EventList {
     /// PSIS 420 + 30418: ACS does not permit access.
     Forbidden,
     /// The latest SCR id and the ACS View permission (absent → `Ask`).
-    Found {
-        scr_id: String,
-        permission: PermissionToView,
-    },
+    Found { scr_id: String, permission: PermissionToView },
 }
 
 /// An SCR document as the event query (`QUPC_IN190000UK04`) returns it, before the adaptor wraps it.
@@ -58,12 +55,8 @@ pub fn nack_unknown_nhs_number() -> ScrError {
 
 /// Spine's NACK for an event id it already holds (reference §4.3, spec example of PSIS-30134).
 pub fn nack_duplicate_event(scr_id: &str, nhs_number: &str) -> ScrError {
-    let display =
-        format!("[PSIS-30134] - Duplicate event with eventId {scr_id} and nhsNumber {nhs_number}.");
-    ScrError::bad_request(texts::spine_processing_errors(&[
-        ("400", "Invalid Request"),
-        ("30134", &display),
-    ]))
+    let display = format!("[PSIS-30134] - Duplicate event with eventId {scr_id} and nhsNumber {nhs_number}.");
+    ScrError::bad_request(texts::spine_processing_errors(&[("400", "Invalid Request"), ("30134", &display)]))
 }
 
 /// The resources of a Bundle's entries, in entry order.
@@ -71,12 +64,7 @@ pub fn bundle_resources(bundle: &Value) -> Vec<Value> {
     bundle
         .get("entry")
         .and_then(Value::as_array)
-        .map(|entries| {
-            entries
-                .iter()
-                .filter_map(|e| e.get("resource").cloned())
-                .collect()
-        })
+        .map(|entries| entries.iter().filter_map(|e| e.get("resource").cloned()).collect())
         .unwrap_or_default()
 }
 
@@ -112,10 +100,7 @@ impl Spine for StatefulSpine {
         }
         match patient.current_scr {
             None => EventList::NotFound,
-            Some(scr_id) => EventList::Found {
-                scr_id,
-                permission: patient.consent.unwrap_or(PermissionToView::Ask),
-            },
+            Some(scr_id) => EventList::Found { scr_id, permission: patient.consent.unwrap_or(PermissionToView::Ask) },
         }
     }
 
@@ -123,10 +108,7 @@ impl Spine for StatefulSpine {
         let scr = self.store.document(nhs_number, scr_id)?;
         let mut resources = document_order(bundle_resources(&scr.document));
         if let Some(composition) = resources.first_mut() {
-            if let Some(identifier) = composition
-                .get_mut("identifier")
-                .and_then(Value::as_object_mut)
-            {
+            if let Some(identifier) = composition.get_mut("identifier").and_then(Value::as_object_mut) {
                 identifier.insert("value".into(), Value::String(scr.id.clone()));
             }
         }
@@ -150,10 +132,7 @@ impl Spine for StatefulSpine {
         if self.store.store_scr(&upload.nhs_number, scr) {
             Ok(())
         } else {
-            Err(nack_duplicate_event(
-                &upload.composition_identifier,
-                &upload.nhs_number,
-            ))
+            Err(nack_duplicate_event(&upload.composition_identifier, &upload.nhs_number))
         }
     }
 
@@ -161,8 +140,7 @@ impl Spine for StatefulSpine {
         if NhsNumber::parse(&request.nhs_number).is_err() {
             return Err(ScrError::bad_request(texts::ACS_INVALID_NHS_NUMBER));
         }
-        self.store
-            .set_consent(&request.nhs_number, Some(request.permission));
+        self.store.set_consent(&request.nhs_number, Some(request.permission));
         Ok(())
     }
 

@@ -77,11 +77,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl ScrStore {
     /// The patient's record (an unknown patient has no SCR and no consent); documents are shared, not copied.
     pub fn patient(&self, nhs_number: &str) -> PatientRecord {
-        lock(&self.patients)
-            .by_nhs_number
-            .get(nhs_number)
-            .cloned()
-            .unwrap_or_default()
+        lock(&self.patients).by_nhs_number.get(nhs_number).cloned().unwrap_or_default()
     }
 
     /// The permission and current SCR id, without touching the documents.
@@ -97,21 +93,11 @@ impl ScrStore {
     /// One of the patient's SCRs by id.
     pub fn document(&self, nhs_number: &str, scr_id: &str) -> Option<Arc<StoredScr>> {
         let patients = lock(&self.patients);
-        patients
-            .by_nhs_number
-            .get(nhs_number)?
-            .documents
-            .iter()
-            .find(|d| d.id == scr_id)
-            .cloned()
+        patients.by_nhs_number.get(nhs_number)?.documents.iter().find(|d| d.id == scr_id).cloned()
     }
 
     pub fn set_consent(&self, nhs_number: &str, consent: ConsentState) {
-        lock(&self.patients)
-            .by_nhs_number
-            .entry(nhs_number.to_owned())
-            .or_default()
-            .consent = consent;
+        lock(&self.patients).by_nhs_number.entry(nhs_number.to_owned()).or_default().consent = consent;
     }
 
     /// Stores a new SCR, which becomes the patient's current one. Returns `false` (and stores nothing) when
@@ -121,12 +107,7 @@ impl ScrStore {
         if !patients.scr_ids.insert(scr.id.clone()) {
             return false;
         }
-        patients
-            .by_nhs_number
-            .entry(nhs_number.to_owned())
-            .or_default()
-            .documents
-            .push(Arc::new(scr));
+        patients.by_nhs_number.entry(nhs_number.to_owned()).or_default().documents.push(Arc::new(scr));
         true
     }
 
@@ -136,11 +117,7 @@ impl ScrStore {
 
     /// Alerts received, optionally only those about one patient.
     pub fn alerts(&self, nhs_number: Option<&str>) -> Vec<RecordedAlert> {
-        lock(&self.alerts)
-            .iter()
-            .filter(|a| nhs_number.is_none_or(|n| a.alert.nhs_number == n))
-            .cloned()
-            .collect()
+        lock(&self.alerts).iter().filter(|a| nhs_number.is_none_or(|n| a.alert.nhs_number == n)).cloned().collect()
     }
 
     /// Forgets everything.
@@ -155,12 +132,7 @@ mod tests {
     use super::*;
 
     fn scr(id: &str) -> StoredScr {
-        StoredScr {
-            id: id.into(),
-            document: Value::Null,
-            stored_at: String::new(),
-            replaces: None,
-        }
+        StoredScr { id: id.into(), document: Value::Null, stored_at: String::new(), replaces: None }
     }
 
     #[test]
@@ -168,20 +140,11 @@ mod tests {
         let store = ScrStore::default();
         assert!(store.store_scr("1", scr("A")));
         assert!(store.store_scr("1", scr("B")));
-        assert!(
-            !store.store_scr("2", scr("A")),
-            "an id is unique across patients"
-        );
+        assert!(!store.store_scr("2", scr("A")), "an id is unique across patients");
         assert_eq!(store.summary("1").current_scr.as_deref(), Some("B"));
         assert!(store.document("1", "A").is_some() && store.document("2", "A").is_none());
         store.reset();
-        assert_eq!(
-            store.summary("1"),
-            PatientSummary {
-                consent: None,
-                current_scr: None
-            }
-        );
+        assert_eq!(store.summary("1"), PatientSummary { consent: None, current_scr: None });
         assert!(store.store_scr("2", scr("A")), "reset forgets the ids too");
     }
 }

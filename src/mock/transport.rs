@@ -15,6 +15,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::backend::{self, Answer};
+use super::identity::IdentityService;
 use super::{admin, AppState};
 use crate::scr::codes::{BASE_PATH, FHIR_JSON};
 use crate::scr::{texts, IssueCode, ScrError};
@@ -61,11 +62,7 @@ impl Endpoint {
     }
 
     fn allow_header(self) -> String {
-        self.allowed()
-            .iter()
-            .map(Method::as_str)
-            .collect::<Vec<_>>()
-            .join(",")
+        self.allowed().iter().map(Method::as_str).collect::<Vec<_>>().join(",")
     }
 }
 
@@ -80,16 +77,14 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
     // unread cannot be reused, and a client that has already pooled it would fail its next request.
     let body = match to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => Ok(bytes),
-        Err(_) => Err(ScrError::new(
-            413,
-            IssueCode::Invalid,
-            "Request body exceeds the host imposed limitation",
-        )),
+        Err(_) => Err(ScrError::new(413, IssueCode::Invalid, "Request body exceeds the host imposed limitation")),
     };
     let raw_path = parts.uri.path().to_owned();
-    let path = percent_decode_str(&raw_path)
-        .decode_utf8_lossy()
-        .into_owned();
+    let path = percent_decode_str(&raw_path).decode_utf8_lossy().into_owned();
+    if let (Some(identity), true) = (&app.identity, IdentityService::serves(&path)) {
+        let body = body.unwrap_or_default();
+        return identity.handle(&parts.method, &path, parts.uri.query(), &parts.headers, body).await;
+    }
     if let Some(rest) = path.strip_prefix("/_admin") {
         let body = body.unwrap_or_default();
         return admin::handle(&app, &parts.method, rest, parts.uri.query(), &body);
@@ -106,19 +101,8 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
     };
     let mut response = match (suffix, body) {
         (_, Err(too_large)) => outcome_response(&too_large),
-        (Some(suffix), Ok(bytes)) => route(
-            &app,
-            &parts.method,
-            &suffix,
-            parts.uri.query(),
-            &parts.headers,
-            bytes,
-        ),
-        (None, Ok(_)) => outcome_response(&ScrError::new(
-            404,
-            IssueCode::NotFound,
-            texts::not_found(&path),
-        )),
+        (Some(suffix), Ok(bytes)) => route(&app, &parts.method, &suffix, parts.uri.query(), &parts.headers, bytes),
+        (None, Ok(_)) => outcome_response(&ScrError::new(404, IssueCode::NotFound, texts::not_found(&path))),
     };
     if parts.method == Method::HEAD {
         *response.body_mut() = Body::empty();
@@ -136,26 +120,14 @@ fn route(
     body: Bytes,
 ) -> Response {
     let Some(endpoint) = Endpoint::from_path(suffix) else {
-        return outcome_response(&ScrError::new(
-            404,
-            IssueCode::NotFound,
-            texts::not_found(suffix),
-        ));
+        return outcome_response(&ScrError::new(404, IssueCode::NotFound, texts::not_found(suffix)));
     };
     if method == Method::OPTIONS {
         return (StatusCode::OK, [(header::ALLOW, endpoint.allow_header())]).into_response();
     }
-    let effective = if method == Method::HEAD {
-        &Method::GET
-    } else {
-        method
-    };
+    let effective = if method == Method::HEAD { &Method::GET } else { method };
     if !endpoint.allowed().contains(effective) {
-        let e = ScrError::new(
-            405,
-            IssueCode::NotSupported,
-            texts::method_not_supported(method.as_str()),
-        );
+        let e = ScrError::new(405, IssueCode::NotSupported, texts::method_not_supported(method.as_str()));
         let mut response = outcome_response(&e);
         if let Ok(allow) = HeaderValue::from_str(&endpoint.allow_header()) {
             response.headers_mut().insert(header::ALLOW, allow);
@@ -163,11 +135,7 @@ fn route(
         return response;
     }
     if effective == Method::POST {
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .trim();
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").trim();
         if !is_fhir_json(content_type) {
             return outcome_response(&ScrError::new(
                 415,
@@ -193,19 +161,12 @@ fn route(
 
 /// `application/fhir+json`, with any parameters (e.g. `;charset=UTF-8`), case-insensitive.
 pub fn is_fhir_json(content_type: &str) -> bool {
-    content_type
-        .split(';')
-        .next()
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case(FHIR_JSON))
+    content_type.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case(FHIR_JSON))
 }
 
 /// Query parameters decoded as a servlet container does (`+` is a space, `%7C` and a raw `|` both work).
 pub fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
+    let decode = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
     query
         .unwrap_or("")
         .split('&')
@@ -237,17 +198,11 @@ impl CallIds {
         };
         let correlation_id = take(X_CORRELATION_ID)?;
         let request_id = take(X_REQUEST_ID)?;
-        Ok(Self {
-            correlation_id,
-            request_id,
-        })
+        Ok(Self { correlation_id, request_id })
     }
 
     fn stamp(&self, mut response: Response) -> Response {
-        for (name, value) in [
-            (X_REQUEST_ID, &self.request_id),
-            (X_CORRELATION_ID, &self.correlation_id),
-        ] {
+        for (name, value) in [(X_REQUEST_ID, &self.request_id), (X_CORRELATION_ID, &self.correlation_id)] {
             if let Ok(v) = HeaderValue::from_str(value) {
                 response.headers_mut().insert(name, v);
             }
@@ -258,12 +213,7 @@ impl CallIds {
 
 /// A FHIR JSON body, compact as the backend writes it.
 pub fn fhir_response(status: StatusCode, body: &Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, FHIR_JSON)],
-        body.to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, FHIR_JSON)], body.to_string()).into_response()
 }
 
 /// The backend's OperationOutcome for an error.
@@ -280,22 +230,12 @@ fn ping() -> Response {
         "releaseId": "scr-assure-mock",
         "commitId": "scr-assure-mock"
     });
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 /// `GET {base}/healthcheck` (reference §4.6): the backend's actuator health, open in the sandbox.
 fn healthcheck() -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        r#"{"status":"UP"}"#,
-    )
-        .into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status":"UP"}"#).into_response()
 }
 
 #[cfg(test)]
@@ -304,12 +244,8 @@ mod tests {
 
     #[test]
     fn query_decoding_accepts_raw_and_encoded_pipes() {
-        let raw = parse_query(Some(
-            "patient=https://fhir.nhs.uk/Id/nhs-number|9000000009&_count=1",
-        ));
-        let enc = parse_query(Some(
-            "patient=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9000000009&_count=1",
-        ));
+        let raw = parse_query(Some("patient=https://fhir.nhs.uk/Id/nhs-number|9000000009&_count=1"));
+        let enc = parse_query(Some("patient=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9000000009&_count=1"));
         assert_eq!(raw, enc);
         assert_eq!(raw[0].1, "https://fhir.nhs.uk/Id/nhs-number|9000000009");
     }

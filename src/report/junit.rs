@@ -13,13 +13,7 @@ use crate::runner::recorder::{ScenarioRecord, Status};
 /// The step-by-step transcript of a scenario, with its exchanges (already redacted).
 pub fn transcript(r: &ScenarioRecord) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Scenario: {} ({}:{})",
-        r.name,
-        r.file.display(),
-        r.line
-    );
+    let _ = writeln!(out, "Scenario: {} ({}:{})", r.name, r.file.display(), r.line);
     for s in &r.steps {
         let mark = match s.status {
             Status::Passed => "✔",
@@ -51,18 +45,11 @@ pub fn transcript(r: &ScenarioRecord) -> String {
 }
 
 /// Renders the JUnit report of a run.
-pub fn render(
-    records: &[ScenarioRecord],
-    catalogue: &Catalogue,
-    target: &str,
-) -> Result<String, ReportError> {
+pub fn render(records: &[ScenarioRecord], catalogue: &Catalogue, target: &str) -> Result<String, ReportError> {
     let mut report = Report::new("scr-assure");
     let mut suites: BTreeMap<(String, String), Vec<&ScenarioRecord>> = BTreeMap::new();
     for r in records {
-        suites
-            .entry((r.file.display().to_string(), r.feature.clone()))
-            .or_default()
-            .push(r);
+        suites.entry((r.file.display().to_string(), r.feature.clone())).or_default().push(r);
     }
     let mut total = std::time::Duration::ZERO;
     for ((file, feature), mut scenarios) in suites {
@@ -72,19 +59,13 @@ pub fn render(
         let mut suite_time = std::time::Duration::ZERO;
         for r in &scenarios {
             let duplicate_name = scenarios.iter().filter(|o| o.name == r.name).count() > 1;
-            let name = if duplicate_name {
-                format!("{} (line {})", r.name, r.line)
-            } else {
-                r.name.clone()
-            };
+            let name = if duplicate_name { format!("{} (line {})", r.name, r.line) } else { r.name.clone() };
             let status = match (&r.status, &r.failure) {
                 (Status::Passed, _) => TestCaseStatus::success(),
                 (Status::Skipped, _) => TestCaseStatus::skipped(),
                 (Status::Failed, failure) => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    let (step, reason) = failure
-                        .clone()
-                        .unwrap_or_else(|| ("-".into(), "failed".into()));
+                    let (step, reason) = failure.clone().unwrap_or_else(|| ("-".into(), "failed".into()));
                     s.set_type("step failed");
                     s.set_message(format!("{step}: {}", reason.lines().next().unwrap_or("")));
                     s.set_description(format!("{step}\n{reason}"));
@@ -94,34 +75,19 @@ pub fn render(
             let mut case = TestCase::new(name, status);
             case.set_classname(feature.clone());
             case.set_time(r.duration);
-            let requirements: Vec<&str> = r
-                .tags
-                .iter()
-                .map(String::as_str)
-                .filter(|t| is_requirement_tag(t))
-                .collect();
-            let scal: Vec<&str> = requirements
-                .iter()
-                .filter_map(|id| catalogue.get(id)?.scal.as_deref())
-                .collect();
+            let requirements: Vec<&str> = r.tags.iter().map(String::as_str).filter(|t| is_requirement_tag(t)).collect();
+            let scal: Vec<&str> = requirements.iter().filter_map(|id| catalogue.get(id)?.scal.as_deref()).collect();
             case.add_property(Property::new("requirements", requirements.join(",")));
             if !scal.is_empty() {
                 case.add_property(Property::new("scal", scal.join(",")));
             }
             case.add_property(Property::new(
                 "tags",
-                r.tags
-                    .iter()
-                    .map(|t| format!("@{t}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                r.tags.iter().map(|t| format!("@{t}")).collect::<Vec<_>>().join(" "),
             ));
             case.add_property(Property::new("target", target));
             case.add_property(Property::new("attempts", r.attempts.to_string()));
-            case.add_property(Property::new(
-                "location",
-                format!("{}:{}", r.file.display(), r.line),
-            ));
+            case.add_property(Property::new("location", format!("{}:{}", r.file.display(), r.line)));
             case.set_system_out(transcript(r));
             suite_time += r.duration;
             suite.add_test_case(case);
@@ -131,8 +97,5 @@ pub fn render(
         report.add_test_suite(suite);
     }
     report.set_time(total);
-    report.to_string().map_err(|e| ReportError::Render {
-        what: "JUnit XML",
-        message: e.to_string(),
-    })
+    report.to_string().map_err(|e| ReportError::Render { what: "JUnit XML", message: e.to_string() })
 }

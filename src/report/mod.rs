@@ -9,24 +9,15 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("cannot render {what}: {message}")]
     Render { what: &'static str, message: String },
 }
 
 /// Writes `bytes` to `path` atomically, creating the directory if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let err = |source| ReportError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let err = |source| ReportError::Write { path: path.to_owned(), source };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(err)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
@@ -46,9 +37,7 @@ mod tests {
         write_atomic(&path, b"first version, longer").unwrap_or_else(|e| panic!("{e}"));
         write_atomic(&path, b"second").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(std::fs::read_to_string(&path).unwrap_or_default(), "second");
-        let leftovers = std::fs::read_dir(path.parent().unwrap_or(dir.path()))
-            .map(|d| d.count())
-            .unwrap_or(0);
+        let leftovers = std::fs::read_dir(path.parent().unwrap_or(dir.path())).map(|d| d.count()).unwrap_or(0);
         assert_eq!(leftovers, 1, "no temporary files are left behind");
     }
 
@@ -57,10 +46,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, b"x").unwrap_or_else(|e| panic!("{e}"));
-        let e = write_atomic(&blocker.join("junit.xml"), b"x")
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let e = write_atomic(&blocker.join("junit.xml"), b"x").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains("cannot write") && e.contains("junit.xml"), "{e}");
     }
 }

@@ -5,8 +5,7 @@ use serde_json::Value;
 
 use crate::client::RecordedResponse;
 use crate::scr::codes::{
-    ACS_PERMISSION_SYSTEM, BASE_PATH, GP_SUMMARY_CODE, GP_SUMMARY_DISPLAY_RETURNED,
-    NHS_NUMBER_SYSTEM, SCR_UUID_SYSTEM,
+    ACS_PERMISSION_SYSTEM, BASE_PATH, GP_SUMMARY_CODE, GP_SUMMARY_DISPLAY_RETURNED, NHS_NUMBER_SYSTEM, SCR_UUID_SYSTEM,
 };
 use crate::scr::outcome::first_issue;
 use crate::scr::texts;
@@ -14,12 +13,7 @@ use crate::scr::texts;
 pub type Check = Result<(), String>;
 
 fn body_json(r: &RecordedResponse) -> Result<Value, String> {
-    serde_json::from_str(&r.body).map_err(|e| {
-        format!(
-            "the response body is not JSON ({e}): {}",
-            abbreviate(&r.body)
-        )
-    })
+    serde_json::from_str(&r.body).map_err(|e| format!("the response body is not JSON ({e}): {}", abbreviate(&r.body)))
 }
 
 fn abbreviate(text: &str) -> String {
@@ -38,11 +32,7 @@ pub fn status(r: &RecordedResponse, expected: u16) -> Check {
     if r.status == expected {
         Ok(())
     } else {
-        Err(format!(
-            "expected HTTP {expected}, got {}: {}",
-            r.status,
-            abbreviate(&r.body)
-        ))
+        Err(format!("expected HTTP {expected}, got {}: {}", r.status, abbreviate(&r.body)))
     }
 }
 
@@ -54,43 +44,23 @@ pub enum CodeMatch {
     ValueOrInvalid,
 }
 
-pub fn operation_outcome(
-    r: &RecordedResponse,
-    code: &str,
-    severity: &str,
-    text: &str,
-    mode: CodeMatch,
-) -> Check {
+pub fn operation_outcome(r: &RecordedResponse, code: &str, severity: &str, text: &str, mode: CodeMatch) -> Check {
     let body = body_json(r)?;
-    let (got_severity, got_code, got_text) = first_issue(&body).ok_or_else(|| {
-        format!(
-            "expected an OperationOutcome with one issue, got: {}",
-            abbreviate(&r.body)
-        )
-    })?;
-    let issues = body
-        .get("issue")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
+    let (got_severity, got_code, got_text) = first_issue(&body)
+        .ok_or_else(|| format!("expected an OperationOutcome with one issue, got: {}", abbreviate(&r.body)))?;
+    let issues = body.get("issue").and_then(Value::as_array).map_or(0, Vec::len);
     if issues != 1 {
         return Err(format!("expected exactly one issue, got {issues}"));
     }
-    let code_ok = got_code == code
-        || (mode == CodeMatch::ValueOrInvalid && code == "value" && got_code == "invalid");
+    let code_ok = got_code == code || (mode == CodeMatch::ValueOrInvalid && code == "value" && got_code == "invalid");
     if !code_ok {
-        return Err(format!(
-            "expected issue.code '{code}', got '{got_code}' (text: {got_text:?})"
-        ));
+        return Err(format!("expected issue.code '{code}', got '{got_code}' (text: {got_text:?})"));
     }
     if got_severity != severity {
-        return Err(format!(
-            "expected issue.severity '{severity}', got '{got_severity}'"
-        ));
+        return Err(format!("expected issue.severity '{severity}', got '{got_severity}'"));
     }
     if got_text != text {
-        return Err(format!(
-            "details.text differs\n  expected: {text:?}\n  got:      {got_text:?}"
-        ));
+        return Err(format!("details.text differs\n  expected: {text:?}\n  got:      {got_text:?}"));
     }
     Ok(())
 }
@@ -104,19 +74,13 @@ pub fn empty_body(r: &RecordedResponse) -> Check {
     if r.body.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "expected an empty body, got {} bytes: {}",
-            r.body.len(),
-            abbreviate(&r.body)
-        ))
+        Err(format!("expected an empty body, got {} bytes: {}", r.body.len(), abbreviate(&r.body)))
     }
 }
 
 /// Compares media types, ignoring parameters such as `charset`.
 pub fn content_type(r: &RecordedResponse, expected: &str) -> Check {
-    let got = r
-        .header("content-type")
-        .ok_or("the response has no Content-Type")?;
+    let got = r.header("content-type").ok_or("the response has no Content-Type")?;
     let media = got.split(';').next().unwrap_or("").trim();
     if media.eq_ignore_ascii_case(expected) {
         Ok(())
@@ -129,9 +93,7 @@ pub fn header_is(r: &RecordedResponse, name: &str, expected: &str) -> Check {
     match r.header(name) {
         Some(v) if v == expected => Ok(()),
         Some(v) => Err(format!("expected header {name}: {expected:?}, got {v:?}")),
-        None => Err(format!(
-            "expected header {name}: {expected:?}, but it is absent"
-        )),
+        None => Err(format!("expected header {name}: {expected:?}, but it is absent")),
     }
 }
 
@@ -143,37 +105,25 @@ pub fn header_absent(r: &RecordedResponse, name: &str) -> Check {
 }
 
 pub fn header_is_upper_uuid(r: &RecordedResponse, name: &str) -> Check {
-    let v = r
-        .header(name)
-        .ok_or_else(|| format!("expected a generated {name}, but it is absent"))?;
+    let v = r.header(name).ok_or_else(|| format!("expected a generated {name}, but it is absent"))?;
     let is_uuid = uuid::Uuid::parse_str(v).is_ok() && v.len() == 36;
     if is_uuid && v == v.to_uppercase() {
         Ok(())
     } else {
-        Err(format!(
-            "expected {name} to be an upper-case UUID, got {v:?}"
-        ))
+        Err(format!("expected {name} to be an upper-case UUID, got {v:?}"))
     }
 }
 
 pub fn empty_searchset(r: &RecordedResponse) -> Check {
     let b = body_json(r)?;
     if b["resourceType"] != "Bundle" || b["type"] != "searchset" {
-        return Err(format!(
-            "expected a searchset Bundle, got {}",
-            abbreviate(&r.body)
-        ));
+        return Err(format!("expected a searchset Bundle, got {}", abbreviate(&r.body)));
     }
     if b.get("total") != Some(&Value::from(0)) {
-        return Err(format!(
-            "expected total 0, got {}",
-            b.get("total").unwrap_or(&Value::Null)
-        ));
+        return Err(format!("expected total 0, got {}", b.get("total").unwrap_or(&Value::Null)));
     }
     if b.get("entry").is_some() {
-        return Err(
-            "expected no 'entry' member in an empty searchset (NHS quirk), but there is one".into(),
-        );
+        return Err("expected no 'entry' member in an empty searchset (NHS quirk), but there is one".into());
     }
     Ok(())
 }
@@ -188,20 +138,11 @@ pub fn holds_scr_id(r: &RecordedResponse, nhs: &str, scr_id: &str) -> Check {
             Err(format!("{what}; body: {}", abbreviate(&r.body)))
         }
     };
-    expect(
-        b["resourceType"] == "Bundle" && b["type"] == "searchset",
-        "expected a searchset Bundle",
-    )?;
+    expect(b["resourceType"] == "Bundle" && b["type"] == "searchset", "expected a searchset Bundle")?;
     expect(b["total"] == 1, "expected total 1")?;
     let doc = &b["entry"][0]["resource"];
-    expect(
-        doc["resourceType"] == "DocumentReference",
-        "expected entry 0 to be a DocumentReference",
-    )?;
-    expect(
-        doc["masterIdentifier"]["system"] == SCR_UUID_SYSTEM,
-        "masterIdentifier.system is not nhsSCRUUID",
-    )?;
+    expect(doc["resourceType"] == "DocumentReference", "expected entry 0 to be a DocumentReference")?;
+    expect(doc["masterIdentifier"]["system"] == SCR_UUID_SYSTEM, "masterIdentifier.system is not nhsSCRUUID")?;
     let got_id = doc["masterIdentifier"]["value"].as_str().unwrap_or("");
     if got_id != scr_id {
         return Err(format!("expected SCR id {scr_id}, got {got_id:?}"));
@@ -212,21 +153,13 @@ pub fn holds_scr_id(r: &RecordedResponse, nhs: &str, scr_id: &str) -> Check {
             && doc["type"]["coding"][0]["display"] == GP_SUMMARY_DISPLAY_RETURNED,
         "expected type 196981000000101 with the display ' General Practice Summary' (leading space)",
     )?;
-    let url = doc["content"][0]["attachment"]["url"]
-        .as_str()
-        .unwrap_or("");
+    let url = doc["content"][0]["attachment"]["url"].as_str().unwrap_or("");
     let tail = format!(
         "{BASE_PATH}/Bundle?composition.identifier={scr_id}&composition.subject:Patient.identifier={NHS_NUMBER_SYSTEM}|{nhs}"
     );
-    expect(
-        url.ends_with(&tail),
-        &format!("expected the attachment URL to end with {tail}, got {url:?}"),
-    )?;
+    expect(url.ends_with(&tail), &format!("expected the attachment URL to end with {tail}, got {url:?}"))?;
     let patient_entry = &b["entry"][1];
-    expect(
-        patient_entry["resource"]["resourceType"] == "Patient",
-        "expected entry 1 to be the Patient",
-    )?;
+    expect(patient_entry["resource"]["resourceType"] == "Patient", "expected entry 1 to be the Patient")?;
     let patient_id = patient_entry["resource"]["id"].as_str().unwrap_or("");
     expect(
         patient_entry["fullUrl"].as_str() == Some(patient_id) && !patient_id.is_empty(),
@@ -236,29 +169,19 @@ pub fn holds_scr_id(r: &RecordedResponse, nhs: &str, scr_id: &str) -> Check {
         doc["subject"]["reference"].as_str() == Some(&format!("Patient/{patient_id}")),
         "expected DocumentReference.subject to reference the Patient entry",
     )?;
-    let got_nhs = patient_entry["resource"]["identifier"][0]["value"]
-        .as_str()
-        .unwrap_or("");
-    expect(
-        got_nhs == nhs,
-        &format!("expected the Patient's NHS number {nhs}, got {got_nhs:?}"),
-    )
+    let got_nhs = patient_entry["resource"]["identifier"][0]["value"].as_str().unwrap_or("");
+    expect(got_nhs == nhs, &format!("expected the Patient's NHS number {nhs}, got {got_nhs:?}"))
 }
 
 pub fn permission_to_view(r: &RecordedResponse, code: &str) -> Check {
     let b = body_json(r)?;
     let coding = &b["entry"][0]["resource"]["securityLabel"][0]["coding"][0];
     if coding["system"] != ACS_PERMISSION_SYSTEM {
-        return Err(format!(
-            "expected securityLabel system {ACS_PERMISSION_SYSTEM}, got {}",
-            coding["system"]
-        ));
+        return Err(format!("expected securityLabel system {ACS_PERMISSION_SYSTEM}, got {}", coding["system"]));
     }
     match coding["code"].as_str() {
         Some(c) if c == code => Ok(()),
-        other => Err(format!(
-            "expected permission to view {code:?}, got {other:?}"
-        )),
+        other => Err(format!("expected permission to view {code:?}, got {other:?}")),
     }
 }
 
@@ -266,57 +189,31 @@ pub fn permission_to_view(r: &RecordedResponse, code: &str) -> Check {
 pub fn scr_document(r: &RecordedResponse, base_url: &str, nhs: &str, scr_id: &str) -> Check {
     let b = body_json(r)?;
     if b["resourceType"] != "Bundle" || b["type"] != "searchset" {
-        return Err(format!(
-            "expected a searchset Bundle, got {}",
-            abbreviate(&r.body)
-        ));
+        return Err(format!("expected a searchset Bundle, got {}", abbreviate(&r.body)));
     }
-    let entries = b["entry"]
-        .as_array()
-        .ok_or("expected entries in the SCR document")?;
+    let entries = b["entry"].as_array().ok_or("expected entries in the SCR document")?;
     if b["total"].as_u64() != Some(entries.len() as u64) {
-        return Err(format!(
-            "expected total = {} entries, got {}",
-            entries.len(),
-            b["total"]
-        ));
+        return Err(format!("expected total = {} entries, got {}", entries.len(), b["total"]));
     }
     let first = &entries[0]["resource"];
     if first["resourceType"] != "Composition" {
-        return Err(format!(
-            "expected the Composition first, got {}",
-            first["resourceType"]
-        ));
+        return Err(format!("expected the Composition first, got {}", first["resourceType"]));
     }
     if first["identifier"]["value"].as_str() != Some(scr_id) {
-        return Err(format!(
-            "expected Composition.identifier {scr_id}, got {}",
-            first["identifier"]["value"]
-        ));
+        return Err(format!("expected Composition.identifier {scr_id}, got {}", first["identifier"]["value"]));
     }
-    let last = entries
-        .last()
-        .map(|e| &e["resource"])
-        .unwrap_or(&Value::Null);
+    let last = entries.last().map(|e| &e["resource"]).unwrap_or(&Value::Null);
     if last["resourceType"] != "Patient" {
-        return Err(format!(
-            "expected the Patient last, got {}",
-            last["resourceType"]
-        ));
+        return Err(format!("expected the Patient last, got {}", last["resourceType"]));
     }
     let numbers: Vec<&str> = last["identifier"]
         .as_array()
         .map(|ids| {
-            ids.iter()
-                .filter(|i| i["system"] == NHS_NUMBER_SYSTEM)
-                .filter_map(|i| i["value"].as_str())
-                .collect()
+            ids.iter().filter(|i| i["system"] == NHS_NUMBER_SYSTEM).filter_map(|i| i["value"].as_str()).collect()
         })
         .unwrap_or_default();
     if numbers != [nhs] {
-        return Err(format!(
-            "expected the Patient's NHS number {nhs}, got {numbers:?}"
-        ));
+        return Err(format!("expected the Patient's NHS number {nhs}, got {numbers:?}"));
     }
     for (i, e) in entries.iter().enumerate() {
         let full_url = e["fullUrl"].as_str().unwrap_or("");
@@ -326,9 +223,7 @@ pub fn scr_document(r: &RecordedResponse, base_url: &str, nhs: &str, scr_id: &st
             e["resource"]["id"].as_str().unwrap_or("")
         );
         if full_url != expected {
-            return Err(format!(
-                "entry {i}: expected fullUrl {expected}, got {full_url:?}"
-            ));
+            return Err(format!("entry {i}: expected fullUrl {expected}, got {full_url:?}"));
         }
     }
     Ok(())
@@ -339,9 +234,7 @@ pub fn json_at(r: &RecordedResponse, pointer: &str, expected: &Value) -> Check {
     match b.pointer(pointer) {
         Some(v) if v == expected => Ok(()),
         Some(v) => Err(format!("at {pointer}: expected {expected}, got {v}")),
-        None => Err(format!(
-            "at {pointer}: expected {expected}, but nothing is there"
-        )),
+        None => Err(format!("at {pointer}: expected {expected}, but nothing is there")),
     }
 }
 
@@ -353,10 +246,7 @@ mod tests {
     fn response(status: u16, body: &str) -> RecordedResponse {
         RecordedResponse {
             status,
-            headers: vec![(
-                "content-type".into(),
-                "application/fhir+json;charset=UTF-8".into(),
-            )],
+            headers: vec![("content-type".into(), "application/fhir+json;charset=UTF-8".into())],
             body: body.into(),
         }
     }
@@ -366,24 +256,14 @@ mod tests {
         let r = response(400, &oo("error", "invalid", "bad").to_string());
         assert!(operation_outcome(&r, "value", "error", "bad", CodeMatch::Exact).is_err());
         assert!(operation_outcome(&r, "value", "error", "bad", CodeMatch::ValueOrInvalid).is_ok());
-        assert!(
-            operation_outcome(&r, "value", "error", "bad!", CodeMatch::ValueOrInvalid).is_err()
-        );
-        assert!(
-            operation_outcome(&r, "forbidden", "error", "bad", CodeMatch::ValueOrInvalid).is_err()
-        );
+        assert!(operation_outcome(&r, "value", "error", "bad!", CodeMatch::ValueOrInvalid).is_err());
+        assert!(operation_outcome(&r, "forbidden", "error", "bad", CodeMatch::ValueOrInvalid).is_err());
     }
 
     #[test]
     fn empty_searchset_rejects_an_entry_member() {
-        let ok = response(
-            200,
-            r#"{"resourceType":"Bundle","type":"searchset","total":0}"#,
-        );
-        let with_entry = response(
-            200,
-            r#"{"resourceType":"Bundle","type":"searchset","total":0,"entry":[]}"#,
-        );
+        let ok = response(200, r#"{"resourceType":"Bundle","type":"searchset","total":0}"#);
+        let with_entry = response(200, r#"{"resourceType":"Bundle","type":"searchset","total":0,"entry":[]}"#);
         assert!(empty_searchset(&ok).is_ok());
         assert!(empty_searchset(&with_entry).is_err());
     }
@@ -396,10 +276,7 @@ mod tests {
         assert!(header_absent(&r, "X-Request-ID").is_ok());
         assert!(header_is_upper_uuid(&r, "X-Request-ID").is_err());
         let mut r = r;
-        r.headers.push((
-            "x-request-id".into(),
-            "A6B0B5B4-1B2C-4D5E-8F90-0123456789AB".into(),
-        ));
+        r.headers.push(("x-request-id".into(), "A6B0B5B4-1B2C-4D5E-8F90-0123456789AB".into()));
         assert!(header_is_upper_uuid(&r, "X-Request-ID").is_ok());
         r.headers[1].1 = r.headers[1].1.to_lowercase();
         assert!(header_is_upper_uuid(&r, "X-Request-ID").is_err());

@@ -22,9 +22,7 @@ pub struct PatientAllocator {
 impl PatientAllocator {
     /// Starts at `first_stem` (nine digits).
     pub fn new(first_stem: u64) -> Self {
-        Self {
-            next_stem: AtomicU64::new(first_stem),
-        }
+        Self { next_stem: AtomicU64::new(first_stem) }
     }
 
     /// The next unused NHS number; `None` when the range is exhausted.
@@ -49,20 +47,11 @@ pub struct ExchangeLog {
 
 impl ExchangeLog {
     pub fn put(&self, key: (PathBuf, usize), exchanges: Vec<Exchange>) {
-        self.by_scenario
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key)
-            .or_default()
-            .extend(exchanges);
+        self.by_scenario.lock().unwrap_or_else(PoisonError::into_inner).entry(key).or_default().extend(exchanges);
     }
 
     pub fn take(&self, key: &(PathBuf, usize)) -> Vec<Exchange> {
-        self.by_scenario
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(key)
-            .unwrap_or_default()
+        self.by_scenario.lock().unwrap_or_else(PoisonError::into_inner).remove(key).unwrap_or_default()
     }
 }
 
@@ -109,10 +98,7 @@ pub async fn activate(ctx: Arc<RunContext>) -> ActiveRun {
 
 /// The context of the run in progress.
 pub fn current() -> Option<Arc<RunContext>> {
-    CURRENT
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone()
+    CURRENT.read().unwrap_or_else(PoisonError::into_inner).clone()
 }
 
 #[cfg(test)]
@@ -127,9 +113,7 @@ mod tests {
         let mut sorted = numbers.clone();
         sorted.dedup();
         assert_eq!(sorted.len(), 50);
-        assert!(numbers
-            .iter()
-            .all(|n| n.as_str().starts_with("999") && NhsNumber::parse(n.as_str()).is_ok()));
+        assert!(numbers.iter().all(|n| n.as_str().starts_with("999") && NhsNumber::parse(n.as_str()).is_ok()));
     }
 
     #[test]

@@ -116,11 +116,7 @@ pub enum RunError {
 }
 
 fn list(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("  {p}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
 }
 
 impl RunError {
@@ -182,22 +178,14 @@ pub fn selected_scenarios(opts: &RunOptions) -> Result<Vec<ScenarioInfo>, RunErr
     Ok(scenarios
         .into_iter()
         .filter(|sc| runs_on(opts.target, opts.profile, &sc.tags))
-        .filter(|sc| {
-            expr.as_ref()
-                .is_none_or(|e| cucumber::tag::Ext::eval(e, sc.tags.iter()))
-        })
+        .filter(|sc| expr.as_ref().is_none_or(|e| cucumber::tag::Ext::eval(e, sc.tags.iter())))
         .collect())
 }
 
-fn parse_tags(
-    tags: Option<&str>,
-) -> Result<Option<cucumber::gherkin::tagexpr::TagOperation>, RunError> {
+fn parse_tags(tags: Option<&str>) -> Result<Option<cucumber::gherkin::tagexpr::TagOperation>, RunError> {
     tags.map(|t| {
         t.parse::<cucumber::gherkin::tagexpr::TagOperation>()
-            .map_err(|e| RunError::TagExpression {
-                expression: t.to_owned(),
-                message: e.to_string(),
-            })
+            .map_err(|e| RunError::TagExpression { expression: t.to_owned(), message: e.to_string() })
     })
     .transpose()
 }
@@ -208,10 +196,7 @@ struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
 
 impl Write for SharedBuffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -228,10 +213,8 @@ struct Target {
 }
 
 async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
-    let client = |url: &str| {
-        ScrClient::new(url, clock.clone(), opts.timeout)
-            .map_err(|e| RunError::Config(e.to_string()))
-    };
+    let client =
+        |url: &str| ScrClient::new(url, clock.clone(), opts.timeout).map_err(|e| RunError::Config(e.to_string()));
     match opts.target {
         TargetKind::Mock => {
             if opts.base_url.is_some() {
@@ -251,22 +234,14 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
                 None
             };
             let sandbox = if opts.profile != Some(Profile::Stateful) {
-                let m = mock::start(MockConfig {
-                    profile: Profile::Sandbox,
-                    ..config
-                })
-                .await?;
+                let m = mock::start(MockConfig { profile: Profile::Sandbox, ..config }).await?;
                 let url = m.base_url();
                 mocks.push(m);
                 Some(url)
             } else {
                 None
             };
-            let main_url = stateful
-                .as_ref()
-                .map(|s| s.0.clone())
-                .or(sandbox.clone())
-                .unwrap_or_default();
+            let main_url = stateful.as_ref().map(|s| s.0.clone()).or(sandbox.clone()).unwrap_or_default();
             let sandbox_url = sandbox.unwrap_or_else(|| main_url.clone());
             Ok(Target {
                 client: client(&main_url)?,
@@ -276,23 +251,12 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
             })
         }
         TargetKind::Sandbox | TargetKind::Int => {
-            let default = if opts.target == TargetKind::Sandbox {
-                SANDBOX_BASE_URL
-            } else {
-                INT_BASE_URL
-            };
+            let default = if opts.target == TargetKind::Sandbox { SANDBOX_BASE_URL } else { INT_BASE_URL };
             let url = opts.base_url.clone().unwrap_or_else(|| default.to_owned());
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(RunError::Config(format!(
-                    "--base-url '{url}' must start with http:// or https://"
-                )));
+                return Err(RunError::Config(format!("--base-url '{url}' must start with http:// or https://")));
             }
-            Ok(Target {
-                client: client(&url)?,
-                sandbox_client: client(&url)?,
-                admin_origin: None,
-                mocks: Vec::new(),
-            })
+            Ok(Target { client: client(&url)?, sandbox_client: client(&url)?, admin_origin: None, mocks: Vec::new() })
         }
     }
 }
@@ -333,16 +297,7 @@ pub async fn run_until(
 
     let clock = Clock::system();
     let target = connect(&opts, &clock).await?;
-    let result = run_against(
-        &opts,
-        &catalogue,
-        expr,
-        access_token,
-        &clock,
-        &target,
-        cancel,
-    )
-    .await;
+    let result = run_against(&opts, &catalogue, expr, access_token, &clock, &target, cancel).await;
     for m in target.mocks {
         m.shutdown().await;
     }
@@ -360,9 +315,7 @@ async fn run_against(
 ) -> Result<RunOutcome, RunError> {
     for c in [&target.client, &target.sandbox_client] {
         c.ping().await.map_err(|e| match e {
-            ClientError::Unreachable { .. } | ClientError::Timeout { .. } => {
-                RunError::Unreachable(e.to_string())
-            }
+            ClientError::Unreachable { .. } | ClientError::Timeout { .. } => RunError::Unreachable(e.to_string()),
             other => RunError::Unreachable(other.to_string()),
         })?;
     }
@@ -380,11 +333,7 @@ async fn run_against(
     let started_at = clock.timestamp();
     let records: Records = Arc::default();
     let json = SharedBuffer::default();
-    let out: Box<dyn Write> = if opts.quiet {
-        Box::new(std::io::sink())
-    } else {
-        Box::new(std::io::stdout())
-    };
+    let out: Box<dyn Write> = if opts.quiet { Box::new(std::io::sink()) } else { Box::new(std::io::stdout()) };
     let writer = Recorder::new(records.clone(), ctx.clone(), out)
         .tee::<ScrWorld, _>(cucumber::writer::Json::for_tee(json.clone()))
         .normalized();
@@ -394,20 +343,13 @@ async fn run_against(
     let cucumber = ScrWorld::cucumber()
         .max_concurrent_scenarios(opts.concurrency.max(1))
         .before(|feature, _rule, scenario, world| {
-            let sandbox = feature
-                .tags
-                .iter()
-                .chain(&scenario.tags)
-                .any(|t| t == "sandbox");
+            let sandbox = feature.tags.iter().chain(&scenario.tags).any(|t| t == "sandbox");
             Box::pin(async move {
                 world.sandbox = sandbox;
             })
         })
         .after(|feature, _rule, scenario, _finished, world| {
-            let key = (
-                feature.path.clone().unwrap_or_default(),
-                scenario.position.line,
-            );
+            let key = (feature.path.clone().unwrap_or_default(), scenario.position.line);
             Box::pin(async move {
                 if let Some(world) = world {
                     let exchanges = std::mem::take(&mut world.exchanges);
@@ -422,9 +364,7 @@ async fn run_against(
             tags.extend(rule.iter().flat_map(|r| r.tags.iter().cloned()));
             tags.extend(scenario.tags.iter().cloned());
             runs_on(target_kind, profile, &tags)
-                && expr
-                    .as_ref()
-                    .is_none_or(|e| cucumber::tag::Ext::eval(e, tags.iter()))
+                && expr.as_ref().is_none_or(|e| cucumber::tag::Ext::eval(e, tags.iter()))
         });
     let interrupted = tokio::select! {
         _ = cucumber => false,
@@ -446,11 +386,7 @@ async fn run_against(
     let junit = report::junit::render(&outcome.records, catalogue, opts.target.as_str())?;
     report::write_atomic(&outcome.reports[0], junit.as_bytes())?;
     // cucumber's JSON writer only writes when the run finishes; an interrupted run has no cucumber.json.
-    let json_bytes = json
-        .0
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
+    let json_bytes = json.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
     if !interrupted && !json_bytes.is_empty() {
         let path = opts.reports.join("cucumber.json");
         report::write_atomic(&path, &json_bytes)?;
@@ -472,24 +408,12 @@ mod tests {
         let plain = tags(&["SCRA-RET-001"]);
         let sandbox = tags(&["SCRA-SBX-001", "sandbox"]);
         let mock_only = tags(&["SCRA-ALR-001", "mock-only"]);
-        assert!(
-            runs_on(TargetKind::Mock, None, &plain) && runs_on(TargetKind::Mock, None, &sandbox)
-        );
-        assert!(!runs_on(
-            TargetKind::Mock,
-            Some(Profile::Stateful),
-            &sandbox
-        ));
+        assert!(runs_on(TargetKind::Mock, None, &plain) && runs_on(TargetKind::Mock, None, &sandbox));
+        assert!(!runs_on(TargetKind::Mock, Some(Profile::Stateful), &sandbox));
         assert!(!runs_on(TargetKind::Mock, Some(Profile::Sandbox), &plain));
-        assert!(
-            runs_on(TargetKind::Sandbox, None, &sandbox)
-                && !runs_on(TargetKind::Sandbox, None, &plain)
-        );
+        assert!(runs_on(TargetKind::Sandbox, None, &sandbox) && !runs_on(TargetKind::Sandbox, None, &plain));
         assert!(runs_on(TargetKind::Int, None, &plain));
-        assert!(
-            !runs_on(TargetKind::Int, None, &mock_only)
-                && !runs_on(TargetKind::Int, None, &sandbox)
-        );
+        assert!(!runs_on(TargetKind::Int, None, &mock_only) && !runs_on(TargetKind::Int, None, &sandbox));
     }
 
     #[test]

@@ -61,18 +61,11 @@ pub struct Recorder<Out: Write> {
 
 impl<Out: Write> Recorder<Out> {
     pub fn new(records: Records, ctx: Arc<RunContext>, out: Out) -> Self {
-        Self {
-            records,
-            in_progress: Vec::new(),
-            ctx,
-            out,
-        }
+        Self { records, in_progress: Vec::new(), ctx, out }
     }
 
     fn find(&mut self, file: &PathBuf, line: usize) -> Option<&mut ScenarioRecord> {
-        self.in_progress
-            .iter_mut()
-            .find(|r| &r.file == file && r.line == line)
+        self.in_progress.iter_mut().find(|r| &r.file == file && r.line == line)
     }
 
     fn on_scenario(
@@ -90,8 +83,7 @@ impl<Out: Write> Recorder<Out> {
                 tags.extend(scenario.tags.iter().cloned());
                 tags.dedup();
                 let attempts = ev.retries.map_or(1, |r| r.current + 1);
-                self.in_progress
-                    .retain(|r| !(r.file == file && r.line == line));
+                self.in_progress.retain(|r| !(r.file == file && r.line == line));
                 self.in_progress.push(ScenarioRecord {
                     feature: feature.name.clone(),
                     file,
@@ -121,8 +113,7 @@ impl<Out: Write> Recorder<Out> {
                         error: None,
                     }),
                     event::Step::Skipped => {
-                        let reason =
-                            "step is not defined (see docs/STEPS.md for the vocabulary)".to_owned();
+                        let reason = "step is not defined (see docs/STEPS.md for the vocabulary)".to_owned();
                         record.steps.push(StepRecord {
                             keyword: step.keyword.trim().to_owned(),
                             text: step.value.clone(),
@@ -150,30 +141,18 @@ impl<Out: Write> Recorder<Out> {
                     return;
                 };
                 record.status = Status::Failed;
-                record
-                    .failure
-                    .get_or_insert((format!("{kind:?} hook"), panic_text(&info)));
+                record.failure.get_or_insert((format!("{kind:?} hook"), panic_text(&info)));
             }
             event::Scenario::Finished => {
-                let Some(pos) = self
-                    .in_progress
-                    .iter()
-                    .position(|r| r.file == file && r.line == line)
-                else {
+                let Some(pos) = self.in_progress.iter().position(|r| r.file == file && r.line == line) else {
                     return;
                 };
                 let mut record = self.in_progress.remove(pos);
-                record.duration = record
-                    .started
-                    .and_then(|s| at.duration_since(s).ok())
-                    .unwrap_or_default();
+                record.duration = record.started.and_then(|s| at.duration_since(s).ok()).unwrap_or_default();
                 let key = (feature.path.clone().unwrap_or_default(), line);
                 record.exchanges = self.ctx.exchanges.take(&key);
                 self.print_scenario(&record);
-                self.records
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(record);
+                self.records.lock().unwrap_or_else(PoisonError::into_inner).push(record);
             }
             _ => {}
         }
@@ -185,13 +164,7 @@ impl<Out: Write> Recorder<Out> {
             Status::Failed => "FAIL",
             Status::Skipped => "skip",
         };
-        let _ = writeln!(
-            self.out,
-            "{mark} {}:{}  {}",
-            r.file.display(),
-            r.line,
-            r.name
-        );
+        let _ = writeln!(self.out, "{mark} {}:{}  {}", r.file.display(), r.line, r.name);
         if let Some((step, reason)) = &r.failure {
             let _ = writeln!(self.out, "     step: {step}");
             for line in reason.lines() {
@@ -203,10 +176,7 @@ impl<Out: Write> Recorder<Out> {
 
 /// The path relative to the current directory, when it is below it.
 fn relative(path: PathBuf) -> PathBuf {
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| path.strip_prefix(cwd).ok().map(PathBuf::from))
-        .unwrap_or(path)
+    std::env::current_dir().ok().and_then(|cwd| path.strip_prefix(cwd).ok().map(PathBuf::from)).unwrap_or(path)
 }
 
 fn panic_text(info: &event::Info) -> String {
@@ -242,9 +212,7 @@ impl<Out: Write> Writer<super::world::ScrWorld> for Recorder<Out> {
         };
         let (value, meta) = event.split();
         match value {
-            event::Cucumber::Feature(f, event::Feature::Scenario(sc, ev)) => {
-                self.on_scenario(&f, &sc, ev, meta.at)
-            }
+            event::Cucumber::Feature(f, event::Feature::Scenario(sc, ev)) => self.on_scenario(&f, &sc, ev, meta.at),
             event::Cucumber::Feature(f, event::Feature::Rule(_, event::Rule::Scenario(sc, ev))) => {
                 self.on_scenario(&f, &sc, ev, meta.at)
             }

@@ -85,15 +85,8 @@ impl fmt::Debug for ScrWorld {
 
 impl ScrWorld {
     fn new() -> Result<Self, StepFailure> {
-        let ctx = context::current()
-            .ok_or("no run in progress: scenarios are started by `scr-assure run`")?;
-        Ok(Self {
-            ctx,
-            sandbox: false,
-            patients: BTreeMap::new(),
-            header_changes: Vec::new(),
-            exchanges: Vec::new(),
-        })
+        let ctx = context::current().ok_or("no run in progress: scenarios are started by `scr-assure run`")?;
+        Ok(Self { ctx, sandbox: false, patients: BTreeMap::new(), header_changes: Vec::new(), exchanges: Vec::new() })
     }
 
     pub fn ctx(&self) -> &RunContext {
@@ -111,33 +104,15 @@ impl ScrWorld {
     /// The patient behind an alias, allocating a fresh NHS number on first use.
     pub fn patient(&mut self, alias: &str) -> Result<&mut Patient, StepFailure> {
         if !self.patients.contains_key(alias) {
-            let nhs = self
-                .ctx
-                .patients
-                .next()
-                .ok_or("the test NHS number range is exhausted")?;
-            self.patients.insert(
-                alias.to_owned(),
-                Patient {
-                    nhs_number: nhs.to_string(),
-                    ..Patient::default()
-                },
-            );
+            let nhs = self.ctx.patients.next().ok_or("the test NHS number range is exhausted")?;
+            self.patients.insert(alias.to_owned(), Patient { nhs_number: nhs.to_string(), ..Patient::default() });
         }
-        self.patients
-            .get_mut(alias)
-            .ok_or_else(|| StepFailure(format!("patient '{alias}' vanished")))
+        self.patients.get_mut(alias).ok_or_else(|| StepFailure(format!("patient '{alias}' vanished")))
     }
 
     /// Binds an alias to a fixed NHS number (sandbox scenarios).
     pub fn bind_patient(&mut self, alias: &str, nhs_number: &str) {
-        self.patients.insert(
-            alias.to_owned(),
-            Patient {
-                nhs_number: nhs_number.to_owned(),
-                ..Patient::default()
-            },
-        );
+        self.patients.insert(alias.to_owned(), Patient { nhs_number: nhs_number.to_owned(), ..Patient::default() });
     }
 
     pub fn nhs(&mut self, alias: &str) -> Result<String, StepFailure> {
@@ -146,9 +121,10 @@ impl ScrWorld {
 
     /// The current SCR id of a patient.
     pub fn scr(&mut self, alias: &str) -> Result<String, StepFailure> {
-        self.patient(alias)?.scr.clone().ok_or_else(|| {
-            StepFailure(format!("patient '{alias}' has no SCR in this scenario yet"))
-        })
+        self.patient(alias)?
+            .scr
+            .clone()
+            .ok_or_else(|| StepFailure(format!("patient '{alias}' has no SCR in this scenario yet")))
     }
 
     /// Records a new current SCR id, keeping the old one as the previous.
@@ -174,11 +150,11 @@ impl ScrWorld {
                 (Some("nhs"), Some(alias), _) => self.nhs(alias)?,
                 (Some("scr"), Some(alias), _) => self.scr(alias)?,
                 (Some("scr-lower"), Some(alias), _) => self.scr(alias)?.to_lowercase(),
-                (Some("previous-scr"), Some(alias), _) => {
-                    self.patient(alias)?.previous_scr.clone().ok_or_else(|| {
-                        StepFailure(format!("patient '{alias}' has no previous SCR"))
-                    })?
-                }
+                (Some("previous-scr"), Some(alias), _) => self
+                    .patient(alias)?
+                    .previous_scr
+                    .clone()
+                    .ok_or_else(|| StepFailure(format!("patient '{alias}' has no previous SCR")))?,
                 (_, _, Some("uuid")) => uuid::Uuid::new_v4().to_string(),
                 (_, _, Some("UUID")) => uuid::Uuid::new_v4().to_string().to_uppercase(),
                 (_, _, Some("base-path")) => BASE_PATH.to_owned(),
@@ -199,24 +175,12 @@ impl ScrWorld {
     /// The headers of the next request: the defaults, then the scenario's changes.
     fn request_headers(&self, method: &Method) -> Vec<(String, HeaderValue)> {
         let mut headers: Vec<(String, HeaderValue)> = vec![
-            (
-                X_REQUEST_ID.into(),
-                HeaderValue::Plain(uuid::Uuid::new_v4().to_string()),
-            ),
-            (
-                X_CORRELATION_ID.into(),
-                HeaderValue::Plain(uuid::Uuid::new_v4().to_string()),
-            ),
-            (
-                SESSION_URID.into(),
-                HeaderValue::Plain(self.ctx.session_urid.clone()),
-            ),
+            (X_REQUEST_ID.into(), HeaderValue::Plain(uuid::Uuid::new_v4().to_string())),
+            (X_CORRELATION_ID.into(), HeaderValue::Plain(uuid::Uuid::new_v4().to_string())),
+            (SESSION_URID.into(), HeaderValue::Plain(self.ctx.session_urid.clone())),
             (
                 "Authorization".into(),
-                HeaderValue::Secret(crate::secret::Secret::new(format!(
-                    "Bearer {}",
-                    self.ctx.access_token.expose()
-                ))),
+                HeaderValue::Secret(crate::secret::Secret::new(format!("Bearer {}", self.ctx.access_token.expose()))),
             ),
             ("Accept".into(), HeaderValue::Plain(FHIR_JSON.into())),
         ];
@@ -250,65 +214,35 @@ impl ScrWorld {
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case("Content-Type"));
             headers.push(("Content-Type".into(), HeaderValue::Plain(ct.to_owned())));
         }
-        let request = ScrRequest {
-            method,
-            path: path.to_owned(),
-            headers,
-            body,
-        };
-        let exchange = self
-            .client()
-            .send(request)
-            .await
-            .map_err(|e| StepFailure(e.to_string()))?;
+        let request = ScrRequest { method, path: path.to_owned(), headers, body };
+        let exchange = self.client().send(request).await.map_err(|e| StepFailure(e.to_string()))?;
         self.exchanges.push(exchange);
         self.last()
     }
 
     /// POSTs a JSON body.
     pub async fn post_json(&mut self, path: &str, body: &Value) -> Result<&Exchange, StepFailure> {
-        self.send(
-            Method::POST,
-            path,
-            Some(body.to_string().into_bytes()),
-            None,
-        )
-        .await
+        self.send(Method::POST, path, Some(body.to_string().into_bytes()), None).await
     }
 
     /// The latest exchange.
     pub fn last(&self) -> Result<&Exchange, StepFailure> {
-        self.exchanges
-            .last()
-            .ok_or_else(|| StepFailure("no request has been sent in this scenario".into()))
+        self.exchanges.last().ok_or_else(|| StepFailure("no request has been sent in this scenario".into()))
     }
 
     /// GETs a mock-only admin route (`/_admin/...`) and parses its JSON.
     pub async fn admin_get(&self, path: &str) -> Result<Value, StepFailure> {
-        let origin = self.ctx.admin_origin.as_deref().ok_or(
-            "this step needs the embedded mock's admin routes: tag the scenario @mock-only",
-        )?;
-        let client = ScrClient::new(
-            origin,
-            self.ctx.clock.clone(),
-            std::time::Duration::from_secs(10),
-        )
-        .map_err(|e| StepFailure(e.to_string()))?;
-        let request = ScrRequest {
-            method: Method::GET,
-            path: format!("/_admin{path}"),
-            headers: vec![],
-            body: None,
-        };
-        let exchange = client
-            .send(request)
-            .await
+        let origin = self
+            .ctx
+            .admin_origin
+            .as_deref()
+            .ok_or("this step needs the embedded mock's admin routes: tag the scenario @mock-only")?;
+        let client = ScrClient::new(origin, self.ctx.clock.clone(), std::time::Duration::from_secs(10))
             .map_err(|e| StepFailure(e.to_string()))?;
+        let request = ScrRequest { method: Method::GET, path: format!("/_admin{path}"), headers: vec![], body: None };
+        let exchange = client.send(request).await.map_err(|e| StepFailure(e.to_string()))?;
         serde_json::from_str(&exchange.response.body).map_err(|e| {
-            StepFailure(format!(
-                "admin route {path} answered {}: not JSON ({e})",
-                exchange.response.status
-            ))
+            StepFailure(format!("admin route {path} answered {}: not JSON ({e})", exchange.response.status))
         })
     }
 }

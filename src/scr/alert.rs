@@ -59,14 +59,8 @@ pub enum AlertReason {
 }
 
 impl AlertReason {
-    pub const ALL: [Self; 6] = [
-        Self::PublicInterest,
-        Self::Statute,
-        Self::CourtOrder,
-        Self::SelfClaimEmergency,
-        Self::Emergency,
-        Self::Other,
-    ];
+    pub const ALL: [Self; 6] =
+        [Self::PublicInterest, Self::Statute, Self::CourtOrder, Self::SelfClaimEmergency, Self::Emergency, Self::Other];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -97,10 +91,7 @@ impl AlertReason {
 
     /// The legal reasons (1, 2, 3) of an MSCA-SCR-105 access alert.
     pub fn is_legal(self) -> bool {
-        matches!(
-            self,
-            Self::PublicInterest | Self::Statute | Self::CourtOrder
-        )
+        matches!(self, Self::PublicInterest | Self::Statute | Self::CourtOrder)
     }
 }
 
@@ -191,23 +182,11 @@ mod tests {
     fn official_requirements() {
         use AlertReason::*;
         use AlertType::*;
-        for r in [
-            PublicInterest,
-            Statute,
-            CourtOrder,
-            SelfClaimEmergency,
-            Other,
-        ] {
-            assert_eq!(
-                official_requirement(CreateLrSelfClaimed, r),
-                Some("MSCA-SCR-103")
-            );
+        for r in [PublicInterest, Statute, CourtOrder, SelfClaimEmergency, Other] {
+            assert_eq!(official_requirement(CreateLrSelfClaimed, r), Some("MSCA-SCR-103"));
         }
         assert_eq!(official_requirement(CreateLrSelfClaimed, Emergency), None);
-        assert_eq!(
-            official_requirement(AccessAlert, Emergency),
-            Some("MSCA-SCR-104")
-        );
+        assert_eq!(official_requirement(AccessAlert, Emergency), Some("MSCA-SCR-104"));
         for r in [PublicInterest, Statute, CourtOrder] {
             assert_eq!(official_requirement(AccessAlert, r), Some("MSCA-SCR-105"));
         }
@@ -217,19 +196,10 @@ mod tests {
 
     #[test]
     fn codes_and_displays_round_trip() {
-        assert_eq!(
-            AlertType::from_code("2").map(AlertType::display),
-            Some("Access Alert")
-        );
-        assert_eq!(
-            AlertType::from_code("1").map(AlertType::display),
-            Some("Create LR (Self Claimed)")
-        );
+        assert_eq!(AlertType::from_code("2").map(AlertType::display), Some("Access Alert"));
+        assert_eq!(AlertType::from_code("1").map(AlertType::display), Some("Create LR (Self Claimed)"));
         assert_eq!(AlertType::from_code("3"), None);
-        let displays: Vec<_> = AlertReason::ALL
-            .iter()
-            .map(|r| (r.code(), r.display()))
-            .collect();
+        let displays: Vec<_> = AlertReason::ALL.iter().map(|r| (r.code(), r.display())).collect();
         assert_eq!(
             displays,
             [

@@ -74,26 +74,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_check_digit_and_shape() {
-        assert_eq!(
-            NhsNumber::parse("9000000008"),
-            Err(NhsNumberError::BadCheckDigit("9000000008".into()))
-        );
-        assert!(matches!(
-            NhsNumber::parse("900000000"),
-            Err(NhsNumberError::NotTenDigits(_))
-        ));
-        assert!(matches!(
-            NhsNumber::parse("90000000x9"),
-            Err(NhsNumberError::NotTenDigits(_))
-        ));
+        assert_eq!(NhsNumber::parse("9000000008"), Err(NhsNumberError::BadCheckDigit("9000000008".into())));
+        assert!(matches!(NhsNumber::parse("900000000"), Err(NhsNumberError::NotTenDigits(_))));
+        assert!(matches!(NhsNumber::parse("90000000x9"), Err(NhsNumberError::NotTenDigits(_))));
     }
 
     #[test]
     fn stems_complete_to_valid_numbers_or_none() {
-        assert_eq!(
-            NhsNumber::from_stem(900000000).map(|n| n.0),
-            Some("9000000009".into())
-        );
+        assert_eq!(NhsNumber::from_stem(900000000).map(|n| n.0), Some("9000000009".into()));
         let mut produced = 0;
         for stem in 999_000_000..999_000_100 {
             if let Some(n) = NhsNumber::from_stem(stem) {
@@ -101,9 +89,6 @@ mod tests {
                 produced += 1;
             }
         }
-        assert!(
-            produced > 80 && produced < 100,
-            "about 1 in 11 stems has no check digit: {produced}"
-        );
+        assert!(produced > 80 && produced < 100, "about 1 in 11 stems has no check digit: {produced}");
     }
 }

@@ -42,12 +42,7 @@ pub struct ScrError {
 
 impl ScrError {
     pub fn new(status: u16, code: IssueCode, text: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            severity: "error",
-            text: text.into(),
-        }
+        Self { status, code, severity: "error", text: text.into() }
     }
 
     /// 400 `value` — every validation failure of the backend.
@@ -62,10 +57,7 @@ impl ScrError {
 
     /// 500 `exception`, severity `fatal` (reference §3.4).
     pub fn internal(text: impl Into<String>) -> Self {
-        Self {
-            severity: "fatal",
-            ..Self::new(500, IssueCode::Exception, text)
-        }
+        Self { severity: "fatal", ..Self::new(500, IssueCode::Exception, text) }
     }
 
     /// The response body.
@@ -91,10 +83,7 @@ pub fn first_issue(value: &Value) -> Option<(&str, &str, &str)> {
     Some((
         issue.get("severity")?.as_str()?,
         issue.get("code")?.as_str()?,
-        issue
-            .pointer("/details/text")
-            .and_then(Value::as_str)
-            .unwrap_or(""),
+        issue.pointer("/details/text").and_then(Value::as_str).unwrap_or(""),
     ))
 }
 
@@ -106,17 +95,12 @@ mod tests {
     fn no_consent_matches_the_nhs_uat_fixture_shape() {
         let body = ScrError::no_consent().to_operation_outcome();
         assert_eq!(body["issue"][0]["code"], "forbidden");
-        assert!(body["issue"][0]["details"]["text"]
-            .as_str()
-            .is_some_and(|t| t.contains("control  which")));
+        assert!(body["issue"][0]["details"]["text"].as_str().is_some_and(|t| t.contains("control  which")));
         assert_eq!(first_issue(&body).map(|i| i.1), Some("forbidden"));
     }
 
     #[test]
     fn internal_errors_are_fatal() {
-        assert_eq!(
-            ScrError::internal("boom").to_operation_outcome()["issue"][0]["severity"],
-            "fatal"
-        );
+        assert_eq!(ScrError::internal("boom").to_operation_outcome()["issue"][0]["severity"], "fatal");
     }
 }

@@ -21,11 +21,7 @@ pub struct PatchError {
 /// Applies every edit of `change` to `doc`, in order.
 pub fn apply_change(doc: &mut Value, change: &str) -> Result<(), PatchError> {
     for (i, edit) in split_edits(change).into_iter().enumerate() {
-        apply_edit(doc, &edit).map_err(|reason| PatchError {
-            index: i + 1,
-            edit: edit.clone(),
-            reason,
-        })?;
+        apply_edit(doc, &edit).map_err(|reason| PatchError { index: i + 1, edit: edit.clone(), reason })?;
     }
     Ok(())
 }
@@ -99,8 +95,7 @@ fn apply_edit(doc: &mut Value, edit: &str) -> Result<(), String> {
     apply_at(parent, last, op, &path)
 }
 
-const USAGE: &str =
-    "expected 'remove <pointer>', 'set <pointer> = <json>' or 'add <pointer> = <json>'";
+const USAGE: &str = "expected 'remove <pointer>', 'set <pointer> = <json>' or 'add <pointer> = <json>'";
 
 fn parse_edit(edit: &str) -> Result<(Op, &str), String> {
     if let Some(rest) = edit.strip_prefix("remove ") {
@@ -118,11 +113,10 @@ fn parse_edit(edit: &str) -> Result<(Op, &str), String> {
 }
 
 fn pointer_and_value(rest: &str) -> Result<(&str, Value), String> {
-    let (pointer, json) = rest
-        .split_once(" = ")
-        .ok_or_else(|| format!("missing ' = <json>' after the pointer; {USAGE}"))?;
-    let value = serde_json::from_str(json.trim())
-        .map_err(|e| format!("invalid JSON literal '{}': {e}", json.trim()))?;
+    let (pointer, json) =
+        rest.split_once(" = ").ok_or_else(|| format!("missing ' = <json>' after the pointer; {USAGE}"))?;
+    let value =
+        serde_json::from_str(json.trim()).map_err(|e| format!("invalid JSON literal '{}': {e}", json.trim()))?;
     Ok((pointer.trim(), value))
 }
 
@@ -163,12 +157,7 @@ fn at(path: &str) -> &str {
 /// Whether `element` is one a selector segment picks.
 fn is_selected(segment: &Segment, element: &Value) -> bool {
     match segment {
-        Segment::Entry(t) => {
-            element
-                .pointer("/resource/resourceType")
-                .and_then(Value::as_str)
-                == Some(t.as_str())
-        }
+        Segment::Entry(t) => element.pointer("/resource/resourceType").and_then(Value::as_str) == Some(t.as_str()),
         Segment::Agent(s) => element
             .pointer("/who/identifier/system")
             .and_then(Value::as_str)
@@ -178,68 +167,38 @@ fn is_selected(segment: &Segment, element: &Value) -> bool {
 }
 
 /// The array a selector searches and the index of the element it selects.
-fn select<'a>(
-    parent: &'a mut Value,
-    segment: &Segment,
-    path: &str,
-) -> Result<(&'a mut Vec<Value>, usize), String> {
+fn select<'a>(parent: &'a mut Value, segment: &Segment, path: &str) -> Result<(&'a mut Vec<Value>, usize), String> {
     let (array_name, not_found) = match segment {
         Segment::Entry(t) => ("entry", format!("no entry with resourceType {t}")),
-        Segment::Agent(s) => (
-            "agent",
-            format!("no agent whose who.identifier.system ends with '{s}'"),
-        ),
+        Segment::Agent(s) => ("agent", format!("no agent whose who.identifier.system ends with '{s}'")),
         Segment::Key(k) => return Err(format!("internal: '{k}' is not a selector")),
     };
     let array = parent
         .get_mut(array_name)
         .and_then(Value::as_array_mut)
         .ok_or_else(|| format!("no array '{array_name}' at {}", at(path)))?;
-    let i = array
-        .iter()
-        .position(|e| is_selected(segment, e))
-        .ok_or(not_found)?;
+    let i = array.iter().position(|e| is_selected(segment, e)).ok_or(not_found)?;
     Ok((array, i))
 }
 
 fn index(key: &str, len: usize, path: &str) -> Result<usize, String> {
-    key.parse::<usize>().map_err(|_| {
-        format!(
-            "'{key}' is not an array index at {} (an array of {len})",
-            at(path)
-        )
-    })
+    key.parse::<usize>().map_err(|_| format!("'{key}' is not an array index at {} (an array of {len})", at(path)))
 }
 
 /// One step down for an intermediate segment.
-fn step<'a>(
-    current: &'a mut Value,
-    segment: &Segment,
-    path: &str,
-) -> Result<&'a mut Value, String> {
+fn step<'a>(current: &'a mut Value, segment: &Segment, path: &str) -> Result<&'a mut Value, String> {
     let Segment::Key(key) = segment else {
         let (array, i) = select(current, segment, path)?;
         return Ok(&mut array[i]);
     };
     match current {
-        Value::Object(members) => members
-            .get_mut(key)
-            .ok_or_else(|| format!("no member '{key}' at {}", at(path))),
+        Value::Object(members) => members.get_mut(key).ok_or_else(|| format!("no member '{key}' at {}", at(path))),
         Value::Array(items) => {
             let len = items.len();
             let i = index(key, len, path)?;
-            items.get_mut(i).ok_or_else(|| {
-                format!(
-                    "index {i} is out of range at {} (an array of {len})",
-                    at(path)
-                )
-            })
+            items.get_mut(i).ok_or_else(|| format!("index {i} is out of range at {} (an array of {len})", at(path)))
         }
-        other => Err(format!(
-            "{} is {}, not an object or array",
-            at(path),
-            kind(other)
-        )),
+        other => Err(format!("{} is {}, not an object or array", at(path), kind(other))),
     }
 }
 
@@ -256,40 +215,25 @@ fn apply_at(parent: &mut Value, last: &Segment, op: Op, path: &str) -> Result<()
                 array[i] = value;
                 Ok(())
             }
-            Op::Add(_) => Err(format!(
-                "add cannot target the selector {}; use an index or '-'",
-                describe(last)
-            )),
+            Op::Add(_) => Err(format!("add cannot target the selector {}; use an index or '-'", describe(last))),
         };
     };
     match parent {
         Value::Object(members) => match op {
-            Op::Remove => members
-                .remove(key)
-                .map(|_| ())
-                .ok_or_else(|| format!("no member '{key}' at {}", at(path))),
+            Op::Remove => members.remove(key).map(|_| ()).ok_or_else(|| format!("no member '{key}' at {}", at(path))),
             Op::Set(value) | Op::Add(value) => {
                 members.insert(key.clone(), value);
                 Ok(())
             }
         },
         Value::Array(items) => apply_in_array(items, key, op, path),
-        other => Err(format!(
-            "{} is {}, not an object or array",
-            at(path),
-            kind(other)
-        )),
+        other => Err(format!("{} is {}, not an object or array", at(path), kind(other))),
     }
 }
 
 fn apply_in_array(items: &mut Vec<Value>, key: &str, op: Op, path: &str) -> Result<(), String> {
     let len = items.len();
-    let out_of_range = |i: usize| {
-        format!(
-            "index {i} is out of range at {} (an array of {len})",
-            at(path)
-        )
-    };
+    let out_of_range = |i: usize| format!("index {i} is out of range at {} (an array of {len})", at(path));
     match op {
         Op::Add(value) if key == "-" => {
             items.push(value);
@@ -298,18 +242,14 @@ fn apply_in_array(items: &mut Vec<Value>, key: &str, op: Op, path: &str) -> Resu
         Op::Add(value) => {
             let i = index(key, len, path)?;
             if i > len {
-                return Err(format!(
-                    "index {i} is out of range for add at {} (an array of {len})",
-                    at(path)
-                ));
+                return Err(format!("index {i} is out of range for add at {} (an array of {len})", at(path)));
             }
             items.insert(i, value);
             Ok(())
         }
-        Op::Remove | Op::Set(_) if key == "-" => Err(format!(
-            "'-' names no element at {}; only add can append",
-            at(path)
-        )),
+        Op::Remove | Op::Set(_) if key == "-" => {
+            Err(format!("'-' names no element at {}; only add can append", at(path)))
+        }
         Op::Remove => {
             let i = index(key, len, path)?;
             if i >= len {
@@ -374,63 +314,36 @@ mod tests {
     fn examples_of_the_steps_document() {
         let doc = applied(bundle(), "remove /entry[Composition]/resource/category");
         assert!(doc.pointer("/entry/0/resource/category").is_none());
-        let doc = applied(
-            bundle(),
-            "set /entry[Composition]/resource/status = \"preliminary\"",
-        );
+        let doc = applied(bundle(), "set /entry[Composition]/resource/status = \"preliminary\"");
         assert_eq!(doc["entry"][0]["resource"]["status"], "preliminary");
-        let doc = applied(
-            bundle(),
-            "add /entry/- = {\"resource\":{\"resourceType\":\"Composition\"}}",
-        );
-        assert_eq!(
-            doc["entry"][3],
-            json!({"resource":{"resourceType":"Composition"}})
-        );
+        let doc = applied(bundle(), "add /entry/- = {\"resource\":{\"resourceType\":\"Composition\"}}");
+        assert_eq!(doc["entry"][3], json!({"resource":{"resourceType":"Composition"}}));
         let doc = applied(event(), "remove /agent[nhs-number]");
         assert_eq!(doc["agent"].as_array().map(Vec::len), Some(2));
         assert_eq!(doc["agent"][0]["who"]["identifier"]["value"], "2");
         let mut params = json!({"parameter":[{"part":[{}, {"valueCoding":{"code":"Ask"}}]}]});
-        assert_eq!(
-            apply_change(
-                &mut params,
-                "set /parameter/0/part/1/valueCoding/code = \"Maybe\""
-            ),
-            Ok(())
-        );
-        assert_eq!(
-            params["parameter"][0]["part"][1]["valueCoding"]["code"],
-            "Maybe"
-        );
+        assert_eq!(apply_change(&mut params, "set /parameter/0/part/1/valueCoding/code = \"Maybe\""), Ok(()));
+        assert_eq!(params["parameter"][0]["part"][1]["valueCoding"]["code"], "Maybe");
     }
 
     #[test]
     fn selectors_pick_the_first_match() {
         let doc = applied(bundle(), "set /entry[Patient]/resource/id = \"X\"");
         assert_eq!(
-            (
-                doc["entry"][1]["resource"]["id"].as_str(),
-                doc["entry"][2]["resource"]["id"].as_str()
-            ),
+            (doc["entry"][1]["resource"]["id"].as_str(), doc["entry"][2]["resource"]["id"].as_str()),
             (Some("X"), Some("Q"))
         );
         let doc = applied(bundle(), "remove /entry[Patient]");
         assert_eq!(doc["entry"][1]["resource"]["id"], "Q");
         let doc = applied(event(), "set /agent[sds-user-id] = {}");
         assert_eq!(doc["agent"][2], json!({}));
-        let doc = applied(
-            event(),
-            "set /agent[ods-organization-code]/requestor = true",
-        );
+        let doc = applied(event(), "set /agent[ods-organization-code]/requestor = true");
         assert_eq!(doc["agent"][1]["requestor"], true);
     }
 
     #[test]
     fn several_edits_apply_in_order() {
-        let doc = applied(
-            bundle(),
-            "remove /entry[Patient] ; remove /entry[Patient] ; set /type = \"document\"",
-        );
+        let doc = applied(bundle(), "remove /entry[Patient] ; remove /entry[Patient] ; set /type = \"document\"");
         assert_eq!(doc["entry"].as_array().map(Vec::len), Some(1));
         assert_eq!(doc["type"], "document");
     }
@@ -438,10 +351,7 @@ mod tests {
     #[test]
     fn a_semicolon_inside_a_json_string_is_not_a_separator() {
         let doc = applied(bundle(), "set /note = \"a ; b\" ; set /n = 1");
-        assert_eq!(
-            (doc["note"].as_str(), doc["n"].as_i64()),
-            (Some("a ; b"), Some(1))
-        );
+        assert_eq!((doc["note"].as_str(), doc["n"].as_i64()), (Some("a ; b"), Some(1)));
     }
 
     #[test]
@@ -450,10 +360,7 @@ mod tests {
             json!({}),
             "set /s = \"text\" ; set /n = 5 ; set /z = null ; set /a = [] ; set /o = {} ; set /b = false ; set /f = 1.5",
         );
-        assert_eq!(
-            doc,
-            json!({"s":"text","n":5,"z":null,"a":[],"o":{},"b":false,"f":1.5})
-        );
+        assert_eq!(doc, json!({"s":"text","n":5,"z":null,"a":[],"o":{},"b":false,"f":1.5}));
     }
 
     #[test]
@@ -469,22 +376,10 @@ mod tests {
 
     #[test]
     fn arrays_add_insert_set_remove() {
-        assert_eq!(
-            applied(event(), "add /list/0 = 0")["list"],
-            json!([0, 1, 2, 3])
-        );
-        assert_eq!(
-            applied(event(), "add /list/3 = 4")["list"],
-            json!([1, 2, 3, 4])
-        );
-        assert_eq!(
-            applied(event(), "add /list/- = 4")["list"],
-            json!([1, 2, 3, 4])
-        );
-        assert_eq!(
-            applied(event(), "set /list/1 = 9")["list"],
-            json!([1, 9, 3])
-        );
+        assert_eq!(applied(event(), "add /list/0 = 0")["list"], json!([0, 1, 2, 3]));
+        assert_eq!(applied(event(), "add /list/3 = 4")["list"], json!([1, 2, 3, 4]));
+        assert_eq!(applied(event(), "add /list/- = 4")["list"], json!([1, 2, 3, 4]));
+        assert_eq!(applied(event(), "set /list/1 = 9")["list"], json!([1, 9, 3]));
         assert_eq!(applied(event(), "remove /list/2")["list"], json!([1, 2]));
         assert_eq!(applied(event(), "add /new = [1]")["new"], json!([1]));
     }

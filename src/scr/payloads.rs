@@ -10,17 +10,13 @@ use super::alert::{AlertReason, AlertType};
 use super::codes;
 
 static UPLOAD_BUNDLE: LazyLock<Value> = LazyLock::new(|| {
-    serde_json::from_str(include_str!(
-        "../../fixtures/nhs/examples/UploadScrBundle.json"
-    ))
-    .expect("fixtures/nhs/examples/UploadScrBundle.json is valid JSON")
+    serde_json::from_str(include_str!("../../fixtures/nhs/examples/UploadScrBundle.json"))
+        .expect("fixtures/nhs/examples/UploadScrBundle.json is valid JSON")
 });
 
 static SET_PERMISSION: LazyLock<Value> = LazyLock::new(|| {
-    serde_json::from_str(include_str!(
-        "../../fixtures/nhs/examples/SetPermission.json"
-    ))
-    .expect("fixtures/nhs/examples/SetPermission.json is valid JSON")
+    serde_json::from_str(include_str!("../../fixtures/nhs/examples/SetPermission.json"))
+        .expect("fixtures/nhs/examples/SetPermission.json is valid JSON")
 });
 
 static AUDIT_EVENT: LazyLock<Value> = LazyLock::new(|| {
@@ -40,11 +36,7 @@ fn resource_mut<'a>(bundle: &'a mut Value, resource_type: &str) -> Option<&'a mu
 
 /// Sets `value` on every identifier of `identifiers` whose system is `system`.
 fn set_identifier_value(identifiers: Option<&mut Value>, system: &str, value: &str) {
-    for identifier in identifiers
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
+    for identifier in identifiers.and_then(Value::as_array_mut).into_iter().flatten() {
         if identifier.get("system").and_then(Value::as_str) == Some(system) {
             identifier["value"] = json!(value);
         }
@@ -82,9 +74,7 @@ pub fn upload_bundle(nhs: &str, composition_identifier: &str, replaces: Option<&
 /// `code` (sent as given: `Yes`, `No`, `Ask`, or anything a scenario wants to try).
 pub fn set_permission(nhs: &str, code: &str) -> Value {
     let mut params = SET_PERMISSION.clone();
-    let parts = params
-        .pointer_mut("/parameter/0/part")
-        .and_then(Value::as_array_mut);
+    let parts = params.pointer_mut("/parameter/0/part").and_then(Value::as_array_mut);
     for part in parts.into_iter().flatten() {
         match part.get("name").and_then(Value::as_str) {
             Some("nhsNumber") => part["valueString"] = json!(nhs),
@@ -100,15 +90,10 @@ pub fn set_permission(nhs: &str, code: &str) -> Value {
 /// `entity.what.identifier.value` = `what`, and the notification `Alert: Permission to view override <what>`.
 pub fn privacy_alert(nhs: &str, alert_type: &str, subtype: &str, what: &str) -> Value {
     let mut event = AUDIT_EVENT.clone();
-    for agent in event
-        .get_mut("agent")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
+    for agent in event.get_mut("agent").and_then(Value::as_array_mut).into_iter().flatten() {
         let who = agent.pointer_mut("/who/identifier");
-        if let Some(identifier) = who
-            .filter(|i| i.get("system").and_then(Value::as_str) == Some(codes::NHS_NUMBER_SYSTEM))
+        if let Some(identifier) =
+            who.filter(|i| i.get("system").and_then(Value::as_str) == Some(codes::NHS_NUMBER_SYSTEM))
         {
             identifier["value"] = json!(nhs);
         }
@@ -169,19 +154,10 @@ mod tests {
         let b = upload_bundle("9000000009", "ID-1", Some("OLD-1"));
         let valid = upload::validate_upload(&reparsed(&a, "Bundle"));
         assert_eq!(valid.map(|u| u.replaces), Ok(Some("OLD-1".to_owned())));
-        let id_a = a
-            .pointer("/identifier/value")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let id_b = b
-            .pointer("/identifier/value")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let id_a = a.pointer("/identifier/value").and_then(Value::as_str).unwrap_or_default();
+        let id_b = b.pointer("/identifier/value").and_then(Value::as_str).unwrap_or_default();
         assert_ne!(id_a, id_b);
-        assert!(
-            uuid::Uuid::parse_str(id_a).is_ok() && id_a == id_a.to_uppercase(),
-            "{id_a}"
-        );
+        assert!(uuid::Uuid::parse_str(id_a).is_ok() && id_a == id_a.to_uppercase(), "{id_a}");
         assert_eq!(
             a.pointer("/entry/0/resource/relatesTo"),
             Some(&json!([{ "code": "replaces", "targetIdentifier": { "value": "OLD-1" } }]))
@@ -190,21 +166,14 @@ mod tests {
 
     #[test]
     fn set_permission_is_valid_for_every_code() {
-        for (code, permission) in [
-            ("Yes", PermissionToView::Yes),
-            ("No", PermissionToView::No),
-            ("Ask", PermissionToView::Ask),
-        ] {
+        for (code, permission) in
+            [("Yes", PermissionToView::Yes), ("No", PermissionToView::No), ("Ask", PermissionToView::Ask)]
+        {
             let body = set_permission("9000000033", code);
             let valid = permission::validate_set_permission(&reparsed(&body, "Parameters"));
-            assert_eq!(
-                valid.map(|r| (r.nhs_number, r.permission)),
-                Ok(("9000000033".to_owned(), permission))
-            );
+            assert_eq!(valid.map(|r| (r.nhs_number, r.permission)), Ok(("9000000033".to_owned(), permission)));
         }
-        assert!(
-            permission::validate_set_permission(&set_permission("9000000009", "Maybe")).is_err()
-        );
+        assert!(permission::validate_set_permission(&set_permission("9000000009", "Maybe")).is_err());
     }
 
     #[test]
@@ -222,18 +191,10 @@ mod tests {
                     Err(e) => panic!("{t}/{r}: {e}"),
                 };
                 assert_eq!(
-                    (
-                        a.nhs_number.as_str(),
-                        a.alert_type.as_str(),
-                        a.alert_subtype.as_str(),
-                        a.what.as_str()
-                    ),
+                    (a.nhs_number.as_str(), a.alert_type.as_str(), a.alert_subtype.as_str(), a.what.as_str()),
                     ("9000000033", t.code(), r.code(), "SCR-ID-1")
                 );
-                assert_eq!(
-                    a.notification,
-                    "Alert: Permission to view override SCR-ID-1"
-                );
+                assert_eq!(a.notification, "Alert: Permission to view override SCR-ID-1");
                 assert_eq!(body["type"]["display"], t.display());
                 assert_eq!(body["subtype"][0]["display"], r.display());
             }
@@ -243,19 +204,10 @@ mod tests {
     #[test]
     fn privacy_alert_keeps_unknown_codes_for_negative_scenarios() {
         let body = privacy_alert("9000000009", "9", "0", "X");
-        assert_eq!(
-            (
-                body["type"]["code"].as_str(),
-                body["subtype"][0]["code"].as_str()
-            ),
-            (Some("9"), Some("0"))
-        );
+        assert_eq!((body["type"]["code"].as_str(), body["subtype"][0]["code"].as_str()), (Some("9"), Some("0")));
         assert_eq!(
             alert::validate_alert(&body).err().map(|e| e.text),
-            Some(
-                "Invalid or missing value in field 'type.code'. Supported values are: 1, 2"
-                    .to_owned()
-            )
+            Some("Invalid or missing value in field 'type.code'. Supported values are: 1, 2".to_owned())
         );
     }
 }

@@ -85,8 +85,7 @@ pub fn not_fhir_json(first_char: char) -> String {
 }
 
 /// HAPI strict parser: JSON object without `resourceType` (HAPI 5 wording; **derived**).
-pub const MISSING_RESOURCE_TYPE: &str =
-    "Invalid JSON content detected, missing required element: 'resourceType'";
+pub const MISSING_RESOURCE_TYPE: &str = "Invalid JSON content detected, missing required element: 'resourceType'";
 
 /// Upload: no resource of that type in the Bundle (reference §4.3, `FhirHelper.getDomainResource`).
 pub fn resource_missing_from_payload(resource_type: &str) -> String {
@@ -125,16 +124,14 @@ pub fn unsupported_relates_to_code(given: &str) -> String {
 }
 
 /// Upload: `Composition.relatesTo[0].targetIdentifier.value` absent (reference §4.3).
-pub const RELATES_TO_TARGET_MISSING: &str =
-    "Composition.relatesTo.targetIdentifier.value element is missing";
+pub const RELATES_TO_TARGET_MISSING: &str = "Composition.relatesTo.targetIdentifier.value element is missing";
 
 /// Upload: `Composition.identifier` absent or of another system (reference §4.3).
 pub const COMPOSITION_IDENTIFIER_MISSING: &str =
     "Missing Composition.identifier for system: https://tools.ietf.org/html/rfc4122";
 
 /// Upload: `Composition.identifier.value` absent (reference §4.3).
-pub const COMPOSITION_IDENTIFIER_VALUE_MISSING: &str =
-    "Missing Composition.identifier.value element";
+pub const COMPOSITION_IDENTIFIER_VALUE_MISSING: &str = "Missing Composition.identifier.value element";
 
 /// Upload: `Composition.date` absent (reference §4.3).
 pub const COMPOSITION_DATE_MISSING: &str = "Composition Date Element missing from payload";
@@ -168,8 +165,7 @@ pub fn bundle_missing_practitioner_role(reference: &str) -> String {
 pub const SET_PERMISSIONS_NOT_FOUND: &str = "Parameter named 'setPermissions' name not found";
 pub const SET_PERMISSIONS_NOT_UNIQUE: &str = "Exactly 1 parameter named 'setPermissions' expected";
 pub const NHS_NUMBER_PART_MISSING: &str = "Missing value for Parameter.Part 'nhsNumber'";
-pub const NHS_NUMBER_PART_NOT_UNIQUE: &str =
-    "Exactly 1 Parameter.Part named 'nhsNumber' with not empty value expected";
+pub const NHS_NUMBER_PART_NOT_UNIQUE: &str = "Exactly 1 Parameter.Part named 'nhsNumber' with not empty value expected";
 pub const PERMISSION_CODE_PART_MISSING: &str = "Parameter.Part named 'permissionCode' with valueCoding.system https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission not found";
 pub const PERMISSION_CODE_PART_NOT_UNIQUE: &str = "Exactly 1 Parameter.Part named 'permissionCode' with valueCoding.system https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission expected";
 
@@ -179,8 +175,7 @@ pub const ALERT_EXTENSION_NOT_UNIQUE: &str = "Expecting exactly one 'extension' 
 pub const ALERT_EXTENSION_VALUE_MISSING: &str = "'valueString' for 'extension' 'https://fhir.nhs.uk/StructureDefinition/Extension-SCR-NotificationMessage' is missing";
 pub const ALERT_TYPE_SYSTEM_MISSING: &str =
     "'Type' element for 'https://fhir.nhs.uk/CodeSystem/SCR-AlertType' system missing";
-pub const ALERT_TYPE_CODE_INVALID: &str =
-    "Invalid or missing value in field 'type.code'. Supported values are: 1, 2";
+pub const ALERT_TYPE_CODE_INVALID: &str = "Invalid or missing value in field 'type.code'. Supported values are: 1, 2";
 pub const ALERT_TYPE_DISPLAY_MISSING: &str = "Missing value 'type.display'";
 pub const ALERT_SUBTYPE_NOT_UNIQUE: &str = "Expecting exactly one 'subtype' element";
 pub const ALERT_SUBTYPE_SYSTEM_INVALID: &str = "Invalid or missing value in field 'subtype.system'. Supported value is: https://fhir.nhs.uk/CodeSystem/SCR-AlertReason";
@@ -189,8 +184,7 @@ pub const ALERT_SUBTYPE_CODE_INVALID: &str =
 pub const ALERT_SUBTYPE_DISPLAY_MISSING: &str = "Missing value 'subtype.display'";
 pub const ALERT_RECORDED_MISSING: &str = "'recorded' element missing";
 pub const ALERT_ENTITY_NOT_UNIQUE: &str = "Expecting exactly one 'entity' element";
-pub const ALERT_ENTITY_WHAT_MISSING: &str =
-    "Invalid or missing value in field 'entity.what.identifier.value'";
+pub const ALERT_ENTITY_WHAT_MISSING: &str = "Invalid or missing value in field 'entity.what.identifier.value'";
 
 /// Alert: type/subtype pair not permitted (reference §4.5; trailing full stop included).
 pub fn invalid_alert_combination(alert_type: &str, subtype: &str) -> String {

@@ -14,21 +14,12 @@ pub(crate) fn valid_alert(
     subtype: &str,
 ) -> Result<Value, StepFailure> {
     let nhs = world.nhs(alias)?;
-    let what = world
-        .scr(alias)
-        .unwrap_or_else(|_| uuid::Uuid::new_v4().to_string().to_uppercase());
+    let what = world.scr(alias).unwrap_or_else(|_| uuid::Uuid::new_v4().to_string().to_uppercase());
     Ok(payloads::privacy_alert(&nhs, alert_type, subtype, &what))
 }
 
-#[when(
-    regex = r#"^I raise a privacy alert of type "([^"]*)" and subtype "([^"]*)" for patient "([^"]+)"$"#
-)]
-async fn raise_alert(
-    world: &mut ScrWorld,
-    alert_type: String,
-    subtype: String,
-    alias: String,
-) -> StepResult {
+#[when(regex = r#"^I raise a privacy alert of type "([^"]*)" and subtype "([^"]*)" for patient "([^"]+)"$"#)]
+async fn raise_alert(world: &mut ScrWorld, alert_type: String, subtype: String, alias: String) -> StepResult {
     let body = valid_alert(world, &alias, &alert_type, &subtype)?;
     world.post_json("/AuditEvent", &body).await.map(|_| ())
 }
@@ -44,42 +35,33 @@ async fn raise_alert_changed(world: &mut ScrWorld, alias: String, change: String
 async fn recorded_alerts(world: &mut ScrWorld, alias: &str) -> Result<Vec<Value>, StepFailure> {
     let nhs = world.nhs(alias)?;
     let alerts = world.admin_get(&format!("/alerts?nhs={nhs}")).await?;
-    alerts.as_array().cloned().ok_or_else(|| {
-        StepFailure(format!(
-            "admin route /alerts did not answer a list: {alerts}"
-        ))
-    })
+    alerts
+        .as_array()
+        .cloned()
+        .ok_or_else(|| StepFailure(format!("admin route /alerts did not answer a list: {alerts}")))
 }
 
 #[then(
     regex = r#"^the mock has recorded a privacy alert for patient "([^"]+)" with type "([^"]*)" and subtype "([^"]*)"$"#
 )]
-async fn alert_recorded(
-    world: &mut ScrWorld,
-    alias: String,
-    alert_type: String,
-    subtype: String,
-) -> StepResult {
+async fn alert_recorded(world: &mut ScrWorld, alias: String, alert_type: String, subtype: String) -> StepResult {
     let alerts = recorded_alerts(world, &alias).await?;
-    let found = alerts.iter().find(|a| {
-        a["alert"]["alert_type"] == alert_type.as_str()
-            && a["alert"]["alert_subtype"] == subtype.as_str()
-    });
+    let found = alerts
+        .iter()
+        .find(|a| a["alert"]["alert_type"] == alert_type.as_str() && a["alert"]["alert_subtype"] == subtype.as_str());
     let Some(found) = found else {
-        return Err(StepFailure(format!("no alert of type {alert_type}/{subtype} recorded for patient {alias}; recorded: {alerts:?}")));
+        return Err(StepFailure(format!(
+            "no alert of type {alert_type}/{subtype} recorded for patient {alias}; recorded: {alerts:?}"
+        )));
     };
     // who, what and why must all be kept
     for field in ["sds_user_id", "ods_code", "what", "notification", "role"] {
         if found["alert"][field].as_str().is_none_or(str::is_empty) {
-            return Err(StepFailure(format!(
-                "the recorded alert lacks '{field}': {found}"
-            )));
+            return Err(StepFailure(format!("the recorded alert lacks '{field}': {found}")));
         }
     }
     if found["session_urid"].as_str().is_none_or(str::is_empty) {
-        return Err(StepFailure(format!(
-            "the recorded alert lacks the session URID: {found}"
-        )));
+        return Err(StepFailure(format!("the recorded alert lacks the session URID: {found}")));
     }
     Ok(())
 }
@@ -90,8 +72,6 @@ async fn no_alert_recorded(world: &mut ScrWorld, alias: String) -> StepResult {
     if alerts.is_empty() {
         Ok(())
     } else {
-        Err(StepFailure(format!(
-            "expected no alert for patient {alias}, recorded: {alerts:?}"
-        )))
+        Err(StepFailure(format!("expected no alert for patient {alias}, recorded: {alerts:?}")))
     }
 }

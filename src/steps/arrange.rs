@@ -20,24 +20,14 @@ async fn patient_with_scr(world: &mut ScrWorld, alias: String) -> StepResult {
 #[given(regex = r#"^patient "([^"]+)" has a replacement SCR$"#)]
 async fn replacement_scr(world: &mut ScrWorld, alias: String) -> StepResult {
     super::upload::upload(world, &alias, true).await?;
-    require_status(
-        world,
-        201,
-        &format!("upload a replacement SCR for patient {alias}"),
-    )
+    require_status(world, 201, &format!("upload a replacement SCR for patient {alias}"))
 }
 
 #[given(regex = r#"^patient "([^"]+)" has permission to view "([^"]+)"$"#)]
 async fn has_permission(world: &mut ScrWorld, alias: String, code: String) -> StepResult {
     let nhs = world.nhs(&alias)?;
-    world
-        .post_json("/$setPermission", &payloads::set_permission(&nhs, &code))
-        .await?;
-    require_status(
-        world,
-        201,
-        &format!("set permission to view {code} for patient {alias}"),
-    )
+    world.post_json("/$setPermission", &payloads::set_permission(&nhs, &code)).await?;
+    require_status(world, 201, &format!("set permission to view {code} for patient {alias}"))
 }
 
 #[given(regex = r#"^the sandbox patient "([^"]+)" is "([^"]+)"$"#)]

@@ -27,40 +27,18 @@ async fn status(world: &mut ScrWorld, expected: u16) -> StepResult {
 #[then(regex = r#"^the response is an OperationOutcome "([^"]+)" with the text "(.*)"$"#)]
 async fn outcome(world: &mut ScrWorld, code: String, text: String) -> StepResult {
     let text = world.substitute(&text)?;
-    check(checks::operation_outcome(
-        &world.last()?.response,
-        &code,
-        "error",
-        &text,
-        code_match(world),
-    ))
+    check(checks::operation_outcome(&world.last()?.response, &code, "error", &text, code_match(world)))
 }
 
-#[then(
-    regex = r#"^the response is an OperationOutcome "([^"]+)" with severity "([^"]+)" and the text "(.*)"$"#
-)]
-async fn outcome_with_severity(
-    world: &mut ScrWorld,
-    code: String,
-    severity: String,
-    text: String,
-) -> StepResult {
+#[then(regex = r#"^the response is an OperationOutcome "([^"]+)" with severity "([^"]+)" and the text "(.*)"$"#)]
+async fn outcome_with_severity(world: &mut ScrWorld, code: String, severity: String, text: String) -> StepResult {
     let text = world.substitute(&text)?;
-    check(checks::operation_outcome(
-        &world.last()?.response,
-        &code,
-        &severity,
-        &text,
-        code_match(world),
-    ))
+    check(checks::operation_outcome(&world.last()?.response, &code, &severity, &text, code_match(world)))
 }
 
 #[then("the response is the no-consent OperationOutcome")]
 async fn no_consent(world: &mut ScrWorld) -> StepResult {
-    check(checks::no_consent(
-        &world.last()?.response,
-        code_match(world),
-    ))
+    check(checks::no_consent(&world.last()?.response, code_match(world)))
 }
 
 #[then("the response body is empty")]
@@ -86,9 +64,7 @@ async fn header_generated(world: &mut ScrWorld, name: String) -> StepResult {
 #[then(regex = r#"^the response header "([^"]+)" echoes the request$"#)]
 async fn header_echoed(world: &mut ScrWorld, name: String) -> StepResult {
     let last = world.last()?;
-    let sent = last
-        .sent_header(&name)
-        .ok_or_else(|| StepFailure(format!("the request sent no {name} header")))?;
+    let sent = last.sent_header(&name).ok_or_else(|| StepFailure(format!("the request sent no {name} header")))?;
     check(checks::header_is(&last.response, &name, sent))
 }
 
@@ -120,33 +96,19 @@ async fn scr_document(world: &mut ScrWorld, alias: String) -> StepResult {
     let nhs = world.nhs(&alias)?;
     let scr = world.scr(&alias)?;
     let last = world.last()?;
-    let base_url = last
-        .request
-        .url
-        .split("/Bundle?")
-        .next()
-        .unwrap_or("")
-        .to_owned();
+    let base_url = last.request.url.split("/Bundle?").next().unwrap_or("").to_owned();
     check(checks::scr_document(&last.response, &base_url, &nhs, &scr))
 }
 
 #[then(regex = r#"^the response JSON at "([^"]*)" is "(.*)"$"#)]
 async fn json_at_text(world: &mut ScrWorld, pointer: String, text: String) -> StepResult {
     let text = world.substitute(&text)?;
-    check(checks::json_at(
-        &world.last()?.response,
-        &pointer,
-        &Value::String(text),
-    ))
+    check(checks::json_at(&world.last()?.response, &pointer, &Value::String(text)))
 }
 
 #[then(regex = r#"^the response JSON at "([^"]*)" is ([^"].*)$"#)]
 async fn json_at_value(world: &mut ScrWorld, pointer: String, literal: String) -> StepResult {
-    let expected: Value = serde_json::from_str(&literal)
-        .map_err(|e| StepFailure(format!("'{literal}' is not a JSON literal: {e}")))?;
-    check(checks::json_at(
-        &world.last()?.response,
-        &pointer,
-        &expected,
-    ))
+    let expected: Value =
+        serde_json::from_str(&literal).map_err(|e| StepFailure(format!("'{literal}' is not a JSON literal: {e}")))?;
+    check(checks::json_at(&world.last()?.response, &pointer, &expected))
 }

@@ -8,10 +8,7 @@ use crate::scr::{patch, payloads};
 #[when(regex = r#"^I set permission to view "([^"]*)" for patient "([^"]+)"$"#)]
 async fn set_permission(world: &mut ScrWorld, code: String, alias: String) -> StepResult {
     let nhs = world.nhs(&alias)?;
-    world
-        .post_json("/$setPermission", &payloads::set_permission(&nhs, &code))
-        .await
-        .map(|_| ())
+    world.post_json("/$setPermission", &payloads::set_permission(&nhs, &code)).await.map(|_| ())
 }
 
 #[when(regex = r#"^I set permission to view for patient "([^"]+)" with the change "(.*)"$"#)]

@@ -13,11 +13,7 @@ pub mod upload;
 use crate::runner::world::{ScrWorld, StepFailure};
 
 /// Checks a step's response status, for Given steps that must succeed to arrange state.
-pub(crate) fn require_status(
-    world: &ScrWorld,
-    expected: u16,
-    what: &str,
-) -> Result<(), StepFailure> {
+pub(crate) fn require_status(world: &ScrWorld, expected: u16, what: &str) -> Result<(), StepFailure> {
     let exchange = world.last()?;
     if exchange.response.status == expected {
         Ok(())

@@ -13,29 +13,23 @@ async fn get(world: &mut ScrWorld, path: &str) -> StepResult {
 #[when(regex = r#"^I request the SCR id for patient "([^"]+)"$"#)]
 async fn request_scr_id(world: &mut ScrWorld, alias: String) -> StepResult {
     let nhs = world.nhs(&alias)?;
-    get(
-        world,
-        &format!("/DocumentReference?patient={NHS_NUMBER_SYSTEM}|{nhs}"),
-    )
-    .await
+    get(world, &format!("/DocumentReference?patient={NHS_NUMBER_SYSTEM}|{nhs}")).await
 }
 
 #[when(regex = r#"^I request the SCR id for patient "([^"]+)" with "(.*)"$"#)]
 async fn request_scr_id_with(world: &mut ScrWorld, alias: String, extra: String) -> StepResult {
     let nhs = world.nhs(&alias)?;
     let extra = world.substitute(&extra)?;
-    get(
-        world,
-        &format!("/DocumentReference?patient={NHS_NUMBER_SYSTEM}|{nhs}&{extra}"),
-    )
-    .await
+    get(world, &format!("/DocumentReference?patient={NHS_NUMBER_SYSTEM}|{nhs}&{extra}")).await
 }
 
 async fn read(world: &mut ScrWorld, id: &str, alias: &str) -> StepResult {
     let nhs = world.nhs(alias)?;
     get(
         world,
-        &format!("/Bundle?composition.identifier={id}&composition.subject:Patient.identifier={NHS_NUMBER_SYSTEM}|{nhs}"),
+        &format!(
+            "/Bundle?composition.identifier={id}&composition.subject:Patient.identifier={NHS_NUMBER_SYSTEM}|{nhs}"
+        ),
     )
     .await
 }

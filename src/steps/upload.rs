@@ -30,17 +30,9 @@ pub(crate) async fn post_upload(world: &mut ScrWorld, alias: &str, body: Value) 
 }
 
 /// The valid GP Summary for a patient, optionally replacing their current SCR.
-pub(crate) fn valid_upload(
-    world: &mut ScrWorld,
-    alias: &str,
-    replacing: bool,
-) -> Result<Value, StepFailure> {
+pub(crate) fn valid_upload(world: &mut ScrWorld, alias: &str, replacing: bool) -> Result<Value, StepFailure> {
     let nhs = world.nhs(alias)?;
-    let replaces = if replacing {
-        Some(world.scr(alias)?)
-    } else {
-        None
-    };
+    let replaces = if replacing { Some(world.scr(alias)?) } else { None };
     let id = uuid::Uuid::new_v4().to_string().to_uppercase();
     Ok(payloads::upload_bundle(&nhs, &id, replaces.as_deref()))
 }

@@ -67,11 +67,7 @@ fn check_extension(event: &Value) -> Result<String, ScrError> {
     };
     let value = extension
         .as_object()
-        .and_then(|members| {
-            members
-                .iter()
-                .find(|(name, v)| name.starts_with("value") && !v.is_null())
-        })
+        .and_then(|members| members.iter().find(|(name, v)| name.starts_with("value") && !v.is_null()))
         .map(|(_, v)| v);
     match value {
         Some(Value::String(s)) => Ok(s.clone()),
@@ -117,10 +113,7 @@ fn check_combination(alert_type: AlertType, reason: AlertReason) -> Result<(), S
     if is_permitted(alert_type, reason) {
         Ok(())
     } else {
-        Err(bad(texts::invalid_alert_combination(
-            alert_type.code(),
-            reason.code(),
-        )))
+        Err(bad(texts::invalid_alert_combination(alert_type.code(), reason.code())))
     }
 }
 
@@ -177,16 +170,12 @@ fn check_role(agent: &Value) -> Result<String, ScrError> {
     }
     let is_empty_role = |role: &Value| {
         !has_text(str_at(role, "/text"))
-            && role
-                .pointer("/coding/0")
-                .is_none_or(|c| c.as_object().is_none_or(|m| m.values().all(Value::is_null)))
+            && role.pointer("/coding/0").is_none_or(|c| c.as_object().is_none_or(|m| m.values().all(Value::is_null)))
     };
     if roles.iter().any(is_empty_role) {
         return Err(bad(texts::ALERT_ROLE_EMPTY));
     }
-    let text = roles
-        .iter()
-        .find_map(|r| str_at(r, "/text").filter(|t| has_text(Some(t))));
+    let text = roles.iter().find_map(|r| str_at(r, "/text").filter(|t| has_text(Some(t))));
     let code = roles.iter().find_map(|r| text_at(r, "/coding/0/code"));
     Ok(text.or(code).unwrap_or_default().to_owned())
 }
@@ -200,10 +189,8 @@ mod tests {
     use crate::scr::validate::parse::parse_resource;
 
     fn example() -> Value {
-        serde_json::from_str(include_str!(
-            "../../../fixtures/nhs/examples/AuditEvent.json"
-        ))
-        .expect("AuditEvent.json is valid JSON")
+        serde_json::from_str(include_str!("../../../fixtures/nhs/examples/AuditEvent.json"))
+            .expect("AuditEvent.json is valid JSON")
     }
 
     fn changed(change: &str) -> Value {
@@ -236,8 +223,7 @@ mod tests {
                 nhs_number: "9000000009".into(),
                 alert_type: "1".into(),
                 alert_subtype: "1".into(),
-                notification:
-                    "Alert: Permission to view override 1C03CF4F-D404-4D76-B192-4F81727059F6".into(),
+                notification: "Alert: Permission to view override 1C03CF4F-D404-4D76-B192-4F81727059F6".into(),
                 recorded: "2020-11-13T00:00:00+00:00".into(),
                 what: "1C03CF4F-D404-4D76-B192-4F81727059F6".into(),
                 ods_code: "T10101".into(),
@@ -262,16 +248,13 @@ mod tests {
             ),
         ];
         for (request, response) in pairs {
-            let body =
-                parse_resource(request.as_bytes(), "AuditEvent").expect("UAT request parses");
+            let body = parse_resource(request.as_bytes(), "AuditEvent").expect("UAT request parses");
             let err = validate_alert(&body).expect_err("the UAT bad request is rejected");
             assert_eq!(err.to_operation_outcome(), json(response));
         }
         for ok in [
             include_str!("../../../fixtures/nhs/uat/send_alert/success/1-basic.request.json"),
-            include_str!(
-                "../../../fixtures/nhs/uat/send_alert/spine_error/1-invalidValue.request.json"
-            ),
+            include_str!("../../../fixtures/nhs/uat/send_alert/spine_error/1-invalidValue.request.json"),
             include_str!("../../../fixtures/nhs/sandbox/audit_event.json"),
         ] {
             assert!(validate_alert(&json(ok)).is_ok());
@@ -287,7 +270,10 @@ mod tests {
             ("success", None),
             ("free_text", None),
             ("type_range", Some("Invalid or missing value in field 'type.code'. Supported values are: 1, 2")),
-            ("subtype_range", Some("Invalid or missing value in field 'subtype.code'. Supported values are: 1, 2, 3, 4, 5, 6")),
+            (
+                "subtype_range",
+                Some("Invalid or missing value in field 'subtype.code'. Supported values are: 1, 2, 3, 4, 5, 6"),
+            ),
             ("type_subtype_combination_24", Some("Invalid combination of alert type '2' and alert subtype '4'.")),
             ("type_subtype_combination_26", Some("Invalid combination of alert type '2' and alert subtype '6'.")),
             (
@@ -296,8 +282,7 @@ mod tests {
             ),
         ];
         for (name, text) in expect {
-            let body =
-                std::fs::read(dir.join(format!("{name}.json"))).expect("oracle file readable");
+            let body = std::fs::read(dir.join(format!("{name}.json"))).expect("oracle file readable");
             let result = parse_resource(&body, "AuditEvent").and_then(|v| validate_alert(&v));
             assert_eq!(result.err().map(|e| e.text).as_deref(), *text, "{name}");
         }
@@ -305,8 +290,7 @@ mod tests {
 
     #[test]
     fn every_rule_with_its_exact_text() {
-        const EXT: &str =
-            "https://fhir.nhs.uk/StructureDefinition/Extension-SCR-NotificationMessage";
+        const EXT: &str = "https://fhir.nhs.uk/StructureDefinition/Extension-SCR-NotificationMessage";
         let ext_twice = format!("add /extension/- = {{\"url\":\"{EXT}\",\"valueString\":\"x\"}}");
         let rows: Vec<(&str, String)> = vec![
             // 1 id
@@ -376,14 +360,13 @@ mod tests {
             format!("add /agent/- = {{\"who\":{{\"identifier\":{{\"system\":\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":\"9000000017\"}}}},\"requestor\":{requestor}}}")
         };
         // a second agent whose requestor is wrong fails on the requestor, before the count
-        assert!(
-            error_text(&changed(&second("true"))).starts_with("Missing or unsupported 'requestor'")
-        );
+        assert!(error_text(&changed(&second("true"))).starts_with("Missing or unsupported 'requestor'"));
         // agents without a value are not counted
         let ignored = "add /agent/- = {\"who\":{\"identifier\":{\"system\":\"https://fhir.nhs.uk/Id/nhs-number\"}},\"requestor\":true}";
         assert!(validate_alert(&changed(ignored)).is_ok());
         // the order of systems: nhs-number, then ods, then sds
-        let all_bad = "remove /agent[sds-user-id] ; remove /agent[ods-organization-code] ; remove /agent[nhs-number]/requestor";
+        let all_bad =
+            "remove /agent[sds-user-id] ; remove /agent[ods-organization-code] ; remove /agent[nhs-number]/requestor";
         assert!(error_text(&changed(all_bad)).ends_with("'https://fhir.nhs.uk/Id/nhs-number'"));
     }
 
@@ -406,33 +389,15 @@ mod tests {
 
     #[test]
     fn permitted_pairs_and_optional_members() {
-        for (t, s) in [
-            ("1", "1"),
-            ("1", "2"),
-            ("1", "3"),
-            ("1", "4"),
-            ("1", "6"),
-            ("2", "1"),
-            ("2", "2"),
-            ("2", "3"),
-            ("2", "5"),
-        ] {
-            let ok = validate_alert(&changed(&format!(
-                "set /type/code = \"{t}\" ; set /subtype/0/code = \"{s}\""
-            )));
-            assert_eq!(
-                ok.map(|a| (a.alert_type, a.alert_subtype)),
-                Ok((t.to_owned(), s.to_owned()))
-            );
+        for (t, s) in
+            [("1", "1"), ("1", "2"), ("1", "3"), ("1", "4"), ("1", "6"), ("2", "1"), ("2", "2"), ("2", "3"), ("2", "5")]
+        {
+            let ok = validate_alert(&changed(&format!("set /type/code = \"{t}\" ; set /subtype/0/code = \"{s}\"")));
+            assert_eq!(ok.map(|a| (a.alert_type, a.alert_subtype)), Ok((t.to_owned(), s.to_owned())));
         }
         let bare = validate_alert(&changed("remove /outcomeDesc ; remove /source"));
-        assert_eq!(
-            bare.map(|a| (a.outcome_desc, a.observer_asid)),
-            Ok((None, None))
-        );
-        let coded = validate_alert(&changed(
-            "set /agent[sds-user-id]/role = [{\"coding\":[{\"code\":\"R8000\"}]}]",
-        ));
+        assert_eq!(bare.map(|a| (a.outcome_desc, a.observer_asid)), Ok((None, None)));
+        let coded = validate_alert(&changed("set /agent[sds-user-id]/role = [{\"coding\":[{\"code\":\"R8000\"}]}]"));
         assert_eq!(coded.map(|a| a.role), Ok("R8000".to_owned()));
     }
 }

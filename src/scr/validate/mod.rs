@@ -31,9 +31,5 @@ pub(crate) fn or_null(value: Option<&str>) -> &str {
 
 /// The array at `pointer`, or an empty slice when absent or not an array.
 pub(crate) fn array_at<'a>(value: &'a Value, pointer: &str) -> &'a [Value] {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+    value.pointer(pointer).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
 }

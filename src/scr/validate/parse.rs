@@ -15,25 +15,18 @@ use crate::scr::{texts, ScrError};
 /// the same prefix with HAPI's wording; another type → [`texts::incorrect_resource_type`]; an empty string
 /// value → [`texts::empty_attribute_value`] naming the member that holds the first one in document order.
 pub fn parse_resource(body: &[u8], expected_type: &str) -> Result<Value, ScrError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ScrError::bad_request(texts::unparseable_json(&e.to_string())))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ScrError::bad_request(texts::unparseable_json(&e.to_string())))?;
     if !value.is_object() {
-        return Err(ScrError::bad_request(texts::not_fhir_json(
-            first_non_whitespace(body),
-        )));
+        return Err(ScrError::bad_request(texts::not_fhir_json(first_non_whitespace(body))));
     }
     let found = value
         .get("resourceType")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ScrError::bad_request(texts::unparseable_json(texts::MISSING_RESOURCE_TYPE))
-        })?;
+        .ok_or_else(|| ScrError::bad_request(texts::unparseable_json(texts::MISSING_RESOURCE_TYPE)))?;
     if found != expected_type {
-        return Err(ScrError::bad_request(texts::incorrect_resource_type(
-            expected_type,
-            found,
-        )));
+        return Err(ScrError::bad_request(texts::incorrect_resource_type(expected_type, found)));
     }
     if let Some(member) = first_empty_string(body)? {
         return Err(ScrError::bad_request(texts::empty_attribute_value(&member)));
@@ -42,10 +35,7 @@ pub fn parse_resource(body: &[u8], expected_type: &str) -> Result<Value, ScrErro
 }
 
 fn first_non_whitespace(body: &[u8]) -> char {
-    String::from_utf8_lossy(body)
-        .chars()
-        .find(|c| !c.is_whitespace())
-        .unwrap_or(' ')
+    String::from_utf8_lossy(body).chars().find(|c| !c.is_whitespace()).unwrap_or(' ')
 }
 
 /// Name of the member holding the first `""` in document order (depth-first), scanning the raw text so the
@@ -103,9 +93,7 @@ impl<'de> Visitor<'de> for FirstEmpty<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut found = None;
-        while let Some(hit) = seq.next_element_seed(FirstEmpty {
-            member: self.member,
-        })? {
+        while let Some(hit) = seq.next_element_seed(FirstEmpty { member: self.member })? {
             found = found.or(hit);
         }
         Ok(found)
@@ -137,24 +125,14 @@ mod tests {
 
     #[test]
     fn parses_a_resource_of_the_expected_type() {
-        let v = parse_resource(
-            br#"{"resourceType":"Parameters","parameter":[]}"#,
-            "Parameters",
-        );
-        assert_eq!(
-            v.ok()
-                .and_then(|v| v["resourceType"].as_str().map(str::to_owned)),
-            Some("Parameters".into())
-        );
+        let v = parse_resource(br#"{"resourceType":"Parameters","parameter":[]}"#, "Parameters");
+        assert_eq!(v.ok().and_then(|v| v["resourceType"].as_str().map(str::to_owned)), Some("Parameters".into()));
     }
 
     #[test]
     fn rejects_what_is_not_json() {
         let text = text_of("{not json", "Bundle");
-        assert!(
-            text.starts_with("Failed to parse JSON encoded FHIR content: "),
-            "{text}"
-        );
+        assert!(text.starts_with("Failed to parse JSON encoded FHIR content: "), "{text}");
         assert!(text.contains("line 1"), "the serde detail is kept: {text}");
         assert!(text_of("", "Bundle").starts_with("Failed to parse JSON encoded FHIR content: "));
     }
@@ -181,37 +159,20 @@ mod tests {
 
     #[test]
     fn the_type_is_checked_before_empty_values() {
-        assert!(text_of(r#"{"resourceType":"Parameters","x":""}"#, "Bundle")
-            .starts_with("Incorrect resource type"));
+        assert!(text_of(r#"{"resourceType":"Parameters","x":""}"#, "Bundle").starts_with("Incorrect resource type"));
     }
 
     #[test]
     fn rejects_the_first_empty_string_in_document_order() {
         let cases = [
-            (
-                r#"{"resourceType":"AuditEvent","outcomeDesc":""}"#,
-                "outcomeDesc",
-            ),
-            (
-                r#"{"resourceType":"AuditEvent","z":{"deep":[{"b":""}]},"a":""}"#,
-                "b",
-            ),
-            (
-                r#"{"resourceType":"AuditEvent","zeta":"","alpha":""}"#,
-                "zeta",
-            ),
+            (r#"{"resourceType":"AuditEvent","outcomeDesc":""}"#, "outcomeDesc"),
+            (r#"{"resourceType":"AuditEvent","z":{"deep":[{"b":""}]},"a":""}"#, "b"),
+            (r#"{"resourceType":"AuditEvent","zeta":"","alpha":""}"#, "zeta"),
             (r#"{"resourceType":"AuditEvent","given":["x",""]}"#, "given"),
-            (
-                r#"{"resourceType":"AuditEvent","a":[[{"q\"uote":""}]]}"#,
-                "q\"uote",
-            ),
+            (r#"{"resourceType":"AuditEvent","a":[[{"q\"uote":""}]]}"#, "q\"uote"),
         ];
         for (body, member) in cases {
-            assert_eq!(
-                text_of(body, "AuditEvent"),
-                texts::empty_attribute_value(member),
-                "{body}"
-            );
+            assert_eq!(text_of(body, "AuditEvent"), texts::empty_attribute_value(member), "{body}");
         }
         assert_eq!(
             texts::empty_attribute_value("outcomeDesc"),
@@ -221,48 +182,21 @@ mod tests {
 
     #[test]
     fn whitespace_and_other_scalars_are_not_empty() {
-        let body =
-            r#"{"resourceType":"AuditEvent","a":" ","b":0,"c":null,"d":false,"e":[],"f":{}}"#;
+        let body = r#"{"resourceType":"AuditEvent","a":" ","b":0,"c":null,"d":false,"e":[],"f":{}}"#;
         assert!(parse_resource(body.as_bytes(), "AuditEvent").is_ok());
     }
 
     #[test]
     fn nhs_example_and_uat_bodies_parse() {
         let bodies = [
-            (
-                include_str!("../../../fixtures/nhs/examples/UploadScrBundle.json"),
-                "Bundle",
-            ),
-            (
-                include_str!("../../../fixtures/nhs/examples/AuditEvent.json"),
-                "AuditEvent",
-            ),
-            (
-                include_str!("../../../fixtures/nhs/examples/SetPermission.json"),
-                "Parameters",
-            ),
-            (
-                include_str!("../../../fixtures/nhs/uat/upload_scr/success/1-basic.request.json"),
-                "Bundle",
-            ),
-            (
-                include_str!("../../../fixtures/nhs/uat/upload_scr/success/2-bulk.request.json"),
-                "Bundle",
-            ),
-            (
-                include_str!(
-                    "../../../fixtures/nhs/uat/upload_scr/success/3-bulk-sds.request.json"
-                ),
-                "Bundle",
-            ),
-            (
-                include_str!("../../../fixtures/nhs/uat/send_alert/success/1-basic.request.json"),
-                "AuditEvent",
-            ),
-            (
-                include_str!("../../../fixtures/nhs/uat/set_acs/success/1-basic.request.json"),
-                "Parameters",
-            ),
+            (include_str!("../../../fixtures/nhs/examples/UploadScrBundle.json"), "Bundle"),
+            (include_str!("../../../fixtures/nhs/examples/AuditEvent.json"), "AuditEvent"),
+            (include_str!("../../../fixtures/nhs/examples/SetPermission.json"), "Parameters"),
+            (include_str!("../../../fixtures/nhs/uat/upload_scr/success/1-basic.request.json"), "Bundle"),
+            (include_str!("../../../fixtures/nhs/uat/upload_scr/success/2-bulk.request.json"), "Bundle"),
+            (include_str!("../../../fixtures/nhs/uat/upload_scr/success/3-bulk-sds.request.json"), "Bundle"),
+            (include_str!("../../../fixtures/nhs/uat/send_alert/success/1-basic.request.json"), "AuditEvent"),
+            (include_str!("../../../fixtures/nhs/uat/set_acs/success/1-basic.request.json"), "Parameters"),
         ];
         for (body, ty) in bodies {
             if let Err(e) = parse_resource(body.as_bytes(), ty) {

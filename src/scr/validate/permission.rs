@@ -25,9 +25,7 @@ pub fn validate_set_permission(params: &Value) -> Result<PermissionRequest, ScrE
     let code = permission_code_part(parts)?;
     let permission = code
         .and_then(|c| c.parse::<PermissionToView>().ok())
-        .ok_or_else(|| {
-            ScrError::bad_request(texts::invalid_value(or_null(code), "valueCoding.code"))
-        })?;
+        .ok_or_else(|| ScrError::bad_request(texts::invalid_value(or_null(code), "valueCoding.code")))?;
     Ok(PermissionRequest {
         nhs_number: nhs_number.to_owned(),
         permission,
@@ -36,11 +34,7 @@ pub fn validate_set_permission(params: &Value) -> Result<PermissionRequest, ScrE
 }
 
 /// Exactly one element of `matching`, or the `none` / `many` error.
-fn exactly_one<T>(
-    mut matching: impl Iterator<Item = T>,
-    none: &str,
-    many: &str,
-) -> Result<T, ScrError> {
+fn exactly_one<T>(mut matching: impl Iterator<Item = T>, none: &str, many: &str) -> Result<T, ScrError> {
     match (matching.next(), matching.next()) {
         (Some(one), None) => Ok(one),
         (Some(_), Some(_)) => Err(ScrError::bad_request(many)),
@@ -51,9 +45,7 @@ fn exactly_one<T>(
 /// §4.4 "Parameter named 'setPermissions' …" pair.
 fn set_permissions_parameter(params: &Value) -> Result<&Value, ScrError> {
     exactly_one(
-        array_at(params, "/parameter")
-            .iter()
-            .filter(|p| str_at(p, "/name") == Some("setPermissions")),
+        array_at(params, "/parameter").iter().filter(|p| str_at(p, "/name") == Some("setPermissions")),
         texts::SET_PERMISSIONS_NOT_FOUND,
         texts::SET_PERMISSIONS_NOT_UNIQUE,
     )
@@ -62,10 +54,7 @@ fn set_permissions_parameter(params: &Value) -> Result<&Value, ScrError> {
 /// §4.4 "… Parameter.Part 'nhsNumber' …" pair: parts named `nhsNumber` with a non-empty `valueString`.
 fn nhs_number_part(parts: &[Value]) -> Result<&str, ScrError> {
     exactly_one(
-        parts
-            .iter()
-            .filter(|p| str_at(p, "/name") == Some("nhsNumber"))
-            .filter_map(|p| text_at(p, "/valueString")),
+        parts.iter().filter(|p| str_at(p, "/name") == Some("nhsNumber")).filter_map(|p| text_at(p, "/valueString")),
         texts::NHS_NUMBER_PART_MISSING,
         texts::NHS_NUMBER_PART_NOT_UNIQUE,
     )
@@ -91,10 +80,8 @@ mod tests {
     use crate::scr::patch::apply_change;
 
     fn example() -> Value {
-        serde_json::from_str(include_str!(
-            "../../../fixtures/nhs/examples/SetPermission.json"
-        ))
-        .expect("SetPermission.json is valid JSON")
+        serde_json::from_str(include_str!("../../../fixtures/nhs/examples/SetPermission.json"))
+            .expect("SetPermission.json is valid JSON")
     }
 
     fn changed(change: &str) -> Value {
@@ -123,18 +110,12 @@ mod tests {
 
     #[test]
     fn codes_are_case_insensitive_and_kept_as_sent() {
-        for (code, permission) in [
-            ("yes", PermissionToView::Yes),
-            ("NO", PermissionToView::No),
-            ("aSk", PermissionToView::Ask),
-        ] {
-            let ok = validate_set_permission(&changed(&format!(
-                "set /parameter/0/part/1/valueCoding/code = \"{code}\""
-            )));
-            assert_eq!(
-                ok.map(|r| (r.permission, r.code_as_sent)),
-                Ok((permission, code.to_owned()))
-            );
+        for (code, permission) in
+            [("yes", PermissionToView::Yes), ("NO", PermissionToView::No), ("aSk", PermissionToView::Ask)]
+        {
+            let ok =
+                validate_set_permission(&changed(&format!("set /parameter/0/part/1/valueCoding/code = \"{code}\"")));
+            assert_eq!(ok.map(|r| (r.permission, r.code_as_sent)), Ok((permission, code.to_owned())));
         }
     }
 
@@ -151,15 +132,12 @@ mod tests {
             ),
         ];
         for (request, response) in pairs {
-            let err = validate_set_permission(&json(request))
-                .expect_err("the UAT bad request is rejected");
+            let err = validate_set_permission(&json(request)).expect_err("the UAT bad request is rejected");
             assert_eq!(err.to_operation_outcome(), json(response));
         }
         for ok in [
             include_str!("../../../fixtures/nhs/uat/set_acs/success/1-basic.request.json"),
-            include_str!(
-                "../../../fixtures/nhs/uat/set_acs/spine_error/1-nhsNumberNotFound.request.json"
-            ),
+            include_str!("../../../fixtures/nhs/uat/set_acs/spine_error/1-nhsNumberNotFound.request.json"),
         ] {
             assert!(validate_set_permission(&json(ok)).is_ok());
         }
@@ -192,8 +170,7 @@ mod tests {
         for (change, text) in rows {
             let err = validate_set_permission(&changed(change)).err();
             assert_eq!(
-                err.as_ref()
-                    .map(|e| (e.status, e.code.as_str(), e.text.as_str())),
+                err.as_ref().map(|e| (e.status, e.code.as_str(), e.text.as_str())),
                 Some((400, "value", *text)),
                 "{change}"
             );
@@ -202,9 +179,6 @@ mod tests {
 
     #[test]
     fn a_second_nhs_number_part_without_value_is_ignored() {
-        assert!(validate_set_permission(&changed(
-            "add /parameter/0/part/- = {\"name\":\"nhsNumber\"}"
-        ))
-        .is_ok());
+        assert!(validate_set_permission(&changed("add /parameter/0/part/- = {\"name\":\"nhsNumber\"}")).is_ok());
     }
 }

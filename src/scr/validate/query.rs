@@ -16,8 +16,7 @@ const COMPOSITION_SUBJECT: &str = "composition.subject:Patient.identifier";
 /// `GET /DocumentReference` (reference §4.1): checks `patient`, `type`, `_sort`, `_count` in that order and
 /// returns the NHS number text after the `|` (not checksum-validated, as in the backend).
 pub fn document_reference_query(params: &[(String, String)]) -> Result<String, ScrError> {
-    let patient = first(params, PATIENT)
-        .ok_or_else(|| ScrError::bad_request(texts::missing_parameter(PATIENT)))?;
+    let patient = first(params, PATIENT).ok_or_else(|| ScrError::bad_request(texts::missing_parameter(PATIENT)))?;
     let nhs = patient_nhs_number(patient)?;
     check_type(first(params, TYPE))?;
     check_sort(first(params, SORT))?;
@@ -37,10 +36,7 @@ pub fn bundle_query(params: &[(String, String)]) -> Result<(String, String), Scr
 }
 
 fn first<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
+    params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
 /// The NHS-number system prefix and a non-empty remainder (reference §4.1 `patient` row).
@@ -54,9 +50,7 @@ fn patient_nhs_number(given: &str) -> Result<String, ScrError> {
 /// Optional `type`, exactly the GP Summary SNOMED token (reference §4.1).
 fn check_type(given: Option<&str>) -> Result<(), ScrError> {
     match given {
-        Some(v) if v != codes::DOCUMENT_TYPE_PARAM => {
-            Err(ScrError::bad_request(texts::invalid_value(v, TYPE)))
-        }
+        Some(v) if v != codes::DOCUMENT_TYPE_PARAM => Err(ScrError::bad_request(texts::invalid_value(v, TYPE))),
         _ => Ok(()),
     }
 }
@@ -73,9 +67,7 @@ fn check_sort(given: Option<&str>) -> Result<(), ScrError> {
 /// both texts are the same (reference §3.4, §4.1).
 fn check_count(given: Option<&str>) -> Result<(), ScrError> {
     match given {
-        Some(v) if v.parse::<i32>() != Ok(1) => {
-            Err(ScrError::bad_request(texts::invalid_value(v, COUNT)))
-        }
+        Some(v) if v.parse::<i32>() != Ok(1) => Err(ScrError::bad_request(texts::invalid_value(v, COUNT))),
         _ => Ok(()),
     }
 }
@@ -87,10 +79,7 @@ mod tests {
     const PATIENT_OK: &str = "https://fhir.nhs.uk/Id/nhs-number|9000000009";
 
     fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
     }
 
     fn doc_ref_err(pairs: &[(&str, &str)]) -> String {
@@ -123,10 +112,7 @@ mod tests {
             ("unknown", "whatever"),
         ]);
         assert_eq!(document_reference_query(&p), Ok("9000000009".to_owned()));
-        assert_eq!(
-            document_reference_query(&params(&[("patient", PATIENT_OK)])),
-            Ok("9000000009".to_owned())
-        );
+        assert_eq!(document_reference_query(&params(&[("patient", PATIENT_OK)])), Ok("9000000009".to_owned()));
     }
 
     #[test]
@@ -139,12 +125,24 @@ mod tests {
     fn document_reference_rules_with_exact_texts() {
         let rows: &[(&[(&str, &str)], &str)] = &[
             (&[], "Required request parameter 'patient' for method parameter type String is not present"),
-            (&[("_count", "1")], "Required request parameter 'patient' for method parameter type String is not present"),
+            (
+                &[("_count", "1")],
+                "Required request parameter 'patient' for method parameter type String is not present",
+            ),
             (&[("patient", "INVALID NHS NUMBER")], "Invalid value - INVALID NHS NUMBER in field 'patient'"),
             (&[("patient", "9000000009")], "Invalid value - 9000000009 in field 'patient'"),
-            (&[("patient", "https://fhir.nhs.uk/Id/nhs-number|")], "Invalid value - https://fhir.nhs.uk/Id/nhs-number| in field 'patient'"),
-            (&[("patient", "https://fhir.nhs.uk/Id/nhs-number9000000009")], "Invalid value - https://fhir.nhs.uk/Id/nhs-number9000000009 in field 'patient'"),
-            (&[("patient", PATIENT_OK), ("type", "http://snomed.info/sct|123")], "Invalid value - http://snomed.info/sct|123 in field 'type'"),
+            (
+                &[("patient", "https://fhir.nhs.uk/Id/nhs-number|")],
+                "Invalid value - https://fhir.nhs.uk/Id/nhs-number| in field 'patient'",
+            ),
+            (
+                &[("patient", "https://fhir.nhs.uk/Id/nhs-number9000000009")],
+                "Invalid value - https://fhir.nhs.uk/Id/nhs-number9000000009 in field 'patient'",
+            ),
+            (
+                &[("patient", PATIENT_OK), ("type", "http://snomed.info/sct|123")],
+                "Invalid value - http://snomed.info/sct|123 in field 'type'",
+            ),
             (&[("patient", PATIENT_OK), ("_sort", "-date")], "Invalid value - -date in field '_sort'"),
             (&[("patient", PATIENT_OK), ("_count", "abc")], "Invalid value - abc in field '_count'"),
             (&[("patient", PATIENT_OK), ("_count", "2")], "Invalid value - 2 in field '_count'"),
@@ -158,24 +156,11 @@ mod tests {
     #[test]
     fn document_reference_checks_in_order_and_uses_the_first_repeat() {
         // patient before type, type before _sort, _sort before _count
-        assert!(doc_ref_err(&[
-            ("_count", "x"),
-            ("_sort", "x"),
-            ("type", "x"),
-            ("patient", "x")
-        ])
-        .ends_with("'patient'"));
-        assert!(doc_ref_err(&[
-            ("_count", "x"),
-            ("_sort", "x"),
-            ("type", "x"),
-            ("patient", PATIENT_OK)
-        ])
-        .ends_with("'type'"));
+        assert!(doc_ref_err(&[("_count", "x"), ("_sort", "x"), ("type", "x"), ("patient", "x")]).ends_with("'patient'"));
         assert!(
-            doc_ref_err(&[("_count", "x"), ("_sort", "x"), ("patient", PATIENT_OK)])
-                .ends_with("'_sort'")
+            doc_ref_err(&[("_count", "x"), ("_sort", "x"), ("type", "x"), ("patient", PATIENT_OK)]).ends_with("'type'")
         );
+        assert!(doc_ref_err(&[("_count", "x"), ("_sort", "x"), ("patient", PATIENT_OK)]).ends_with("'_sort'"));
         assert_eq!(
             document_reference_query(&params(&[("patient", PATIENT_OK), ("patient", "bad")])),
             Ok("9000000009".to_owned())
@@ -186,43 +171,26 @@ mod tests {
     #[test]
     fn bundle_query_accepts_identifier_and_subject() {
         let p = params(&[
-            (
-                "composition.identifier",
-                "FA60BE64-1F34-11EB-A2A8-000C29A364EB",
-            ),
+            ("composition.identifier", "FA60BE64-1F34-11EB-A2A8-000C29A364EB"),
             ("composition.subject:Patient.identifier", PATIENT_OK),
         ]);
-        assert_eq!(
-            bundle_query(&p),
-            Ok((
-                "FA60BE64-1F34-11EB-A2A8-000C29A364EB".to_owned(),
-                "9000000009".to_owned()
-            ))
-        );
+        assert_eq!(bundle_query(&p), Ok(("FA60BE64-1F34-11EB-A2A8-000C29A364EB".to_owned(), "9000000009".to_owned())));
     }
 
     #[test]
     fn bundle_query_rules_with_exact_texts() {
-        let missing_id = "Required request parameter 'composition.identifier' for method parameter type String is not present";
+        let missing_id =
+            "Required request parameter 'composition.identifier' for method parameter type String is not present";
         let missing_subject = "Required request parameter 'composition.subject:Patient.identifier' for method parameter type String is not present";
         let rows: &[(&[(&str, &str)], &str)] = &[
             (&[], missing_id),
-            (
-                &[("composition.subject:Patient.identifier", "bad")],
-                missing_id,
-            ),
+            (&[("composition.subject:Patient.identifier", "bad")], missing_id),
             (&[("composition.identifier", "X")], missing_subject),
-            (
-                &[("composition.identifier", "X"), ("patient", PATIENT_OK)],
-                missing_subject,
-            ),
+            (&[("composition.identifier", "X"), ("patient", PATIENT_OK)], missing_subject),
             (
                 &[
                     ("composition.identifier", "INVALID ID"),
-                    (
-                        "composition.subject:Patient.identifier",
-                        "INVALID NHS NUMBER",
-                    ),
+                    ("composition.subject:Patient.identifier", "INVALID NHS NUMBER"),
                 ],
                 "Invalid value - INVALID NHS NUMBER in field 'patient'",
             ),

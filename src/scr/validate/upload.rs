@@ -24,10 +24,7 @@ pub struct ValidUpload {
 /// Checks an upload Bundle against every §4.3 rule in order.
 pub fn validate_upload(bundle: &Value) -> Result<ValidUpload, ScrError> {
     let entries = entries(bundle);
-    for e in entries
-        .iter()
-        .filter(|e| str_at(e.resource, "/resourceType") == Some("Composition"))
-    {
+    for e in entries.iter().filter(|e| str_at(e.resource, "/resourceType") == Some("Composition")) {
         check_enumerated_codes(e.resource)?;
     }
     let composition = exactly_one(&entries, "Composition")?.resource;
@@ -65,10 +62,7 @@ fn entries(bundle: &Value) -> Vec<Entry<'_>> {
         .iter()
         .filter_map(|entry| {
             let resource = entry.get("resource").filter(|r| r.is_object())?;
-            Some(Entry {
-                full_url: str_at(entry, "/fullUrl"),
-                resource,
-            })
+            Some(Entry { full_url: str_at(entry, "/fullUrl"), resource })
         })
         .collect()
 }
@@ -78,10 +72,7 @@ fn is_a(entry: &Entry<'_>, resource_type: &str) -> bool {
 }
 
 /// §4.3 "exactly one Composition" / "exactly one Patient" (`FhirHelper.getDomainResource`).
-fn exactly_one<'e, 'a>(
-    entries: &'e [Entry<'a>],
-    resource_type: &str,
-) -> Result<&'e Entry<'a>, ScrError> {
+fn exactly_one<'e, 'a>(entries: &'e [Entry<'a>], resource_type: &str) -> Result<&'e Entry<'a>, ScrError> {
     let mut found = entries.iter().filter(|e| is_a(e, resource_type));
     match (found.next(), found.next()) {
         (Some(one), None) => Ok(one),
@@ -110,11 +101,7 @@ fn check_snomed_coding(
     field_text: fn(&str, &str) -> String,
 ) -> Result<(), ScrError> {
     let get = |name: &str| coding.and_then(|c| c.get(name)).and_then(Value::as_str);
-    for (field, expected) in [
-        ("system", codes::SNOMED_SYSTEM),
-        ("code", code),
-        ("display", display),
-    ] {
+    for (field, expected) in [("system", codes::SNOMED_SYSTEM), ("code", code), ("display", display)] {
         let given = get(field);
         if given != Some(expected) {
             return Err(bad(field_text(field, or_null(given))));
@@ -126,9 +113,7 @@ fn check_snomed_coding(
 /// §4.3 row "Composition.category present, SNOMED 163171000000105 Care Professional Documentation";
 /// only `category[0].coding[0]` is looked at.
 fn check_category(composition: &Value) -> Result<(), ScrError> {
-    let present = composition
-        .get("category")
-        .is_some_and(|c| c.is_array() && !is_fhir_empty(c));
+    let present = composition.get("category").is_some_and(|c| c.is_array() && !is_fhir_empty(c));
     if !present {
         return Err(bad(texts::COMPOSITION_CATEGORY_MISSING));
     }
@@ -143,9 +128,7 @@ fn check_category(composition: &Value) -> Result<(), ScrError> {
 /// §4.3 row "Composition.type present, SNOMED 196981000000101 General Practice Summary";
 /// only `type.coding[0]` is looked at.
 fn check_type(composition: &Value) -> Result<(), ScrError> {
-    let present = composition
-        .get("type")
-        .is_some_and(|t| t.is_object() && !is_fhir_empty(t));
+    let present = composition.get("type").is_some_and(|t| t.is_object() && !is_fhir_empty(t));
     if !present {
         return Err(bad(texts::COMPOSITION_TYPE_MISSING));
     }
@@ -165,20 +148,11 @@ const COMPOSITION_STATUS: &[(&str, &str)] = &[
     ("amended", "AMENDED"),
     ("entered-in-error", "ENTEREDINERROR"),
 ];
-const DOCUMENT_RELATIONSHIP_TYPE: &[(&str, &str)] = &[
-    ("replaces", "REPLACES"),
-    ("transforms", "TRANSFORMS"),
-    ("signs", "SIGNS"),
-    ("appends", "APPENDS"),
-];
+const DOCUMENT_RELATIONSHIP_TYPE: &[(&str, &str)] =
+    &[("replaces", "REPLACES"), ("transforms", "TRANSFORMS"), ("signs", "SIGNS"), ("appends", "APPENDS")];
 
 fn enum_name(table: &[(&str, &'static str)], code: Option<&str>) -> Option<&'static str> {
-    code.and_then(|c| {
-        table
-            .iter()
-            .find(|(fhir, _)| *fhir == c)
-            .map(|(_, java)| *java)
-    })
+    code.and_then(|c| table.iter().find(|(fhir, _)| *fhir == c).map(|(_, java)| *java))
 }
 
 /// The strict HAPI parser rejects a code outside its enumeration before the adaptor sees the resource
@@ -186,22 +160,14 @@ fn enum_name(table: &[(&str, &'static str)], code: Option<&str>) -> Option<&'sta
 fn check_enumerated_codes(composition: &Value) -> Result<(), ScrError> {
     if let Some(code) = str_at(composition, "/status") {
         if enum_name(COMPOSITION_STATUS, Some(code)).is_none() {
-            return Err(bad(texts::unknown_code(
-                "status",
-                code,
-                "CompositionStatus",
-            )));
+            return Err(bad(texts::unknown_code("status", code, "CompositionStatus")));
         }
     }
     if let Some(Value::Array(items)) = composition.get("relatesTo") {
         for item in items {
             if let Some(code) = str_at(item, "/code") {
                 if enum_name(DOCUMENT_RELATIONSHIP_TYPE, Some(code)).is_none() {
-                    return Err(bad(texts::unknown_code(
-                        "code",
-                        code,
-                        "DocumentRelationshipType",
-                    )));
+                    return Err(bad(texts::unknown_code("code", code, "DocumentRelationshipType")));
                 }
             }
         }
@@ -251,9 +217,7 @@ fn check_identifier(composition: &Value) -> Result<String, ScrError> {
 
 /// §4.3 row "Composition.date present".
 fn check_date(composition: &Value) -> Result<(), ScrError> {
-    text_at(composition, "/date")
-        .map(|_| ())
-        .ok_or_else(|| bad(texts::COMPOSITION_DATE_MISSING))
+    text_at(composition, "/date").map(|_| ()).ok_or_else(|| bad(texts::COMPOSITION_DATE_MISSING))
 }
 
 /// §4.3 row "Composition.section present, each with text.div".
@@ -287,9 +251,7 @@ fn check_subject(composition: &Value, patient: &Entry<'_>) -> Result<(), ScrErro
     let id = text_at(patient.resource, "/id");
     let points_at_patient = reference.is_some_and(|r| {
         Some(r) == patient.full_url
-            || id.is_some_and(|id| {
-                r == format!("Patient/{id}") || r.ends_with(&format!("/Patient/{id}"))
-            })
+            || id.is_some_and(|id| r == format!("Patient/{id}") || r.ends_with(&format!("/Patient/{id}")))
     });
     if points_at_patient {
         Ok(())
@@ -304,10 +266,7 @@ fn check_subject(composition: &Value, patient: &Entry<'_>) -> Result<(), ScrErro
 /// reference are not checked.
 fn check_author_references(composition: &Value, entries: &[Entry<'_>]) -> Result<(), ScrError> {
     const EXPECTED: &str = "PractitionerRole";
-    for reference in array_at(composition, "/author")
-        .iter()
-        .filter_map(|a| str_at(a, "/reference"))
-    {
+    for reference in array_at(composition, "/author").iter().filter_map(|a| str_at(a, "/reference")) {
         let mut parts = reference.split('/');
         if parts.next() != Some(EXPECTED) {
             return Err(bad(texts::invalid_resource_reference(reference, EXPECTED)));
@@ -332,10 +291,8 @@ mod tests {
     use crate::scr::patch::apply_change;
 
     fn example() -> Value {
-        serde_json::from_str(include_str!(
-            "../../../fixtures/nhs/examples/UploadScrBundle.json"
-        ))
-        .expect("UploadScrBundle.json is valid JSON")
+        serde_json::from_str(include_str!("../../../fixtures/nhs/examples/UploadScrBundle.json"))
+            .expect("UploadScrBundle.json is valid JSON")
     }
 
     fn fixture(text: &str) -> Value {
@@ -388,16 +345,12 @@ mod tests {
             ),
             (
                 "success/3-bulk-sds",
-                include_str!(
-                    "../../../fixtures/nhs/uat/upload_scr/success/3-bulk-sds.request.json"
-                ),
+                include_str!("../../../fixtures/nhs/uat/upload_scr/success/3-bulk-sds.request.json"),
                 "9995000180",
             ),
             (
                 "no_consent/1-dissent",
-                include_str!(
-                    "../../../fixtures/nhs/uat/upload_scr/no_consent/1-dissent.request.json"
-                ),
+                include_str!("../../../fixtures/nhs/uat/upload_scr/no_consent/1-dissent.request.json"),
                 "9995000180",
             ),
             (
@@ -416,9 +369,8 @@ mod tests {
 
     #[test]
     fn nhs_uat_bad_request_oracle() {
-        let request = fixture(include_str!(
-            "../../../fixtures/nhs/uat/upload_scr/bad_request/1-missingComposition.request.json"
-        ));
+        let request =
+            fixture(include_str!("../../../fixtures/nhs/uat/upload_scr/bad_request/1-missingComposition.request.json"));
         let response = fixture(include_str!(
             "../../../fixtures/nhs/uat/upload_scr/bad_request/1-missingComposition.response.json"
         ));
@@ -432,13 +384,10 @@ mod tests {
             "set /entry[Composition]/resource/identifier/value = \"bf4180fd-c403\" ; remove /entry[Composition]/resource/relatesTo",
         ));
         assert_eq!(
-            ok.as_ref()
-                .map(|u| (u.composition_identifier.as_str(), u.replaces.clone())),
+            ok.as_ref().map(|u| (u.composition_identifier.as_str(), u.replaces.clone())),
             Ok(("BF4180FD-C403", None))
         );
-        assert!(
-            validate_upload(&changed("set /entry[Composition]/resource/relatesTo = []")).is_ok()
-        );
+        assert!(validate_upload(&changed("set /entry[Composition]/resource/relatesTo = []")).is_ok());
     }
 
     /// One row per §4.3 rule: a change to the valid example and the exact text.
