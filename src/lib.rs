@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod clock;
+pub mod config;
 pub mod mock;
 pub mod report;
 pub mod requirements;

@@ -1,0 +1,3 @@
+//! Configuration read from files: a site's settings for a real environment (`site.rs`).
+
+pub mod site;
