@@ -62,8 +62,87 @@ pub fn recorded_header_value(name: &str, value: &str) -> String {
     }
 }
 
+/// Form fields and JSON members whose values are secrets (OAuth requests and token responses).
+pub const SECRET_FIELDS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_assertion",
+    "subject_token",
+    "client_secret",
+    "password",
+];
+
+/// Form fields that are secrets only in forms: the authorization `code` (in JSON, `code` is a FHIR code).
+const SECRET_FORM_FIELDS: &[&str] = &["code"];
+
+fn is_secret_field(name: &str) -> bool {
+    SECRET_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name))
+}
+
+/// A body as it may be recorded: secret members of a JSON object (at any depth) and secret fields of an
+/// `application/x-www-form-urlencoded` body replaced by `[REDACTED]`; anything else unchanged.
+pub fn redact_body(body: &str) -> String {
+    if let Ok(mut value) = serde_json::from_str::<serde_json::Value>(body) {
+        if redact_json(&mut value) {
+            return value.to_string();
+        }
+        return body.to_owned();
+    }
+    let looks_like_form = !body.is_empty()
+        && body.split('&').all(|pair| pair.contains('=') && !pair.contains(char::is_whitespace));
+    if !looks_like_form {
+        return body.to_owned();
+    }
+    body.split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if is_secret_field(name) || SECRET_FORM_FIELDS.contains(&name) => {
+                format!("{name}={REDACTED}")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Redacts secret members in place; whether anything changed.
+fn redact_json(value: &mut serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut changed = false;
+            for (k, v) in map.iter_mut() {
+                if is_secret_field(k) && v.is_string() {
+                    *v = serde_json::Value::String(REDACTED.into());
+                    changed = true;
+                } else {
+                    changed |= redact_json(v);
+                }
+            }
+            changed
+        }
+        serde_json::Value::Array(items) => items.iter_mut().fold(false, |acc, v| redact_json(v) || acc),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bodies_lose_their_secrets_only() {
+        let form = "grant_type=client_credentials&client_assertion=eyJ.a.b&client_assertion_type=x";
+        assert_eq!(
+            redact_body(form),
+            "grant_type=client_credentials&client_assertion=[REDACTED]&client_assertion_type=x"
+        );
+        let json = r#"{"access_token":"abc","expires_in":"599","nested":{"refresh_token":"r"}}"#;
+        let out = redact_body(json);
+        assert!(!out.contains("abc") && !out.contains("\"r\"") && out.contains("599"), "{out}");
+        let fhir = r#"{"issue":[{"code":"value"}],"resourceType":"OperationOutcome"}"#;
+        assert_eq!(redact_body(fhir), fhir, "a FHIR `code` is not a secret");
+        assert_eq!(redact_body("grant_type=authorization_code&code=abc"), "grant_type=authorization_code&code=[REDACTED]");
+        assert_eq!(redact_body("plain text body"), "plain text body");
+    }
+
     use super::*;
 
     #[test]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::clock::Clock;
-use crate::secret::{recorded_header_value, Secret};
+use crate::secret::{recorded_header_value, redact_body, Secret};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -152,9 +152,9 @@ impl ScrClient {
                 method: request.method.to_string(),
                 url,
                 headers: recorded_headers,
-                body: request.body.map(|b| String::from_utf8_lossy(&b).into_owned()),
+                body: request.body.map(|b| redact_body(&String::from_utf8_lossy(&b))),
             },
-            response: RecordedResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() },
+            response: RecordedResponse { status, headers, body: redact_body(&String::from_utf8_lossy(&bytes)) },
         })
     }
 
