@@ -118,8 +118,8 @@ Feature: Set the patient's permission to view
     And the response is an OperationOutcome "value" with the text "Code: 400, Display: Invalid Request;Code: 35160, Display: [PSIS-35160] - Invalid input message. Mandatory field NHS Number is missing or incorrect"
 
   # The backend's own answer. On INT the Apigee UserRoleService shared flow rejects an unknown role before
-  # the backend is reached (§10.8), so this scenario runs against the mock only.
-  @SCRA-CON-005 @mock-only
+  # the backend is reached (§10.8), so this scenario runs without a gateway in front (@open-access).
+  @SCRA-CON-005 @open-access
   Scenario: A session role id that is not one of the user's roles is rejected
     Given a patient "A" with no SCR
     And the request header "NHSD-Session-URID" is "123456789012"
@@ -128,8 +128,8 @@ Feature: Set the patient's permission to view
     And the response is an OperationOutcome "value" with the text "Unable to determine Job Role Code for the given RoleID via the SDS Service: 123456789012"
 
   # The backend's own answer (the sandbox gives it too). On INT Apigee answers 401 for a missing token before
-  # the backend is reached (§3.5), so this scenario runs against the mock only.
-  @SCRA-CON-006 @mock-only
+  # the backend is reached (§3.5), so this scenario runs without a gateway in front (@open-access).
+  @SCRA-CON-006 @open-access
   Scenario: Setting permission without an Authorization header is rejected
     Given a patient "A" with no SCR
     And the request header "Authorization" is absent
@@ -137,7 +137,7 @@ Feature: Set the patient's permission to view
     Then the response status is 400
     And the response is an OperationOutcome "value" with the text "Required request header 'Authorization' for method parameter type String is not present"
 
-  @SCRA-TRN-007
+  @SCRA-TRN-007 @open-access
   Scenario: Setting permission without NHSD-Session-URID is rejected
     Given a patient "A" with no SCR
     And the request header "NHSD-Session-URID" is absent

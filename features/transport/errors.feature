@@ -88,7 +88,8 @@ Feature: Media types, methods, paths and mandatory headers
       | alert      | text/plain      | 415    |
       | upload     | application/xml | 415    |
 
-  @SCRA-TRN-007
+  # The backend's own answer, without a gateway in front (behind one the UserRoleService answers first).
+  @SCRA-TRN-007 @open-access
   Scenario Outline: Every POST requires NHSD-Session-URID
     Given a patient "A" with no SCR
     And the request header "NHSD-Session-URID" is absent

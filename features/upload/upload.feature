@@ -65,7 +65,9 @@ Feature: Upload the GP Summary
     When I upload an SCR for patient "A"
     Then the response is the no-consent OperationOutcome
 
-  @SCRA-TRN-007
+  # The backend's own answer: behind the gateway, a user with several roles and no NHSD-Session-URID is
+  # refused by the UserRoleService first (§10.8), so this runs without a gateway in front.
+  @SCRA-TRN-007 @open-access
   Scenario: An upload without NHSD-Session-URID is rejected
     Given a patient "A" with no SCR
     And the request header "NHSD-Session-URID" is absent

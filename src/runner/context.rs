@@ -55,16 +55,45 @@ impl ExchangeLog {
     }
 }
 
+/// Which server a scenario talks to, from its tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// Ordinary scenarios: the stateful mock behind its gateway, or the real target.
+    Main,
+    /// `@open-access`: the backend's own answers, without a gateway in front (a second, open stateful mock).
+    OpenAccess,
+    /// `@sandbox`: the sandbox-profile mock, or the real sandbox.
+    Sandbox,
+}
+
+impl Lane {
+    pub fn of<'a>(tags: impl IntoIterator<Item = &'a String>) -> Self {
+        let mut lane = Self::Main;
+        for t in tags {
+            match t.as_str() {
+                "sandbox" => return Self::Sandbox,
+                "open-access" => lane = Self::OpenAccess,
+                _ => {}
+            }
+        }
+        lane
+    }
+}
+
+/// A server of the run: its client and, for an embedded mock, the origin of its `/_admin` routes.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub client: ScrClient,
+    pub admin_origin: Option<String>,
+}
+
 /// Everything a scenario needs from the run.
 #[derive(Debug)]
 pub struct RunContext {
     pub target: TargetKind,
-    /// The client for ordinary scenarios.
-    pub client: ScrClient,
-    /// The client for `@sandbox` scenarios (the sandbox-profile mock, or the real sandbox).
-    pub sandbox_client: ScrClient,
-    /// `http://127.0.0.1:<port>` of the stateful mock, for its `/_admin` routes; `None` on real targets.
-    pub admin_origin: Option<String>,
+    pub main: Endpoint,
+    pub open_access: Endpoint,
+    pub sandbox: Endpoint,
     pub clock: Clock,
     pub patients: PatientAllocator,
     /// Default `NHSD-Session-URID`.
@@ -72,6 +101,16 @@ pub struct RunContext {
     /// Sent as `Authorization: Bearer …` (an inert placeholder where no token is checked).
     pub access_token: Secret,
     pub exchanges: ExchangeLog,
+}
+
+impl RunContext {
+    pub fn endpoint(&self, lane: Lane) -> &Endpoint {
+        match lane {
+            Lane::Main => &self.main,
+            Lane::OpenAccess => &self.open_access,
+            Lane::Sandbox => &self.sandbox,
+        }
+    }
 }
 
 static CURRENT: RwLock<Option<Arc<RunContext>>> = RwLock::new(None);

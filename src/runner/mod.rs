@@ -23,7 +23,7 @@ use crate::mock::{self, MockConfig, Profile, RunningMock};
 use crate::report::{self, ReportError};
 use crate::requirements::{self, Catalogue, Problem, RequirementsError, ScenarioInfo};
 use crate::secret::Secret;
-use context::{ExchangeLog, PatientAllocator, RunContext};
+use context::{Endpoint, ExchangeLog, Lane, PatientAllocator, RunContext};
 use recorder::{Recorder, Records, ScenarioRecord, Status};
 use world::ScrWorld;
 
@@ -167,7 +167,7 @@ pub fn runs_on(target: TargetKind, profile: Option<Profile>, tags: &[String]) ->
         (TargetKind::Mock, Some(Profile::Stateful)) => !has("sandbox"),
         (TargetKind::Mock, Some(Profile::Sandbox)) => has("sandbox"),
         (TargetKind::Sandbox, _) => has("sandbox") && !has("mock-only"),
-        (TargetKind::Int, _) => !has("sandbox") && !has("mock-only"),
+        (TargetKind::Int, _) => !has("sandbox") && !has("mock-only") && !has("open-access"),
     }
 }
 
@@ -204,11 +204,11 @@ impl Write for SharedBuffer {
     }
 }
 
-/// The environment a run talks to: clients, and the embedded mocks it started (if any).
+/// The environment a run talks to: one endpoint per lane, and the embedded mocks it started (if any).
 struct Target {
-    client: ScrClient,
-    sandbox_client: ScrClient,
-    admin_origin: Option<String>,
+    main: Endpoint,
+    open_access: Endpoint,
+    sandbox: Endpoint,
     mocks: Vec<RunningMock>,
 }
 
@@ -223,30 +223,35 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
                 ));
             }
             let mut mocks = Vec::new();
-            let mut config = MockConfig::loopback(Profile::Stateful);
-            config.clock = clock.clone();
-            let stateful = if opts.profile != Some(Profile::Sandbox) {
-                let m = mock::start(config.clone()).await?;
-                let urls = (m.base_url(), m.origin());
+            let config = MockConfig { clock: clock.clone(), ..MockConfig::loopback(Profile::Stateful) };
+            let mut endpoints = Vec::new();
+            // The stateful mock behind its gateway, the same without one (for @open-access), the sandbox profile.
+            let wanted = [
+                (opts.profile != Some(Profile::Sandbox)).then(|| MockConfig { auth: true, ..config.clone() }),
+                (opts.profile != Some(Profile::Sandbox)).then(|| MockConfig { auth: false, ..config.clone() }),
+                (opts.profile != Some(Profile::Stateful))
+                    .then(|| MockConfig { profile: Profile::Sandbox, ..config.clone() }),
+            ];
+            for config in wanted {
+                let Some(config) = config else {
+                    endpoints.push(None);
+                    continue;
+                };
+                let stateful = config.profile == Profile::Stateful;
+                let m = mock::start(config).await?;
+                endpoints.push(Some(Endpoint {
+                    client: client(&m.base_url())?,
+                    admin_origin: stateful.then(|| m.origin()),
+                }));
                 mocks.push(m);
-                Some(urls)
-            } else {
-                None
-            };
-            let sandbox = if opts.profile != Some(Profile::Stateful) {
-                let m = mock::start(MockConfig { profile: Profile::Sandbox, ..config }).await?;
-                let url = m.base_url();
-                mocks.push(m);
-                Some(url)
-            } else {
-                None
-            };
-            let main_url = stateful.as_ref().map(|s| s.0.clone()).or(sandbox.clone()).unwrap_or_default();
-            let sandbox_url = sandbox.unwrap_or_else(|| main_url.clone());
+            }
+            let mut endpoints = endpoints.into_iter();
+            let (main, open, sandbox) = (endpoints.next().flatten(), endpoints.next().flatten(), endpoints.next().flatten());
+            let fallback = main.clone().or(sandbox.clone()).ok_or_else(|| RunError::Config("no mock to run".into()))?;
             Ok(Target {
-                client: client(&main_url)?,
-                sandbox_client: client(&sandbox_url)?,
-                admin_origin: stateful.map(|s| s.1),
+                main: main.unwrap_or_else(|| fallback.clone()),
+                open_access: open.unwrap_or_else(|| fallback.clone()),
+                sandbox: sandbox.unwrap_or(fallback),
                 mocks,
             })
         }
@@ -256,7 +261,8 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(RunError::Config(format!("--base-url '{url}' must start with http:// or https://")));
             }
-            Ok(Target { client: client(&url)?, sandbox_client: client(&url)?, admin_origin: None, mocks: Vec::new() })
+            let endpoint = Endpoint { client: client(&url)?, admin_origin: None };
+            Ok(Target { main: endpoint.clone(), open_access: endpoint.clone(), sandbox: endpoint, mocks: Vec::new() })
         }
     }
 }
@@ -313,7 +319,7 @@ async fn run_against(
     target: &Target,
     cancel: impl std::future::Future<Output = ()>,
 ) -> Result<RunOutcome, RunError> {
-    for c in [&target.client, &target.sandbox_client] {
+    for c in [&target.main.client, &target.open_access.client, &target.sandbox.client] {
         c.ping().await.map_err(|e| match e {
             ClientError::Unreachable { .. } | ClientError::Timeout { .. } => RunError::Unreachable(e.to_string()),
             other => RunError::Unreachable(other.to_string()),
@@ -321,9 +327,9 @@ async fn run_against(
     }
     let ctx = Arc::new(RunContext {
         target: opts.target,
-        client: target.client.clone(),
-        sandbox_client: target.sandbox_client.clone(),
-        admin_origin: target.admin_origin.clone(),
+        main: target.main.clone(),
+        open_access: target.open_access.clone(),
+        sandbox: target.sandbox.clone(),
         clock: clock.clone(),
         patients: PatientAllocator::new(FIRST_PATIENT_STEM),
         session_urid: opts.session_urid.clone(),
@@ -342,10 +348,10 @@ async fn run_against(
     let active = context::activate(ctx.clone()).await;
     let cucumber = ScrWorld::cucumber()
         .max_concurrent_scenarios(opts.concurrency.max(1))
-        .before(|feature, _rule, scenario, world| {
-            let sandbox = feature.tags.iter().chain(&scenario.tags).any(|t| t == "sandbox");
+        .before(|feature, rule, scenario, world| {
+            let lane = Lane::of(feature.tags.iter().chain(rule.iter().flat_map(|r| &r.tags)).chain(&scenario.tags));
             Box::pin(async move {
-                world.sandbox = sandbox;
+                world.lane = lane;
             })
         })
         .after(|feature, _rule, scenario, _finished, world| {
@@ -376,7 +382,7 @@ async fn run_against(
     records.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     let mut outcome = RunOutcome {
         target: opts.target,
-        base_url: target.client.base_url().to_owned(),
+        base_url: target.main.client.base_url().to_owned(),
         started_at,
         finished_at: clock.timestamp(),
         records,

@@ -8,7 +8,7 @@ use regex::Regex;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::context::{self, RunContext};
+use super::context::{self, Lane, RunContext};
 use crate::client::{Exchange, HeaderValue, ScrClient, ScrRequest};
 use crate::scr::codes::{BASE_PATH, FHIR_JSON};
 
@@ -62,8 +62,10 @@ pub const SESSION_URID: &str = "NHSD-Session-URID";
 #[world(init = Self::new)]
 pub struct ScrWorld {
     ctx: Arc<RunContext>,
-    /// Whether this scenario is tagged `@sandbox` (it then talks to the sandbox target).
-    pub sandbox: bool,
+    /// Which server this scenario talks to (from its tags).
+    pub lane: Lane,
+    /// This scenario's client clock error in seconds (positive: fast); tokens it mints are dated with it.
+    pub skew_seconds: i64,
     patients: BTreeMap<String, Patient>,
     /// Header changes in the order the scenario made them: `Some(value)` sets, `None` removes.
     header_changes: Vec<(String, Option<String>)>,
@@ -75,7 +77,8 @@ impl fmt::Debug for ScrWorld {
     /// Only what helps to read a failure; secrets live in the context and are typed anyway.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScrWorld")
-            .field("sandbox", &self.sandbox)
+            .field("lane", &self.lane)
+            .field("skew_seconds", &self.skew_seconds)
             .field("patients", &self.patients)
             .field("header_changes", &self.header_changes)
             .field("exchanges", &self.exchanges.len())
@@ -86,7 +89,14 @@ impl fmt::Debug for ScrWorld {
 impl ScrWorld {
     fn new() -> Result<Self, StepFailure> {
         let ctx = context::current().ok_or("no run in progress: scenarios are started by `scr-assure run`")?;
-        Ok(Self { ctx, sandbox: false, patients: BTreeMap::new(), header_changes: Vec::new(), exchanges: Vec::new() })
+        Ok(Self {
+            ctx,
+            lane: Lane::Main,
+            skew_seconds: 0,
+            patients: BTreeMap::new(),
+            header_changes: Vec::new(),
+            exchanges: Vec::new(),
+        })
     }
 
     pub fn ctx(&self) -> &RunContext {
@@ -94,11 +104,7 @@ impl ScrWorld {
     }
 
     fn client(&self) -> &ScrClient {
-        if self.sandbox {
-            &self.ctx.sandbox_client
-        } else {
-            &self.ctx.client
-        }
+        &self.ctx.endpoint(self.lane).client
     }
 
     /// The patient behind an alias, allocating a fresh NHS number on first use.
@@ -234,6 +240,7 @@ impl ScrWorld {
     pub async fn admin_get(&self, path: &str) -> Result<Value, StepFailure> {
         let origin = self
             .ctx
+            .endpoint(self.lane)
             .admin_origin
             .as_deref()
             .ok_or("this step needs the embedded mock's admin routes: tag the scenario @mock-only")?;
