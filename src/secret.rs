@@ -63,15 +63,8 @@ pub fn recorded_header_value(name: &str, value: &str) -> String {
 }
 
 /// Form fields and JSON members whose values are secrets (OAuth requests and token responses).
-pub const SECRET_FIELDS: &[&str] = &[
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_assertion",
-    "subject_token",
-    "client_secret",
-    "password",
-];
+pub const SECRET_FIELDS: &[&str] =
+    &["access_token", "refresh_token", "id_token", "client_assertion", "subject_token", "client_secret", "password"];
 
 /// Form fields that are secrets only in forms: the authorization `code` (in JSON, `code` is a FHIR code).
 const SECRET_FORM_FIELDS: &[&str] = &["code"];
@@ -89,8 +82,8 @@ pub fn redact_body(body: &str) -> String {
         }
         return body.to_owned();
     }
-    let looks_like_form = !body.is_empty()
-        && body.split('&').all(|pair| pair.contains('=') && !pair.contains(char::is_whitespace));
+    let looks_like_form =
+        !body.is_empty() && body.split('&').all(|pair| pair.contains('=') && !pair.contains(char::is_whitespace));
     if !looks_like_form {
         return body.to_owned();
     }
@@ -139,7 +132,10 @@ mod tests {
         assert!(!out.contains("abc") && !out.contains("\"r\"") && out.contains("599"), "{out}");
         let fhir = r#"{"issue":[{"code":"value"}],"resourceType":"OperationOutcome"}"#;
         assert_eq!(redact_body(fhir), fhir, "a FHIR `code` is not a secret");
-        assert_eq!(redact_body("grant_type=authorization_code&code=abc"), "grant_type=authorization_code&code=[REDACTED]");
+        assert_eq!(
+            redact_body("grant_type=authorization_code&code=abc"),
+            "grant_type=authorization_code&code=[REDACTED]"
+        );
         assert_eq!(redact_body("plain text body"), "plain text body");
     }
 

@@ -8,6 +8,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+mod site_cmd;
+mod token;
+
 use scr_assure::mock::{self, MockConfig, Profile};
 use scr_assure::requirements::{self, Catalogue};
 use scr_assure::runner::recorder::Status;
@@ -36,6 +39,12 @@ enum Command {
     Mock(MockArgs),
     /// Print the requirement → scenario matrix; exit 2 if the features and catalogue disagree.
     Requirements(CatalogueArgs),
+    /// Token tools for testers: mint assertions and id_tokens with defects, inspect a JWT, get a token.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Site tools: the readiness check.
+    #[command(subcommand)]
+    Site(site_cmd::SiteCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -114,6 +123,8 @@ pub fn main() -> ExitCode {
             Command::Run(args) => run(args).await,
             Command::Mock(args) => serve_mock(args).await,
             Command::Requirements(args) => print_requirements(&args),
+            Command::Token(command) => token::run(command).await,
+            Command::Site(command) => site_cmd::run(command).await,
         }
     });
     match result {

@@ -20,6 +20,7 @@
 //! private_key_file = "secrets/private-key.pem"
 //! jwks_url = "https://example.org/jwks.json"   # or jwks_file: the public keys registered with NHS
 //! client_secret_env = "SCR_CLIENT_SECRET"      # combined CIS2 authentication only
+//! redirect_uri = "https://example.org/callback"  # combined CIS2 authentication only
 //!
 //! [cis2]
 //! flow = "combined"                    # "application" (no user), "separate" or "combined"
@@ -61,9 +62,12 @@ impl SecretSource {
     pub fn load(&self, what: &str) -> Result<Secret, SiteError> {
         let err = |message: String| SiteError::Secret { what: what.to_owned(), message };
         let value = match self {
-            Self::File(path) => std::fs::read_to_string(path)
-                .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?,
-            Self::Env(name) => std::env::var(name).map_err(|_| err(format!("environment variable {name} is not set")))?,
+            Self::File(path) => {
+                std::fs::read_to_string(path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))?
+            }
+            Self::Env(name) => {
+                std::env::var(name).map_err(|_| err(format!("environment variable {name} is not set")))?
+            }
         };
         let value = value.trim().to_owned();
         if value.is_empty() {
@@ -115,6 +119,8 @@ pub struct Site {
     pub private_key_file: PathBuf,
     pub jwks: Option<JwksSource>,
     pub client_secret: Option<SecretSource>,
+    /// The redirect URI registered for the authorization code flow.
+    pub redirect_uri: Option<String>,
     pub flow: Cis2Flow,
     pub persona: Option<String>,
     pub id_token: Option<SecretSource>,
@@ -151,6 +157,7 @@ struct AppSection {
     jwks_file: Option<PathBuf>,
     client_secret_file: Option<PathBuf>,
     client_secret_env: Option<String>,
+    redirect_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,8 +170,17 @@ struct Cis2Section {
 }
 
 /// Keys that would hold a secret inline: refused wherever they appear.
-const INLINE_SECRET_KEYS: &[&str] =
-    &["api_key", "private_key", "client_secret", "id_token", "access_token", "refresh_token", "password", "secret", "token"];
+const INLINE_SECRET_KEYS: &[&str] = &[
+    "api_key",
+    "private_key",
+    "client_secret",
+    "id_token",
+    "access_token",
+    "refresh_token",
+    "password",
+    "secret",
+    "token",
+];
 
 static ODS_CODE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Z0-9]{3,6}$").unwrap_or_else(|e| unreachable!("constant regex: {e}")));
@@ -223,8 +239,7 @@ fn one_of(
 
 impl Site {
     pub fn load(path: &Path) -> Result<Self, SiteError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| SiteError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SiteError::Read { path: path.to_owned(), source })?;
         Self::parse(path, &text)
     }
 
@@ -282,6 +297,7 @@ impl Site {
             private_key_file: base.join(app.private_key_file),
             jwks,
             client_secret,
+            redirect_uri: app.redirect_uri,
             flow,
             persona,
             id_token,

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use axum::http::HeaderMap;
 use serde_json::Value;
 
+use super::gateway::CallerIdentity;
 use super::responses;
 use super::spine::EventList;
 use super::AppState;
@@ -66,12 +67,22 @@ pub fn post_bundle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<A
 }
 
 /// `POST /$setPermission` (reference §4.4). The backend needs an `Authorization` header even in the sandbox.
-pub fn set_permission(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Answer, ScrError> {
+pub fn set_permission(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    caller: Option<&CallerIdentity>,
+) -> Result<Answer, ScrError> {
     let urid = require_header(headers, SESSION_URID)?;
     require_header(headers, AUTHORIZATION)?;
     let parameters = parse::parse_resource(body, "Parameters")?;
     let request = permission::validate_set_permission(&parameters)?;
-    if job_role_code(urid).is_none() {
+    // Job role: the user's userinfo roles when a token names the user; else the sandbox's canned userinfo.
+    let role_code = match caller.filter(|c| !c.roles.is_empty()) {
+        Some(c) => c.roles.iter().find(|r| r.person_roleid == urid).map(|r| r.role_code.clone()),
+        None => job_role_code(urid),
+    };
+    if role_code.is_none() {
         return Err(ScrError::bad_request(texts::no_job_role_code(urid)));
     }
     app.spine.set_permission(&request)?;

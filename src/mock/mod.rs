@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod backend;
+pub mod gateway;
 pub mod identity;
 pub mod responses;
 pub mod sandbox;
@@ -114,6 +115,7 @@ impl AppState {
 pub struct RunningMock {
     addr: SocketAddr,
     profile: Profile,
+    identity: Option<Arc<identity::IdentityService>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -125,6 +127,11 @@ impl RunningMock {
 
     pub fn profile(&self) -> Profile {
         self.profile
+    }
+
+    /// The mock identity service (stateful profile), e.g. to introspect a token it issued.
+    pub fn identity(&self) -> Option<&identity::IdentityService> {
+        self.identity.as_deref()
     }
 
     /// `http://127.0.0.1:<port>`
@@ -167,7 +174,15 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, MockError> {
         Profile::Sandbox => None,
     };
     let auth = config.auth && identity.is_some();
-    let app = Arc::new(AppState { profile: config.profile, clock: config.clock, origin, spine, store, identity, auth });
+    let app = Arc::new(AppState {
+        profile: config.profile,
+        clock: config.clock,
+        origin,
+        spine,
+        store,
+        identity: identity.clone(),
+        auth,
+    });
     let router = transport::router(app);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -178,5 +193,5 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, MockError> {
             tracing::error!("mock server stopped: {e}");
         }
     });
-    Ok(RunningMock { addr, profile: config.profile, shutdown: Some(tx), task })
+    Ok(RunningMock { addr, profile: config.profile, identity, shutdown: Some(tx), task })
 }

@@ -15,6 +15,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::backend::{self, Answer};
+use super::gateway::{self, CallerIdentity};
 use super::identity::IdentityService;
 use super::{admin, AppState};
 use crate::scr::codes::{BASE_PATH, FHIR_JSON};
@@ -90,10 +91,30 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
         return admin::handle(&app, &parts.method, rest, parts.uri.query(), &body);
     }
     let suffix = path.strip_prefix(BASE_PATH).map(str::to_owned);
-    match suffix.as_deref() {
-        Some("/_ping") if parts.method == Method::GET => return ping(),
-        Some("/healthcheck") if parts.method == Method::GET => return healthcheck(),
-        _ => {}
+    if suffix.as_deref() == Some("/_ping") && parts.method == Method::GET {
+        return ping();
+    }
+    // The gateway (auth on) answers before anything of the backend, on every path under the base path.
+    let mut headers = parts.headers.clone();
+    let caller = match (&app.identity, app.auth, suffix.as_deref()) {
+        (Some(identity), true, Some(suffix)) => {
+            match gateway::check(identity, &app.clock, &parts.method, suffix, &parts.headers) {
+                Ok(caller) => {
+                    // The resolved role travels on as NHSD-Session-URID when the client sent none.
+                    if let (Some(role), false) = (&caller.role, headers.contains_key(backend::SESSION_URID)) {
+                        if let Ok(v) = HeaderValue::from_str(&role.person_roleid) {
+                            headers.insert(backend::SESSION_URID, v);
+                        }
+                    }
+                    Some(caller)
+                }
+                Err(refusal) => return refusal,
+            }
+        }
+        _ => None,
+    };
+    if suffix.as_deref() == Some("/healthcheck") && parts.method == Method::GET {
+        return healthcheck();
     }
     let ids = match CallIds::check(&parts.headers) {
         Ok(ids) => ids,
@@ -101,7 +122,9 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
     };
     let mut response = match (suffix, body) {
         (_, Err(too_large)) => outcome_response(&too_large),
-        (Some(suffix), Ok(bytes)) => route(&app, &parts.method, &suffix, parts.uri.query(), &parts.headers, bytes),
+        (Some(suffix), Ok(bytes)) => {
+            route(&app, &parts.method, &suffix, parts.uri.query(), &headers, bytes, caller.as_ref())
+        }
         (None, Ok(_)) => outcome_response(&ScrError::new(404, IssueCode::NotFound, texts::not_found(&path))),
     };
     if parts.method == Method::HEAD {
@@ -118,6 +141,7 @@ fn route(
     query: Option<&str>,
     headers: &HeaderMap,
     body: Bytes,
+    caller: Option<&CallerIdentity>,
 ) -> Response {
     let Some(endpoint) = Endpoint::from_path(suffix) else {
         return outcome_response(&ScrError::new(404, IssueCode::NotFound, texts::not_found(suffix)));
@@ -149,7 +173,7 @@ fn route(
         (Endpoint::DocumentReference, _) => backend::get_document_reference(app, &params),
         (Endpoint::Bundle, &Method::GET) => backend::get_bundle(app, &params),
         (Endpoint::Bundle, _) => backend::post_bundle(app, headers, &body),
-        (Endpoint::SetPermission, _) => backend::set_permission(app, headers, &body),
+        (Endpoint::SetPermission, _) => backend::set_permission(app, headers, &body, caller),
         (Endpoint::AuditEvent, _) => backend::post_audit_event(app, headers, &body),
     };
     match answer {

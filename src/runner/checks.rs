@@ -229,6 +229,49 @@ pub fn scr_document(r: &RecordedResponse, base_url: &str, nhs: &str, scr_id: &st
     Ok(())
 }
 
+/// The gateway's OperationOutcome (Apigee templates, served as `application/json`): `display` is checked
+/// when non-empty, `diagnostics` when given.
+pub fn gateway_outcome(
+    r: &RecordedResponse,
+    status_code: u16,
+    code: &str,
+    coding_code: &str,
+    display: &str,
+    diagnostics: Option<&str>,
+) -> Check {
+    status(r, status_code)?;
+    content_type(r, "application/json")?;
+    let b = body_json(r)?;
+    let issue = &b["issue"][0];
+    let coding = &issue["details"]["coding"][0];
+    let mut problems = Vec::new();
+    if b["resourceType"] != "OperationOutcome" {
+        problems.push("not an OperationOutcome".to_owned());
+    }
+    if issue["code"] != code {
+        problems.push(format!("issue.code {} (expected \"{code}\")", issue["code"]));
+    }
+    if coding["system"] != "https://fhir.nhs.uk/CodeSystem/Spine-ErrorOrWarningCode" || coding["version"] != "1" {
+        problems.push(format!("coding system/version {} {}", coding["system"], coding["version"]));
+    }
+    if coding["code"] != coding_code {
+        problems.push(format!("coding.code {} (expected \"{coding_code}\")", coding["code"]));
+    }
+    if !display.is_empty() && coding["display"] != display {
+        problems.push(format!("coding.display {} (expected \"{display}\")", coding["display"]));
+    }
+    if let Some(d) = diagnostics {
+        if issue["diagnostics"] != d {
+            problems.push(format!("diagnostics {} (expected \"{d}\")", issue["diagnostics"]));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}; body: {}", problems.join("; "), abbreviate(&r.body)))
+    }
+}
+
 pub fn json_at(r: &RecordedResponse, pointer: &str, expected: &Value) -> Check {
     let b = body_json(r)?;
     match b.pointer(pointer) {

@@ -98,7 +98,11 @@ pub struct RunContext {
     pub patients: PatientAllocator,
     /// Default `NHSD-Session-URID`.
     pub session_urid: String,
-    /// Sent as `Authorization: Bearer …` (an inert placeholder where no token is checked).
+    /// The main lane's authentication (the identity service, the app, the default token); `None` where no
+    /// token is checked.
+    pub auth: Option<super::auth::Auth>,
+    /// Sent as `Authorization: Bearer …` where no token is checked (an inert placeholder), or the token
+    /// given in `SCR_ASSURE_ACCESS_TOKEN`.
     pub access_token: Secret,
     pub exchanges: ExchangeLog,
 }

@@ -4,6 +4,7 @@
 //! the embedded mocks if the target is `mock`, check the target answers, run cucumber with our
 //! [`recorder::Recorder`] and cucumber's JSON writer, then write `junit.xml` and `cucumber.json`.
 
+pub mod auth;
 pub mod checks;
 pub mod context;
 pub mod recorder;
@@ -73,6 +74,8 @@ pub struct RunOptions {
     pub concurrency: usize,
     pub session_urid: String,
     pub access_token: Option<Secret>,
+    /// The site of a real environment (`--site`): endpoints, identity and secrets.
+    pub site: Option<crate::config::site::Site>,
     pub timeout: Duration,
     /// Console output (progress and summary).
     pub quiet: bool,
@@ -91,6 +94,7 @@ impl RunOptions {
             concurrency: 64,
             session_urid: DEFAULT_SESSION_URID.into(),
             access_token: None,
+            site: None,
             timeout: Duration::from_secs(30),
             quiet: false,
         }
@@ -209,6 +213,8 @@ struct Target {
     main: Endpoint,
     open_access: Endpoint,
     sandbox: Endpoint,
+    /// The main lane's authentication.
+    auth: Option<auth::Auth>,
     mocks: Vec<RunningMock>,
 }
 
@@ -225,6 +231,7 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
             let mut mocks = Vec::new();
             let config = MockConfig { clock: clock.clone(), ..MockConfig::loopback(Profile::Stateful) };
             let mut endpoints = Vec::new();
+            let mut main_origin = None;
             // The stateful mock behind its gateway, the same without one (for @open-access), the sandbox profile.
             let wanted = [
                 (opts.profile != Some(Profile::Sandbox)).then(|| MockConfig { auth: true, ..config.clone() }),
@@ -238,7 +245,11 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
                     continue;
                 };
                 let stateful = config.profile == Profile::Stateful;
+                let gateway = config.auth;
                 let m = mock::start(config).await?;
+                if gateway {
+                    main_origin = Some(m.origin());
+                }
                 endpoints.push(Some(Endpoint {
                     client: client(&m.base_url())?,
                     admin_origin: stateful.then(|| m.origin()),
@@ -246,23 +257,38 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
                 mocks.push(m);
             }
             let mut endpoints = endpoints.into_iter();
-            let (main, open, sandbox) = (endpoints.next().flatten(), endpoints.next().flatten(), endpoints.next().flatten());
+            let (main, open, sandbox) =
+                (endpoints.next().flatten(), endpoints.next().flatten(), endpoints.next().flatten());
             let fallback = main.clone().or(sandbox.clone()).ok_or_else(|| RunError::Config("no mock to run".into()))?;
+            let auth = main_origin.map(|origin| auth::mock_auth(&origin)).transpose().map_err(RunError::Config)?;
             Ok(Target {
                 main: main.unwrap_or_else(|| fallback.clone()),
                 open_access: open.unwrap_or_else(|| fallback.clone()),
                 sandbox: sandbox.unwrap_or(fallback),
+                auth,
                 mocks,
             })
         }
         TargetKind::Sandbox | TargetKind::Int => {
             let default = if opts.target == TargetKind::Sandbox { SANDBOX_BASE_URL } else { INT_BASE_URL };
-            let url = opts.base_url.clone().unwrap_or_else(|| default.to_owned());
+            let site = opts.site.as_ref().filter(|_| opts.target == TargetKind::Int);
+            let url = opts
+                .base_url
+                .clone()
+                .or_else(|| site.map(|s| s.scr_base_url.clone()))
+                .unwrap_or_else(|| default.to_owned());
+            let auth = site.map(auth::site_auth).transpose().map_err(|e| RunError::Config(e.to_string()))?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(RunError::Config(format!("--base-url '{url}' must start with http:// or https://")));
             }
             let endpoint = Endpoint { client: client(&url)?, admin_origin: None };
-            Ok(Target { main: endpoint.clone(), open_access: endpoint.clone(), sandbox: endpoint, mocks: Vec::new() })
+            Ok(Target {
+                main: endpoint.clone(),
+                open_access: endpoint.clone(),
+                sandbox: endpoint,
+                auth,
+                mocks: Vec::new(),
+            })
         }
     }
 }
@@ -291,10 +317,9 @@ pub async fn run_until(
     }
     let expr = parse_tags(opts.tags.as_deref())?;
     let access_token = match (opts.target, &opts.access_token) {
-        (TargetKind::Int, None) => {
+        (TargetKind::Int, None) if opts.site.is_none() => {
             return Err(RunError::Config(
-                "the int target needs an access token: set SCR_ASSURE_ACCESS_TOKEN (token flows arrive with the identity work)"
-                    .into(),
+                "the int target needs --site site.toml (or an access token in SCR_ASSURE_ACCESS_TOKEN)".into(),
             ))
         }
         (_, Some(t)) => t.clone(),
@@ -302,8 +327,8 @@ pub async fn run_until(
     };
 
     let clock = Clock::system();
-    let target = connect(&opts, &clock).await?;
-    let result = run_against(&opts, &catalogue, expr, access_token, &clock, &target, cancel).await;
+    let mut target = connect(&opts, &clock).await?;
+    let result = run_against(&opts, &catalogue, expr, access_token, &clock, &mut target, cancel).await;
     for m in target.mocks {
         m.shutdown().await;
     }
@@ -316,7 +341,7 @@ async fn run_against(
     expr: Option<cucumber::gherkin::tagexpr::TagOperation>,
     access_token: Secret,
     clock: &Clock,
-    target: &Target,
+    target: &mut Target,
     cancel: impl std::future::Future<Output = ()>,
 ) -> Result<RunOutcome, RunError> {
     for c in [&target.main.client, &target.open_access.client, &target.sandbox.client] {
@@ -330,9 +355,15 @@ async fn run_against(
         main: target.main.clone(),
         open_access: target.open_access.clone(),
         sandbox: target.sandbox.clone(),
+        auth: target.auth.take(),
         clock: clock.clone(),
         patients: PatientAllocator::new(FIRST_PATIENT_STEM),
-        session_urid: opts.session_urid.clone(),
+        session_urid: opts
+            .site
+            .as_ref()
+            .filter(|_| opts.target == TargetKind::Int)
+            .map(|s| s.session_urid.clone())
+            .unwrap_or_else(|| opts.session_urid.clone()),
         access_token,
         exchanges: ExchangeLog::default(),
     });

@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use super::context::{self, Lane, RunContext};
 use crate::client::{Exchange, HeaderValue, ScrClient, ScrRequest};
+use crate::identity::client::TokenOutcome;
 use crate::scr::codes::{BASE_PATH, FHIR_JSON};
+use crate::secret::Secret;
 
 /// Why a step failed; its `Display` is what the reports show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,20 @@ impl From<&str> for StepFailure {
 }
 
 pub type StepResult = Result<(), StepFailure>;
+
+/// Which access token later SCR requests carry.
+#[derive(Debug, Clone, Default)]
+pub enum TokenChoice {
+    /// The run's default token (on the main lane), or an inert placeholder where no token is checked.
+    #[default]
+    Default,
+    /// No `Authorization` header at all.
+    Absent,
+    /// `Authorization: Bearer <text>` with a literal the scenario chose.
+    Literal(Secret),
+    /// A token this scenario obtained (user-restricted or application-restricted).
+    Held { token: Secret, user_restricted: bool },
+}
 
 /// A patient of this scenario.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +87,16 @@ pub struct ScrWorld {
     header_changes: Vec<(String, Option<String>)>,
     /// Every exchange of the scenario, oldest first.
     pub exchanges: Vec<Exchange>,
+    /// The access token later SCR requests carry.
+    pub token: TokenChoice,
+    /// The identity service's latest answer to this scenario.
+    pub token_outcome: Option<TokenOutcome>,
+    /// Every refresh token this scenario was given, oldest first.
+    pub refresh_tokens: Vec<Secret>,
+    /// The `jti` of the latest client assertion this scenario minted.
+    pub last_jti: Option<String>,
+    /// The latest `/oauth2/userinfo` answer.
+    pub userinfo: Option<(u16, serde_json::Value)>,
 }
 
 impl fmt::Debug for ScrWorld {
@@ -82,6 +108,7 @@ impl fmt::Debug for ScrWorld {
             .field("patients", &self.patients)
             .field("header_changes", &self.header_changes)
             .field("exchanges", &self.exchanges.len())
+            .field("token", &self.token)
             .finish()
     }
 }
@@ -96,6 +123,11 @@ impl ScrWorld {
             patients: BTreeMap::new(),
             header_changes: Vec::new(),
             exchanges: Vec::new(),
+            token: TokenChoice::Default,
+            token_outcome: None,
+            refresh_tokens: Vec::new(),
+            last_jti: None,
+            userinfo: None,
         })
     }
 
@@ -178,18 +210,33 @@ impl ScrWorld {
         self.header_changes.push((name.to_owned(), value));
     }
 
+    /// The `Authorization` value of the next request, if any.
+    async fn authorization(&self) -> Result<Option<Secret>, StepFailure> {
+        let token = match &self.token {
+            TokenChoice::Absent => return Ok(None),
+            TokenChoice::Literal(t) | TokenChoice::Held { token: t, .. } => t.clone(),
+            TokenChoice::Default => match (self.lane, &self.ctx.auth) {
+                (Lane::Main, Some(auth)) => auth
+                    .default_token(&self.ctx.clock)
+                    .await
+                    .map_err(|e| StepFailure(format!("cannot obtain the run's default access token: {e}")))?,
+                _ => self.ctx.access_token.clone(),
+            },
+        };
+        Ok(Some(Secret::new(format!("Bearer {}", token.expose()))))
+    }
+
     /// The headers of the next request: the defaults, then the scenario's changes.
-    fn request_headers(&self, method: &Method) -> Vec<(String, HeaderValue)> {
+    async fn request_headers(&self, method: &Method) -> Result<Vec<(String, HeaderValue)>, StepFailure> {
         let mut headers: Vec<(String, HeaderValue)> = vec![
             (X_REQUEST_ID.into(), HeaderValue::Plain(uuid::Uuid::new_v4().to_string())),
             (X_CORRELATION_ID.into(), HeaderValue::Plain(uuid::Uuid::new_v4().to_string())),
-            (SESSION_URID.into(), HeaderValue::Plain(self.ctx.session_urid.clone())),
-            (
-                "Authorization".into(),
-                HeaderValue::Secret(crate::secret::Secret::new(format!("Bearer {}", self.ctx.access_token.expose()))),
-            ),
-            ("Accept".into(), HeaderValue::Plain(FHIR_JSON.into())),
         ];
+        headers.push((SESSION_URID.into(), HeaderValue::Plain(self.ctx.session_urid.clone())));
+        if let Some(auth) = self.authorization().await? {
+            headers.push(("Authorization".into(), HeaderValue::Secret(auth)));
+        }
+        headers.push(("Accept".into(), HeaderValue::Plain(FHIR_JSON.into())));
         if *method == Method::POST {
             headers.push(("Content-Type".into(), HeaderValue::Plain(FHIR_JSON.into())));
         }
@@ -197,14 +244,14 @@ impl ScrWorld {
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
             if let Some(value) = change {
                 let value = if crate::secret::is_secret_header(name) {
-                    HeaderValue::Secret(crate::secret::Secret::new(value.clone()))
+                    HeaderValue::Secret(Secret::new(value.clone()))
                 } else {
                     HeaderValue::Plain(value.clone())
                 };
                 headers.push((name.clone(), value));
             }
         }
-        headers
+        Ok(headers)
     }
 
     /// Sends a request to the scenario's target and keeps the exchange.
@@ -215,7 +262,7 @@ impl ScrWorld {
         body: Option<Vec<u8>>,
         content_type: Option<&str>,
     ) -> Result<&Exchange, StepFailure> {
-        let mut headers = self.request_headers(&method);
+        let mut headers = self.request_headers(&method).await?;
         if let Some(ct) = content_type {
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case("Content-Type"));
             headers.push(("Content-Type".into(), HeaderValue::Plain(ct.to_owned())));

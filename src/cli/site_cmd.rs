@@ -1,0 +1,114 @@
+//! `scr-assure site check` and `scr-assure token get`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+
+use scr_assure::clock::Clock;
+use scr_assure::config::{check, site::Site};
+use scr_assure::identity::client::TokenOutcome;
+use scr_assure::mock::{self, MockConfig, Profile};
+use scr_assure::runner::auth::{mock_auth, site_auth};
+use scr_assure::runner::TargetKind;
+
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// The readiness checklist: identifiers, key, endpoints over TLS, a token, a permission-to-view read.
+    Check {
+        /// The site file (see the README's "Site configuration").
+        #[arg(long)]
+        site: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Where to get the token: an embedded mock started for the purpose, or the site's identity service.
+    #[arg(long, value_enum, default_value_t = TargetKind::Mock)]
+    target: TargetKind,
+    /// The site file (required for int).
+    #[arg(long)]
+    site: Option<PathBuf>,
+    /// Print the access token itself (it is a secret: it is never printed otherwise).
+    #[arg(long)]
+    show: bool,
+}
+
+pub async fn run(command: SiteCommand) -> anyhow::Result<u8> {
+    match command {
+        SiteCommand::Check { site } => {
+            let site = match Site::load(&site) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(2);
+                }
+            };
+            println!("site check: {} (ODS {}, ASID {})", site.name, site.ods_code, site.asid);
+            let items = check::run(&site, &Clock::system()).await;
+            for i in &items {
+                println!("{i}");
+            }
+            let failed = items.iter().filter(|i| matches!(i.verdict, check::Verdict::Fail(_))).count();
+            println!("{} of {} checks passed", items.len() - failed, items.len());
+            Ok(if failed == 0 { 0 } else { 1 })
+        }
+    }
+}
+
+pub async fn get_token(args: GetArgs) -> anyhow::Result<u8> {
+    let clock = Clock::system();
+    let (auth, running) = match (args.target, &args.site) {
+        (TargetKind::Sandbox, _) => {
+            eprintln!("error: the sandbox has no identity service (open access): use --target mock or int");
+            return Ok(2);
+        }
+        (TargetKind::Int | TargetKind::Mock, Some(path)) => {
+            let site = Site::load(path).with_context(|| format!("cannot use the site {}", path.display()))?;
+            (site_auth(&site).context("cannot set up the site's identity")?, None)
+        }
+        (TargetKind::Mock, None) => {
+            let config = MockConfig { auth: true, ..MockConfig::loopback(Profile::Stateful) };
+            let running = mock::start(config).await.context("cannot start the embedded mock")?;
+            (mock_auth(&running.origin()).map_err(anyhow::Error::msg)?, Some(running))
+        }
+        (TargetKind::Int, None) => {
+            eprintln!("error: --target int needs --site site.toml");
+            return Ok(2);
+        }
+    };
+    let outcome = auth.obtain(&auth.default_flow, clock.now()).await.context("the token request failed")?;
+    let code = match outcome {
+        TokenOutcome::Granted(t) => {
+            println!("access token obtained from {} by the {} flow", auth.token_url, auth.default_flow_name());
+            println!("expires_in: {} s", t.expires_in);
+            if let Some(r) = &t.refresh_token_expires_in {
+                println!("refresh_token_expires_in: {r} s");
+            }
+            let scopes = running
+                .as_ref()
+                .and_then(|m| m.identity())
+                .and_then(|i| i.introspect(t.access_token.expose()))
+                .map(|g| g.scopes.join(" "));
+            match scopes {
+                Some(s) => println!("scopes: {s}"),
+                None => println!("scopes: not reported by the identity service"),
+            }
+            if args.show {
+                println!("access_token: {}", t.access_token.expose());
+            } else {
+                println!("access_token: {} (use --show to print it)", t.access_token);
+            }
+            0
+        }
+        TokenOutcome::Rejected(e) => {
+            eprintln!("refused: {} {}: {}", e.status, e.error, e.error_description);
+            1
+        }
+    };
+    if let Some(m) = running {
+        m.shutdown().await;
+    }
+    Ok(code)
+}

@@ -1,0 +1,395 @@
+//! The harness's token flows over HTTP (reference §10.1–§10.4): client credentials, token exchange,
+//! the authorization code flow through the mock CIS2 sign-in (no browser), and refresh. Answers come back
+//! parsed, or as the service's error JSON; secrets stay in [`Secret`]s and out of `raw`.
+
+use reqwest::header::{CONTENT_TYPE, LOCATION};
+use reqwest::redirect::Policy;
+use serde_json::Value;
+
+use super::assertion::{ClientAssertion, CLIENT_ASSERTION_TYPE};
+use super::id_token::{IdToken, ID_TOKEN_TYPE};
+use super::rules::Form;
+use crate::secret::{Secret, REDACTED};
+
+/// `urn:ietf:params:oauth:grant-type:token-exchange`
+pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// Fields of a token response that are secrets.
+const SECRET_FIELDS: &[&str] = &["access_token", "refresh_token", "id_token"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{url}: request failed: {reason}")]
+    Transport { url: String, reason: String },
+    #[error("{url}: HTTP {status} with a body that is not JSON")]
+    NotJson { url: String, status: u16 },
+    #[error("{url}: HTTP {status}: expected {expected}")]
+    Unexpected { url: String, status: u16, expected: String },
+}
+
+/// A granted token (200).
+#[derive(Debug, Clone)]
+pub struct TokenResponse {
+    pub access_token: Secret,
+    /// As sent; the NHS service sends a string (`"599"`); a JSON number becomes its text here (see `raw`).
+    pub expires_in: String,
+    pub refresh_token: Option<Secret>,
+    pub refresh_token_expires_in: Option<String>,
+    pub refresh_count: Option<String>,
+    pub token_type: String,
+    pub issued_at: Option<String>,
+    pub issued_token_type: Option<String>,
+    /// The whole body with `access_token`/`refresh_token`/`id_token` redacted.
+    pub raw: Value,
+}
+
+/// An error answer of the identity service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenError {
+    /// HTTP status; 302 for an error returned in an `/authorize` redirect.
+    pub status: u16,
+    pub error: String,
+    pub error_description: String,
+    pub message_id: Option<String>,
+    /// The body (or the redirect's query as an object).
+    pub raw: Value,
+}
+
+/// What a token request came back with.
+#[derive(Debug, Clone)]
+pub enum TokenOutcome {
+    Granted(TokenResponse),
+    Rejected(TokenError),
+}
+
+impl TokenOutcome {
+    pub fn granted(&self) -> Option<&TokenResponse> {
+        match self {
+            Self::Granted(t) => Some(t),
+            Self::Rejected(_) => None,
+        }
+    }
+
+    pub fn rejected(&self) -> Option<&TokenError> {
+        match self {
+            Self::Granted(_) => None,
+            Self::Rejected(e) => Some(e),
+        }
+    }
+}
+
+/// The app-side configuration of the secret-based flows (authorization code, refresh).
+#[derive(Debug, Clone)]
+pub struct ClientApp {
+    pub api_key: Secret,
+    pub client_secret: Secret,
+    pub redirect_uri: String,
+}
+
+/// Talks to one identity service: `<oauth_base>/token`, `/authorize`, `/userinfo`.
+#[derive(Debug, Clone)]
+pub struct TokenClient {
+    http: reqwest::Client,
+    pub token_url: String,
+    pub authorize_url: String,
+    pub userinfo_url: String,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// `raw` with the secret fields replaced by `[REDACTED]`.
+pub fn redact(body: &Value) -> Value {
+    let mut raw = body.clone();
+    if let Some(obj) = raw.as_object_mut() {
+        for f in SECRET_FIELDS {
+            if let Some(v) = obj.get_mut(*f) {
+                *v = Value::String(REDACTED.into());
+            }
+        }
+    }
+    raw
+}
+
+/// Parses a token endpoint answer.
+pub fn parse_token_answer(url: &str, status: u16, body: &[u8]) -> Result<TokenOutcome, ClientError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|_| ClientError::NotJson { url: url.to_owned(), status })?;
+    let field = |name: &str| value.get(name).and_then(text);
+    if status == 200 {
+        if let Some(access) = value.get("access_token").and_then(Value::as_str) {
+            return Ok(TokenOutcome::Granted(TokenResponse {
+                access_token: Secret::new(access),
+                expires_in: field("expires_in").unwrap_or_default(),
+                refresh_token: value.get("refresh_token").and_then(Value::as_str).map(Secret::new),
+                refresh_token_expires_in: field("refresh_token_expires_in"),
+                refresh_count: field("refresh_count"),
+                token_type: field("token_type").unwrap_or_default(),
+                issued_at: field("issued_at"),
+                issued_token_type: field("issued_token_type"),
+                raw: redact(&value),
+            }));
+        }
+    }
+    match (field("error"), field("error_description")) {
+        (Some(error), description) => Ok(TokenOutcome::Rejected(TokenError {
+            status,
+            error,
+            error_description: description.unwrap_or_default(),
+            message_id: field("message_id"),
+            raw: redact(&value),
+        })),
+        _ => {
+            Err(ClientError::Unexpected { url: url.to_owned(), status, expected: "an access_token or an error".into() })
+        }
+    }
+}
+
+fn query_pairs(url: &reqwest::Url) -> Vec<(String, String)> {
+    url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+impl TokenClient {
+    /// `oauth_base` e.g. `http://127.0.0.1:8080/oauth2` or `https://int.api.service.nhs.uk/oauth2-mock`.
+    pub fn new(oauth_base: &str) -> Result<Self, ClientError> {
+        let base = oauth_base.trim_end_matches('/');
+        let http = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| ClientError::Transport { url: base.to_owned(), reason: e.to_string() })?;
+        Ok(Self {
+            http,
+            token_url: format!("{base}/token"),
+            authorize_url: format!("{base}/authorize"),
+            userinfo_url: format!("{base}/userinfo"),
+        })
+    }
+
+    fn transport(&self, url: &str, e: &reqwest::Error) -> ClientError {
+        // The error's own text names the full URL, whose query may carry the API key: drop it.
+        let mut reason = e.to_string();
+        if let Some(full) = e.url() {
+            reason = reason.replace(full.as_str(), url);
+        }
+        ClientError::Transport { url: url.to_owned(), reason }
+    }
+
+    /// POSTs a form to the token URL as-is (the form-change steps build their own).
+    pub async fn post_form(&self, form: &Form) -> Result<TokenOutcome, ClientError> {
+        let url = &self.token_url;
+        let response = self
+            .http
+            .post(url)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form.encode())
+            .send()
+            .await
+            .map_err(|e| self.transport(url, &e))?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|e| self.transport(url, &e))?;
+        parse_token_answer(url, status, &body)
+    }
+
+    /// The client-credentials form (§10.1) for `assertion`, plus `extra` fields.
+    pub fn client_credentials_form(assertion: &ClientAssertion, extra: &[(&str, &str)]) -> Form {
+        let mut form = Form::from_pairs([
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", CLIENT_ASSERTION_TYPE),
+            ("client_assertion", assertion.0.expose()),
+        ]);
+        for (k, v) in extra {
+            form.set(k, v);
+        }
+        form
+    }
+
+    /// The token-exchange form (§10.2), plus `extra` fields.
+    pub fn token_exchange_form(assertion: &ClientAssertion, id_token: &IdToken, extra: &[(&str, &str)]) -> Form {
+        let mut form = Form::from_pairs([
+            ("grant_type", TOKEN_EXCHANGE_GRANT),
+            ("subject_token_type", ID_TOKEN_TYPE),
+            ("subject_token", id_token.0.expose()),
+            ("client_assertion_type", CLIENT_ASSERTION_TYPE),
+            ("client_assertion", assertion.0.expose()),
+        ]);
+        for (k, v) in extra {
+            form.set(k, v);
+        }
+        form
+    }
+
+    /// Client credentials (§10.1).
+    pub async fn client_credentials(
+        &self,
+        assertion: &ClientAssertion,
+        extra: &[(&str, &str)],
+    ) -> Result<TokenOutcome, ClientError> {
+        self.post_form(&Self::client_credentials_form(assertion, extra)).await
+    }
+
+    /// Token exchange (§10.2).
+    pub async fn token_exchange(
+        &self,
+        assertion: &ClientAssertion,
+        id_token: &IdToken,
+        extra: &[(&str, &str)],
+    ) -> Result<TokenOutcome, ClientError> {
+        self.post_form(&Self::token_exchange_form(assertion, id_token, extra)).await
+    }
+
+    async fn get(&self, url: &str) -> Result<reqwest::Response, ClientError> {
+        self.http.get(url).send().await.map_err(|e| self.transport(url, &e))
+    }
+
+    async fn error_of(&self, url: &str, response: reqwest::Response) -> Result<TokenOutcome, ClientError> {
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|e| self.transport(url, &e))?;
+        match parse_token_answer(url, status, &body)? {
+            TokenOutcome::Granted(_) => {
+                Err(ClientError::Unexpected { url: url.to_owned(), status, expected: "a redirect".into() })
+            }
+            rejected => Ok(rejected),
+        }
+    }
+
+    fn location(url: &str, response: &reqwest::Response) -> Result<reqwest::Url, ClientError> {
+        let status = response.status().as_u16();
+        let bad = || ClientError::Unexpected { url: url.to_owned(), status, expected: "a Location header".into() };
+        let loc = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).ok_or_else(bad)?;
+        response.url().join(loc).map_err(|_| bad())
+    }
+
+    /// The authorization code flow (§10.3) through the mock CIS2 sign-in as `persona`: `/authorize`, the
+    /// mock CIS2 login with `persona=<id>`, the `code` from the redirect to `redirect_uri` (not followed),
+    /// then the code grant. `extra` goes into the token request.
+    pub async fn authorization_code(
+        &self,
+        app: &ClientApp,
+        persona: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<TokenOutcome, ClientError> {
+        let state = uuid::Uuid::new_v4().to_string();
+        let mut url = reqwest::Url::parse(&self.authorize_url)
+            .map_err(|e| ClientError::Transport { url: self.authorize_url.clone(), reason: e.to_string() })?;
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", app.api_key.expose())
+            .append_pair("redirect_uri", &app.redirect_uri)
+            .append_pair("state", &state);
+        let shown = self.authorize_url.clone();
+        let response = self.get(url.as_str()).await?;
+        if response.status().as_u16() != 302 {
+            return self.error_of(&shown, response).await;
+        }
+        let mut login = Self::location(&shown, &response)?;
+        if let Some(outcome) = Self::redirect_error(&login) {
+            return Ok(outcome);
+        }
+        login.query_pairs_mut().append_pair("persona", persona);
+        let login_shown = format!("{}{}", login.origin().ascii_serialization(), login.path());
+        let response = self.get(login.as_str()).await?;
+        if response.status().as_u16() != 302 {
+            return self.error_of(&login_shown, response).await;
+        }
+        let callback = Self::location(&login_shown, &response)?;
+        if let Some(outcome) = Self::redirect_error(&callback) {
+            return Ok(outcome);
+        }
+        let pairs = query_pairs(&callback);
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        if get("state").as_deref() != Some(state.as_str()) {
+            return Err(ClientError::Unexpected {
+                url: login_shown,
+                status: 302,
+                expected: "the redirect to carry the state sent to /authorize".into(),
+            });
+        }
+        let code = get("code").ok_or_else(|| ClientError::Unexpected {
+            url: login_shown.clone(),
+            status: 302,
+            expected: "a code in the redirect".into(),
+        })?;
+        let mut form = Form::from_pairs([
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", app.redirect_uri.as_str()),
+            ("client_id", app.api_key.expose()),
+            ("client_secret", app.client_secret.expose()),
+        ]);
+        for (k, v) in extra {
+            form.set(k, v);
+        }
+        self.post_form(&form).await
+    }
+
+    /// An `error` in a redirect's query, as a rejection with status 302.
+    fn redirect_error(url: &reqwest::Url) -> Option<TokenOutcome> {
+        let pairs = query_pairs(url);
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let error = get("error")?;
+        let raw = Value::Object(pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect());
+        Some(TokenOutcome::Rejected(TokenError {
+            status: 302,
+            error,
+            error_description: get("error_description").unwrap_or_default(),
+            message_id: None,
+            raw,
+        }))
+    }
+
+    /// Refresh (§10.4).
+    pub async fn refresh(
+        &self,
+        app: &ClientApp,
+        refresh_token: &Secret,
+        extra: &[(&str, &str)],
+    ) -> Result<TokenOutcome, ClientError> {
+        let mut form = Form::from_pairs([
+            ("grant_type", "refresh_token"),
+            ("client_id", app.api_key.expose()),
+            ("client_secret", app.client_secret.expose()),
+            ("refresh_token", refresh_token.expose()),
+        ]);
+        for (k, v) in extra {
+            form.set(k, v);
+        }
+        self.post_form(&form).await
+    }
+
+    /// `GET /userinfo` with a bearer token: `(status, body)`.
+    pub async fn userinfo(&self, access_token: &Secret) -> Result<(u16, Value), ClientError> {
+        let url = &self.userinfo_url;
+        let response =
+            self.http.get(url).bearer_auth(access_token.expose()).send().await.map_err(|e| self.transport(url, &e))?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|e| self.transport(url, &e))?;
+        let value = serde_json::from_slice(&body).map_err(|_| ClientError::NotJson { url: url.clone(), status })?;
+        Ok((status, value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_grants_and_errors_and_redacts() {
+        let body = br#"{"access_token":"tok","expires_in":"599","token_type":"Bearer","refresh_token":"r","refresh_count":"0"}"#;
+        let TokenOutcome::Granted(t) = parse_token_answer("u", 200, body).expect("parse") else { panic!("granted") };
+        assert_eq!((t.access_token.expose(), t.expires_in.as_str()), ("tok", "599"));
+        assert_eq!(t.raw["access_token"], REDACTED);
+        assert_eq!(t.raw["refresh_token"], REDACTED);
+        assert_eq!(t.refresh_count.as_deref(), Some("0"));
+        assert!(!format!("{t:?}").contains("tok\""));
+        let body = br#"{"error":"invalid_request","error_description":"Missing client_assertion","message_id":"m"}"#;
+        let TokenOutcome::Rejected(e) = parse_token_answer("u", 400, body).expect("parse") else { panic!("error") };
+        assert_eq!((e.status, e.error.as_str(), e.message_id.as_deref()), (400, "invalid_request", Some("m")));
+        assert!(matches!(parse_token_answer("u", 500, b"<html>"), Err(ClientError::NotJson { status: 500, .. })));
+    }
+}
