@@ -24,6 +24,12 @@ impl Clock {
         Self::from_mode(Mode::System { offset: Duration::zero() })
     }
 
+    /// A clock frozen at the current real time: the virtual clock of a run against the embedded mock, which
+    /// moves only when a scenario says time passes, so that expiry and skew boundaries are exact.
+    pub fn frozen_now() -> Self {
+        Self::fixed(Utc::now())
+    }
+
     /// A clock frozen at `at` until [`Clock::advance`] or [`Clock::set`] moves it.
     pub fn fixed(at: DateTime<Utc>) -> Self {
         Self::from_mode(Mode::Fixed { at })

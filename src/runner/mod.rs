@@ -326,7 +326,9 @@ pub async fn run_until(
         (_, None) => Secret::new("scr-assure-open-access"),
     };
 
-    let clock = Clock::system();
+    // Against the embedded mock, harness and mock share a virtual clock that moves only when a scenario says
+    // time passes; against real targets, real time.
+    let clock = if opts.target == TargetKind::Mock { Clock::frozen_now() } else { Clock::system() };
     let mut target = connect(&opts, &clock).await?;
     let result = run_against(&opts, &catalogue, expr, access_token, &clock, &mut target, cancel).await;
     for m in target.mocks {

@@ -45,8 +45,9 @@ fn lifetimes_are_reported_as_the_nhs_does() {
     let f = Form::from_pairs([("_access_token_expiry_ms", "1000"), ("_refresh_token_expiry_ms", "x")]);
     assert_eq!(shortened(&f, "_access_token_expiry_ms", ACCESS_TOKEN_MS), 1000);
     assert_eq!(shortened(&f, "_refresh_token_expiry_ms", REFRESH_TOKEN_MS), REFRESH_TOKEN_MS);
-    let longer = Form::from_pairs([("_access_token_expiry_ms", "700000")]);
+    let longer = Form::from_pairs([("_access_token_expiry_ms", "700000"), ("_refresh_tokens_validity_ms", "0")]);
     assert_eq!(shortened(&longer, "_access_token_expiry_ms", ACCESS_TOKEN_MS), ACCESS_TOKEN_MS);
+    assert_eq!(shortened(&longer, "_refresh_tokens_validity_ms", REFRESH_TOKENS_VALIDITY_MS), 0);
 }
 
 #[tokio::test]

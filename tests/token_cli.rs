@@ -1,0 +1,171 @@
+//! `scr-assure token …` through the real binary against a real mock on 127.0.0.1: an assertion minted by
+//! `token assertion` with no defect is accepted, and with each defect gets the NHS identity service's matching
+//! rejection (reference §10.1, texts typed out here as the oracle); `token inspect` names the same rule;
+//! `token id-token` mints a subject token the mock accepts.
+
+use std::process::Command;
+
+use scr_assure::mock::{self, MockConfig, Profile, RunningMock};
+
+const BIN: &str = env!("CARGO_BIN_EXE_scr-assure");
+
+async fn mock() -> RunningMock {
+    mock::start(MockConfig { auth: true, ..MockConfig::loopback(Profile::Stateful) }).await.expect("mock starts")
+}
+
+fn mint(args: &[&str]) -> String {
+    let out = Command::new(BIN).arg("token").args(args).output().expect("binary runs");
+    assert!(out.status.success(), "token {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+async fn client_credentials(origin: &str, assertion: &str) -> (u16, serde_json::Value) {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", assertion),
+    ];
+    let body = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let r = reqwest::Client::new()
+        .post(format!("{origin}/oauth2/token"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("token endpoint answers");
+    let status = r.status().as_u16();
+    (status, r.json().await.expect("JSON answer"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assertions_from_the_cli_are_accepted_and_each_defect_is_rejected_as_the_nhs_service_does() {
+    let m = mock().await;
+    let origin = m.origin();
+    let token_url = format!("{origin}/oauth2/token");
+    let unregistered = format!("{}/fixtures/identity/unregistered-private-key.pem", env!("CARGO_MANIFEST_DIR"));
+
+    let (status, body) = client_credentials(&origin, &mint(&["assertion", "--token-url", &token_url])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["expires_in"], "599");
+    assert_eq!(body["token_type"], "Bearer");
+
+    let rows: Vec<(Vec<&str>, u16, &str, &str)> = vec![
+        (vec!["--alg", "RS256"], 400, "invalid_request", "Invalid 'alg' header in client_assertion JWT - unsupported JWT algorithm - must be 'RS512'"),
+        (vec!["--exp-in", "-1"], 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - JWT has expired"),
+        (vec!["--skew", "-301"], 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - JWT has expired"),
+        (vec!["--omit", "kid"], 400, "invalid_request", "Missing 'kid' header in client_assertion JWT"),
+        (vec!["--omit", "typ"], 400, "invalid_request", "Invalid 'typ' header in client_assertion JWT - must be 'JWT'"),
+        (vec!["--typ", "JWS"], 400, "invalid_request", "Invalid 'typ' header in client_assertion JWT - must be 'JWT'"),
+        (vec!["--omit", "exp"], 400, "invalid_request", "Missing 'exp' claim in client_assertion JWT"),
+        (vec!["--exp-value", "\"300\""], 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - must be an integer"),
+        (vec!["--iss", "someone-else"], 400, "invalid_request", "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT"),
+        (vec!["--omit", "sub"], 400, "invalid_request", "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT"),
+        (vec!["--omit", "jti"], 400, "invalid_request", "Missing 'jti' claim in client_assertion JWT"),
+        (vec!["--exp-in", "320"], 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future"),
+        (vec!["--skew", "15"], 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future"),
+        (vec!["--iss", "unknown-key", "--sub", "unknown-key"], 401, "invalid_request", "Invalid 'iss'/'sub' claims in client_assertion JWT"),
+        (vec!["--aud", "https://int.api.service.nhs.uk/oauth2/token"], 401, "invalid_request", "Missing or invalid 'aud' claim in client_assertion JWT"),
+        (vec!["--kid", "not-registered"], 401, "invalid_request", "Invalid 'kid' header in client_assertion JWT - no matching public key"),
+        (vec!["--key", unregistered.as_str()], 401, "public_key error", "JWT signature verification failed"),
+    ];
+    for (flags, status, error, description) in rows {
+        let mut args = vec!["assertion", "--token-url", token_url.as_str()];
+        args.extend(flags.iter().copied());
+        let (got, body) = client_credentials(&origin, &mint(&args)).await;
+        assert_eq!((got, body["error"].as_str(), body["error_description"].as_str()), (status, Some(error), Some(description)), "{flags:?}: {body}");
+        assert!(body["message_id"].as_str().is_some_and(|m| !m.is_empty()), "{flags:?} has a message_id");
+    }
+
+    // --jti replays an assertion's jti: the second use is refused (row 13).
+    let first = mint(&["assertion", "--token-url", &token_url, "--jti", "replayed-jti-1"]);
+    assert_eq!(client_credentials(&origin, &first).await.0, 200);
+    let again = mint(&["assertion", "--token-url", &token_url, "--jti", "replayed-jti-1"]);
+    let (status, body) = client_credentials(&origin, &again).await;
+    assert_eq!((status, body["error_description"].as_str()), (400, Some("Non-unique 'jti' claim in client_assertion JWT")));
+    m.shutdown().await;
+}
+
+#[tokio::test]
+async fn inspect_lists_what_the_service_would_reject_in_row_order() {
+    let jwt = mint(&["assertion", "--token-url", "https://x/oauth2/token", "--omit", "jti", "--exp-in", "400"]);
+    let out = Command::new(BIN).args(["token", "inspect", &jwt, "--token-url", "https://x/oauth2/token"]).output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let r11 = text.find("row 11: 400 invalid_request: Missing 'jti' claim in client_assertion JWT");
+    let r14 = text.find("row 14: 400 invalid_request: Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future");
+    assert!(r11.is_some() && r14.is_some() && r11 < r14, "{text}");
+    assert!(text.contains("\"iss\": \"scr-assure-test-app-key\""), "claims are shown: {text}");
+    assert!(text.contains("exp: ") && text.contains("in 400 s"), "exp is shown relative to now: {text}");
+
+    let clean = mint(&["assertion", "--token-url", "https://x/oauth2/token"]);
+    let out = Command::new(BIN).args(["token", "inspect", &clean, "--token-url", "https://x/oauth2/token"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = Command::new(BIN).args(["token", "inspect", "not-a-jwt"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Malformed JWT in client_assertion"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_verifies_against_a_jwks_url() {
+    let m = mock().await;
+    let jwks = format!("{}/mock-apps/scr-assure-test/jwks.json", m.origin());
+    let good = mint(&["assertion", "--token-url", "https://x/oauth2/token"]);
+    let unregistered = format!("{}/fixtures/identity/unregistered-private-key.pem", env!("CARGO_MANIFEST_DIR"));
+    let bad = mint(&["assertion", "--token-url", "https://x/oauth2/token", "--key", &unregistered]);
+    let run = move |jwt: String| {
+        let out = Command::new(BIN)
+            .args(["token", "inspect", &jwt, "--token-url", "https://x/oauth2/token", "--jwks", &jwks])
+            .output()
+            .expect("runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (good, bad) = tokio::task::spawn_blocking(move || (run(good), run(bad))).await.expect("joins");
+    assert!(good.contains("signature: valid"), "{good}");
+    assert!(bad.contains("signature: INVALID") && bad.contains("row 20: 401 public_key error: JWT signature verification failed"), "{bad}");
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_token_from_the_cli_is_exchanged_for_a_user_restricted_token() {
+    let m = mock().await;
+    let origin = m.origin();
+    let token_url = format!("{origin}/oauth2/token");
+    let id_token = mint(&["id-token", "--persona", "single-role", "--issuer", &format!("{origin}/mock-cis2")]);
+    let assertion = mint(&["assertion", "--token-url", &token_url]);
+    let body = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+        ("subject_token_type", "urn:ietf:params:oauth:token-type:id_token"),
+        ("subject_token", id_token.as_str()),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", assertion.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)))
+    .collect::<Vec<_>>()
+    .join("&");
+    let r = reqwest::Client::new()
+        .post(&token_url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(r.status().as_u16(), 200);
+    let json: serde_json::Value = r.json().await.expect("JSON");
+    assert_eq!((json["expires_in"].as_str(), json["refresh_token_expires_in"].as_str()), (Some("599"), Some("43199")));
+    m.shutdown().await;
+}
+
+#[test]
+fn unknown_personas_and_bad_defects_are_clear_errors() {
+    let out = Command::new(BIN).args(["token", "id-token", "--persona", "nobody", "--issuer", "http://x"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown persona 'nobody'"));
+    let out = Command::new(BIN).args(["token", "assertion", "--token-url", "http://x", "--omit", "colour"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--omit colour"));
+}
