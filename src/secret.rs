@@ -113,7 +113,13 @@ fn redact_json(value: &mut serde_json::Value) -> bool {
             }
             changed
         }
-        serde_json::Value::Array(items) => items.iter_mut().fold(false, |acc, v| redact_json(v) || acc),
+        serde_json::Value::Array(items) => {
+            let mut changed = false;
+            for v in items {
+                changed |= redact_json(v);
+            }
+            changed
+        }
         _ => false,
     }
 }

@@ -54,29 +54,88 @@ async fn assertions_from_the_cli_are_accepted_and_each_defect_is_rejected_as_the
     assert_eq!(body["token_type"], "Bearer");
 
     let rows: Vec<(Vec<&str>, u16, &str, &str)> = vec![
-        (vec!["--alg", "RS256"], 400, "invalid_request", "Invalid 'alg' header in client_assertion JWT - unsupported JWT algorithm - must be 'RS512'"),
-        (vec!["--exp-in", "-1"], 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - JWT has expired"),
-        (vec!["--skew", "-301"], 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - JWT has expired"),
+        (
+            vec!["--alg", "RS256"],
+            400,
+            "invalid_request",
+            "Invalid 'alg' header in client_assertion JWT - unsupported JWT algorithm - must be 'RS512'",
+        ),
+        (
+            vec!["--exp-in", "-1"],
+            400,
+            "invalid_request",
+            "Invalid 'exp' claim in client_assertion JWT - JWT has expired",
+        ),
+        (
+            vec!["--skew", "-301"],
+            400,
+            "invalid_request",
+            "Invalid 'exp' claim in client_assertion JWT - JWT has expired",
+        ),
         (vec!["--omit", "kid"], 400, "invalid_request", "Missing 'kid' header in client_assertion JWT"),
         (vec!["--omit", "typ"], 400, "invalid_request", "Invalid 'typ' header in client_assertion JWT - must be 'JWT'"),
         (vec!["--typ", "JWS"], 400, "invalid_request", "Invalid 'typ' header in client_assertion JWT - must be 'JWT'"),
         (vec!["--omit", "exp"], 400, "invalid_request", "Missing 'exp' claim in client_assertion JWT"),
-        (vec!["--exp-value", "\"300\""], 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - must be an integer"),
-        (vec!["--iss", "someone-else"], 400, "invalid_request", "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT"),
-        (vec!["--omit", "sub"], 400, "invalid_request", "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT"),
+        (
+            vec!["--exp-value", "\"300\""],
+            400,
+            "invalid_request",
+            "Invalid 'exp' claim in client_assertion JWT - must be an integer",
+        ),
+        (
+            vec!["--iss", "someone-else"],
+            400,
+            "invalid_request",
+            "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT",
+        ),
+        (
+            vec!["--omit", "sub"],
+            400,
+            "invalid_request",
+            "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT",
+        ),
         (vec!["--omit", "jti"], 400, "invalid_request", "Missing 'jti' claim in client_assertion JWT"),
-        (vec!["--exp-in", "320"], 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future"),
-        (vec!["--skew", "15"], 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future"),
-        (vec!["--iss", "unknown-key", "--sub", "unknown-key"], 401, "invalid_request", "Invalid 'iss'/'sub' claims in client_assertion JWT"),
-        (vec!["--aud", "https://int.api.service.nhs.uk/oauth2/token"], 401, "invalid_request", "Missing or invalid 'aud' claim in client_assertion JWT"),
-        (vec!["--kid", "not-registered"], 401, "invalid_request", "Invalid 'kid' header in client_assertion JWT - no matching public key"),
+        (
+            vec!["--exp-in", "320"],
+            400,
+            "invalid_request",
+            "Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future",
+        ),
+        (
+            vec!["--skew", "15"],
+            400,
+            "invalid_request",
+            "Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future",
+        ),
+        (
+            vec!["--iss", "unknown-key", "--sub", "unknown-key"],
+            401,
+            "invalid_request",
+            "Invalid 'iss'/'sub' claims in client_assertion JWT",
+        ),
+        (
+            vec!["--aud", "https://int.api.service.nhs.uk/oauth2/token"],
+            401,
+            "invalid_request",
+            "Missing or invalid 'aud' claim in client_assertion JWT",
+        ),
+        (
+            vec!["--kid", "not-registered"],
+            401,
+            "invalid_request",
+            "Invalid 'kid' header in client_assertion JWT - no matching public key",
+        ),
         (vec!["--key", unregistered.as_str()], 401, "public_key error", "JWT signature verification failed"),
     ];
     for (flags, status, error, description) in rows {
         let mut args = vec!["assertion", "--token-url", token_url.as_str()];
         args.extend(flags.iter().copied());
         let (got, body) = client_credentials(&origin, &mint(&args)).await;
-        assert_eq!((got, body["error"].as_str(), body["error_description"].as_str()), (status, Some(error), Some(description)), "{flags:?}: {body}");
+        assert_eq!(
+            (got, body["error"].as_str(), body["error_description"].as_str()),
+            (status, Some(error), Some(description)),
+            "{flags:?}: {body}"
+        );
         assert!(body["message_id"].as_str().is_some_and(|m| !m.is_empty()), "{flags:?} has a message_id");
     }
 
@@ -85,24 +144,35 @@ async fn assertions_from_the_cli_are_accepted_and_each_defect_is_rejected_as_the
     assert_eq!(client_credentials(&origin, &first).await.0, 200);
     let again = mint(&["assertion", "--token-url", &token_url, "--jti", "replayed-jti-1"]);
     let (status, body) = client_credentials(&origin, &again).await;
-    assert_eq!((status, body["error_description"].as_str()), (400, Some("Non-unique 'jti' claim in client_assertion JWT")));
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (400, Some("Non-unique 'jti' claim in client_assertion JWT"))
+    );
     m.shutdown().await;
 }
 
 #[tokio::test]
 async fn inspect_lists_what_the_service_would_reject_in_row_order() {
     let jwt = mint(&["assertion", "--token-url", "https://x/oauth2/token", "--omit", "jti", "--exp-in", "400"]);
-    let out = Command::new(BIN).args(["token", "inspect", &jwt, "--token-url", "https://x/oauth2/token"]).output().expect("runs");
+    let out = Command::new(BIN)
+        .args(["token", "inspect", &jwt, "--token-url", "https://x/oauth2/token"])
+        .output()
+        .expect("runs");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     let r11 = text.find("row 11: 400 invalid_request: Missing 'jti' claim in client_assertion JWT");
-    let r14 = text.find("row 14: 400 invalid_request: Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future");
+    let r14 = text.find(
+        "row 14: 400 invalid_request: Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future",
+    );
     assert!(r11.is_some() && r14.is_some() && r11 < r14, "{text}");
     assert!(text.contains("\"iss\": \"scr-assure-test-app-key\""), "claims are shown: {text}");
     assert!(text.contains("exp: ") && text.contains("in 400 s"), "exp is shown relative to now: {text}");
 
     let clean = mint(&["assertion", "--token-url", "https://x/oauth2/token"]);
-    let out = Command::new(BIN).args(["token", "inspect", &clean, "--token-url", "https://x/oauth2/token"]).output().expect("runs");
+    let out = Command::new(BIN)
+        .args(["token", "inspect", &clean, "--token-url", "https://x/oauth2/token"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let out = Command::new(BIN).args(["token", "inspect", "not-a-jwt"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
@@ -125,7 +195,11 @@ async fn inspect_verifies_against_a_jwks_url() {
     };
     let (good, bad) = tokio::task::spawn_blocking(move || (run(good), run(bad))).await.expect("joins");
     assert!(good.contains("signature: valid"), "{good}");
-    assert!(bad.contains("signature: INVALID") && bad.contains("row 20: 401 public_key error: JWT signature verification failed"), "{bad}");
+    assert!(
+        bad.contains("signature: INVALID")
+            && bad.contains("row 20: 401 public_key error: JWT signature verification failed"),
+        "{bad}"
+    );
     m.shutdown().await;
 }
 
@@ -162,10 +236,16 @@ async fn an_id_token_from_the_cli_is_exchanged_for_a_user_restricted_token() {
 
 #[test]
 fn unknown_personas_and_bad_defects_are_clear_errors() {
-    let out = Command::new(BIN).args(["token", "id-token", "--persona", "nobody", "--issuer", "http://x"]).output().expect("runs");
+    let out = Command::new(BIN)
+        .args(["token", "id-token", "--persona", "nobody", "--issuer", "http://x"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown persona 'nobody'"));
-    let out = Command::new(BIN).args(["token", "assertion", "--token-url", "http://x", "--omit", "colour"]).output().expect("runs");
+    let out = Command::new(BIN)
+        .args(["token", "assertion", "--token-url", "http://x", "--omit", "colour"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--omit colour"));
 }

@@ -58,13 +58,18 @@ pub enum SecretSource {
 }
 
 impl SecretSource {
-    /// Reads the secret (a file's content or a variable's value, trimmed of surrounding whitespace).
+    /// Reads the secret: a variable's value, or a file's first line that is neither blank nor a `#` comment
+    /// (so a secret file may say what it is), trimmed.
     pub fn load(&self, what: &str) -> Result<Secret, SiteError> {
         let err = |message: String| SiteError::Secret { what: what.to_owned(), message };
         let value = match self {
-            Self::File(path) => {
-                std::fs::read_to_string(path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))?
-            }
+            Self::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with('#'))
+                .unwrap_or_default()
+                .to_owned(),
             Self::Env(name) => {
                 std::env::var(name).map_err(|_| err(format!("environment variable {name} is not set")))?
             }
@@ -369,7 +374,7 @@ persona = "default-clinician"
     fn secrets_load_from_files_and_env_and_say_what_is_missing() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let f = dir.path().join("s.txt");
-        std::fs::write(&f, "  value\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&f, "# test-only\n\n  value\n").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(SecretSource::File(f).load("api key").ok().map(|s| s.expose().to_owned()), Some("value".into()));
         let e = SecretSource::Env("SCR_ASSURE_SURELY_UNSET_VAR".into()).load("api key").err().map(|e| e.to_string());
         assert_eq!(e.as_deref(), Some("api key: environment variable SCR_ASSURE_SURELY_UNSET_VAR is not set"));

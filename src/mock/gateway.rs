@@ -108,18 +108,18 @@ pub fn check(
     method: &Method,
     suffix: &str,
     headers: &HeaderMap,
-) -> Result<CallerIdentity, Response> {
-    let token = bearer(headers).ok_or_else(|| access_denied(faults::NO_TOKEN))?;
-    let grant = identity.introspect(token).ok_or_else(|| access_denied(faults::UNKNOWN_TOKEN))?;
+) -> Result<CallerIdentity, Box<Response>> {
+    let token = bearer(headers).ok_or_else(|| Box::new(access_denied(faults::NO_TOKEN)))?;
+    let grant = identity.introspect(token).ok_or_else(|| Box::new(access_denied(faults::UNKNOWN_TOKEN)))?;
     if grant.expires_at <= clock.now() {
-        return Err(access_denied(faults::EXPIRED_TOKEN));
+        return Err(Box::new(access_denied(faults::EXPIRED_TOKEN)));
     }
     if !grant.scopes.iter().any(|s| SCR_SCOPES.contains(&s.as_str())) {
-        return Err(access_denied(faults::INSUFFICIENT_SCOPE));
+        return Err(Box::new(access_denied(faults::INSUFFICIENT_SCOPE)));
     }
     let user_restricted = grant.scopes.iter().any(|s| USER_RESTRICTED_SCOPES.contains(&s.as_str()));
     if user_restricted {
-        resolve_role(&grant, headers).map_err(role_error)
+        resolve_role(&grant, headers).map_err(|e| Box::new(role_error(e)))
     } else {
         app_restricted_rules(method, suffix)?;
         Ok(CallerIdentity { asid: grant.asid.clone(), ..CallerIdentity::default() })
@@ -127,29 +127,29 @@ pub fn check(
 }
 
 /// The application-restricted flow of `scr-target.xml`.
-fn app_restricted_rules(method: &Method, suffix: &str) -> Result<(), Response> {
+fn app_restricted_rules(method: &Method, suffix: &str) -> Result<(), Box<Response>> {
     let path = suffix.trim_end_matches('/');
     if method != Method::GET && method != Method::POST {
-        return Err(catch_all(
+        return Err(Box::new(catch_all(
             StatusCode::FORBIDDEN,
             "forbidden",
             "INVALID_METHOD",
             "Cannot update resource with Application-Restricted access token",
             APP_RESTRICTED_DIAGNOSTICS,
-        ));
+        )));
     }
     let allowed =
         if method == Method::GET { ["/DocumentReference", "/Bundle"].contains(&path) } else { path == "/Bundle" };
     if allowed {
         Ok(())
     } else {
-        Err(catch_all(
+        Err(Box::new(catch_all(
             StatusCode::UNAUTHORIZED,
             "unknown",
             "UNKNOWN_ERROR",
             "Unknown Error",
             APP_RESTRICTED_DIAGNOSTICS,
-        ))
+        )))
     }
 }
 

@@ -108,7 +108,7 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
                     }
                     Some(caller)
                 }
-                Err(refusal) => return refusal,
+                Err(refusal) => return *refusal,
             }
         }
         _ => None,

@@ -217,24 +217,6 @@ pub fn apply_form_change(form: &mut crate::identity::rules::Form, change: &str) 
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::identity::rules::Form;
-
-    #[test]
-    fn form_changes_set_remove_and_explain_failures() {
-        let mut form = Form::from_pairs([("grant_type", "client_credentials"), ("client_assertion", "x.y.z")]);
-        assert_eq!(apply_form_change(&mut form, "set grant_type=password ; remove client_assertion"), Ok(()));
-        assert_eq!(form.get("grant_type"), Some("password"));
-        assert_eq!(form.get("client_assertion"), None);
-        let e = apply_form_change(&mut form, "remove client_assertion").err().unwrap_or_default();
-        assert!(e.contains("no such field"), "{e}");
-        let e = apply_form_change(&mut form, "drop x").err().unwrap_or_default();
-        assert!(e.contains("expected"), "{e}");
-    }
-}
-
 /// The main lane's authentication against an embedded mock at `origin`: the fixtures' default app, the mock
 /// CIS2 issuer, and a default token by combined authentication as the sandbox's canned user
 /// (`default-clinician`, whose roles include the default `NHSD-Session-URID`).
@@ -297,4 +279,22 @@ pub fn site_auth(site: &crate::config::site::Site) -> Result<Auth, AuthError> {
     let mut auth = Auth::new(tokens, creds, kid, None, None, flow);
     auth.token_url = site.token_url.clone();
     Ok(auth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::rules::Form;
+
+    #[test]
+    fn form_changes_set_remove_and_explain_failures() {
+        let mut form = Form::from_pairs([("grant_type", "client_credentials"), ("client_assertion", "x.y.z")]);
+        assert_eq!(apply_form_change(&mut form, "set grant_type=password ; remove client_assertion"), Ok(()));
+        assert_eq!(form.get("grant_type"), Some("password"));
+        assert_eq!(form.get("client_assertion"), None);
+        let e = apply_form_change(&mut form, "remove client_assertion").err().unwrap_or_default();
+        assert!(e.contains("no such field"), "{e}");
+        let e = apply_form_change(&mut form, "drop x").err().unwrap_or_default();
+        assert!(e.contains("expected"), "{e}");
+    }
 }
