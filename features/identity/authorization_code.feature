@@ -1,3 +1,5 @@
+# Needs the mock's CIS2 issuer and personas: on INT, CIS2 sign-in and id_tokens come from the real CIS2.
+@mock-only
 Feature: User-restricted access by CIS2 combined authentication (authorization code)
   With combined authentication the identity service signs the user in to CIS2 on the application's
   behalf: /oauth2/authorize redirects to CIS2, the callback returns a code to the application's
@@ -5,9 +7,6 @@ Feature: User-restricted access by CIS2 combined authentication (authorization c
   Only tokens of this flow may call /oauth2/userinfo, which lists the user's national RBAC roles
   (nhsid_nrbac_roles) (reference §10.3, §10.5, §11).
 
-  # Not written for lack of a step (see the report): the /authorize errors, the /token errors of this
-  # grant (client_id / client_secret / redirect_uri / code missing or invalid) and userinfo refused for an
-  # application-restricted or separate-authentication token.
 
   @SCRA-IDN-012
   Scenario Outline: Signing in by the authorization code flow grants an access token and a refresh token
@@ -33,3 +32,43 @@ Feature: User-restricted access by CIS2 combined authentication (authorization c
       | multi-role        |
       | selected-role     |
       | default-clinician |
+
+  @SCRA-IDN-012 @mock-only
+  Scenario Outline: The authorize request is checked before the user signs in
+    When I start the authorization code flow with the change "<change>"
+    Then the token response is an error <status> "<error>" with the description "<description>"
+
+    Examples:
+      | case                       | change                                 | status | error                     | description              |
+      | client_id missing          | remove client_id                       | 401    | invalid_request           | client_id is missing     |
+      | client_id unknown          | set client_id=not-a-registered-key     | 401    | invalid_request           | client_id is invalid     |
+      | redirect_uri missing       | remove redirect_uri                    | 400    | invalid_request           | redirect_uri is missing  |
+      | redirect_uri not the app's | set redirect_uri=https://example.org/x | 400    | invalid_request           | redirect_uri is invalid  |
+      | state missing              | remove state                           | 302    | invalid_request           | state is missing         |
+      | response_type missing      | remove response_type                   | 302    | invalid_request           | response_type is missing |
+      | response_type not code     | set response_type=token                | 302    | unsupported_response_type | response_type is invalid |
+
+  @SCRA-IDN-012 @mock-only
+  Scenario Outline: The code grant's token request is checked
+    When I sign in as persona "single-role" by the authorization code flow with the form change "<change>"
+    Then the token response is an error <status> "<error>" with the description "<description>"
+
+    Examples:
+      | case                  | change                           | status | error           | description                           |
+      | client_id missing     | remove client_id                 | 401    | invalid_request | client_id is missing                  |
+      | client_secret missing | remove client_secret             | 401    | invalid_request | client_secret is missing              |
+      | client_secret wrong   | set client_secret=not-the-secret | 401    | invalid_client  | client_id or client_secret is invalid |
+      | redirect_uri missing  | remove redirect_uri              | 400    | invalid_request | redirect_uri is missing               |
+      | code missing          | remove code                      | 400    | invalid_request | authorization_code is missing         |
+      | code unknown          | set code=not-a-code              | 400    | invalid_grant   | authorization_code is invalid         |
+
+  @SCRA-IDN-013 @mock-only
+  Scenario Outline: Only combined-authentication tokens may call userinfo
+    Given <holding>
+    When I request the userinfo
+    Then the token response is an error 400 "invalid_request" with the description "The Userinfo endpoint is only supported for Combined Auth integrations. Currently this is only for NHS CIS2 authentications - for more guidance see https://digital.nhs.uk/developer/guides-and-documentation/security-and-authorisation/user-restricted-restful-apis-nhs-cis2-combined-authentication-and-authorisation"
+
+    Examples:
+      | token                   | holding                                                                             |
+      | application-restricted  | I hold an application-restricted token                                              |
+      | separate authentication | I hold a user-restricted token for persona "single-role" by separate authentication |

@@ -12,7 +12,7 @@ Feature: Application-restricted access with signed-JWT client credentials
     When I request a token with a client assertion
     Then the token response grants an access token expiring in "599"
 
-  @SCRA-IDN-001
+  @SCRA-IDN-001 @mock-only
   Scenario: An app whose public key is registered by JWKS URL is granted an access token
     When I request a token with a client assertion for the app "scr-assure-jwks-by-url"
     Then the token response grants an access token expiring in "599"
@@ -74,7 +74,7 @@ Feature: Application-restricted access with signed-JWT client credentials
       | 5   | expired a minute ago      | -60     | 400    | invalid_request | Invalid 'exp' claim in client_assertion JWT - JWT has expired               |
       | 14  | ten minutes in the future | 600     | 400    | invalid_request | Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future |
 
-  @SCRA-IDN-005
+  @SCRA-IDN-005 @mock-only
   Scenario Outline: The app must have a reachable public key and a level-3 product
     When I request a token with a client assertion for the app "<app>"
     Then the token response is an error <status> "<error>" with the description "<description>"

@@ -76,7 +76,7 @@ Feature: The API gateway's access control in front of the SCR API
       | GET    | /AuditEvent        | 401    | unknown   | UNKNOWN_ERROR  |
       | GET    | /$setPermission    | 401    | unknown   | UNKNOWN_ERROR  |
 
-  @SCRA-GTW-005
+  @SCRA-GTW-005 @mock-only
   Scenario Outline: A user-restricted token may use every operation
     Given a patient "A" with no SCR
     And I hold a user-restricted token for persona "default-clinician" by combined authentication
@@ -89,7 +89,7 @@ Feature: The API gateway's access control in front of the SCR API
       | POST /$setPermission | permission | /$setPermission |
       | POST /AuditEvent     | alert      | /AuditEvent     |
 
-  @SCRA-GTW-005
+  @SCRA-GTW-005 @mock-only
   Scenario: A user-restricted token may read the SCR id
     Given a patient "A" with an SCR
     And I hold a user-restricted token for persona "default-clinician" by combined authentication
@@ -97,7 +97,7 @@ Feature: The API gateway's access control in front of the SCR API
     Then the response status is 200
     And the response holds the SCR id of patient "A"
 
-  @SCRA-GTW-006
+  @SCRA-GTW-006 @mock-only
   Scenario Outline: The user's role is resolved from the header, the selected role or the only role
     Given a patient "A" with an SCR
     And I hold a user-restricted token for persona "<persona>" by <auth> authentication
@@ -114,7 +114,7 @@ Feature: The API gateway's access control in front of the SCR API
       | selected_roleid, combined, no header     | selected-role     | combined | absent         |
       | selected_roleid, separate, no header     | selected-role     | separate | absent         |
 
-  @SCRA-GTW-006
+  @SCRA-GTW-006 @mock-only
   Scenario Outline: A role that cannot be resolved is refused by the UserRoleService
     Given a patient "A" with an SCR
     And I hold a user-restricted token for persona "<persona>" by <auth> authentication
@@ -128,3 +128,4 @@ Feature: The API gateway's access control in front of the SCR API
       | several roles, no header (clinician) | default-clinician | combined | absent         | multiple roles found in user info, please check nhsd-session-urid |
       | header names a role the user lacks   | default-clinician | combined | "999999999999" | nhsd-session-urid is invalid                                      |
       | separate auth, no selected_roleid    | multi-role        | separate | absent         | selected_roleid is missing in your token                          |
+      | separate auth with a header          | selected-role     | separate | "555254242102" | unable to retrieve user info                                      |

@@ -1,3 +1,5 @@
+# Needs the mock's CIS2 issuer and personas: on INT, CIS2 sign-in and id_tokens come from the real CIS2.
+@mock-only
 Feature: Refreshing a CIS2 user-restricted access token
   A CIS2 access token (separate or combined authentication) comes with a refresh token valid for 12 hours.
   POST /oauth2/token with grant_type=refresh_token answers a new access token and a new refresh token
@@ -43,3 +45,15 @@ Feature: Refreshing a CIS2 user-restricted access token
       | auth     |
       | separate |
       | combined |
+
+  @SCRA-IDN-015 @mock-only
+  Scenario Outline: The refresh request is checked
+    Given I hold a user-restricted token for persona "single-role" by combined authentication
+    When I refresh the token with the form change "<change>"
+    Then the token response is an error <status> "<error>" with the description "<description>"
+
+    Examples:
+      | case                  | change                           | status | error           | description                           |
+      | refresh_token missing | remove refresh_token             | 400    | invalid_request | refresh_token is missing              |
+      | refresh_token unknown | set refresh_token=not-a-token    | 401    | invalid_grant   | refresh_token is invalid              |
+      | client_secret wrong   | set client_secret=not-the-secret | 401    | invalid_client  | client_id or client_secret is invalid |

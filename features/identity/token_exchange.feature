@@ -1,3 +1,5 @@
+# Needs the mock's CIS2 issuer and personas: on INT, CIS2 sign-in and id_tokens come from the real CIS2.
+@mock-only
 Feature: User-restricted access by CIS2 separate authentication (token exchange)
   With separate authentication the application signs the user in to CIS2 itself and exchanges the CIS2
   id_token (the subject_token) for an access token: POST /oauth2/token with the token-exchange grant,
@@ -68,3 +70,8 @@ Feature: User-restricted access by CIS2 separate authentication (token exchange)
   Scenario: A user authenticated at AAL1 matches no SCR product scope
     When I exchange an id_token for persona "aal1"
     Then the token response is an error 401 "unauthorized_client" with the description "you have tried to request authorization but your application is not configured to use this authorization grant type"
+
+  @SCRA-IDN-010 @mock-only
+  Scenario: A subject_token signed by a key the CIS2 issuer does not publish fails signature verification
+    When I exchange an id_token for persona "single-role" signed by the unregistered key
+    Then the token response is an error 401 "public_key error" with the description "JWT signature verification failed"

@@ -274,58 +274,82 @@ impl TokenClient {
         persona: &str,
         extra: &[(&str, &str)],
     ) -> Result<TokenOutcome, ClientError> {
-        let state = uuid::Uuid::new_v4().to_string();
+        let code = match self.sign_in(persona, &Self::authorize_query(app)).await? {
+            Ok(code) => code,
+            Err(rejected) => return Ok(rejected),
+        };
+        let mut form = Self::code_form(app, &code);
+        for (k, v) in extra {
+            form.set(k, v);
+        }
+        self.post_form(&form).await
+    }
+
+    /// The `/authorize` query of a well-formed request: `response_type`, `client_id`, `redirect_uri`, `state`.
+    pub fn authorize_query(app: &ClientApp) -> Vec<(String, String)> {
+        vec![
+            ("response_type".into(), "code".into()),
+            ("client_id".into(), app.api_key.expose().to_owned()),
+            ("redirect_uri".into(), app.redirect_uri.clone()),
+            ("state".into(), uuid::Uuid::new_v4().to_string()),
+        ]
+    }
+
+    /// The token request of the code grant.
+    pub fn code_form(app: &ClientApp, code: &str) -> Form {
+        Form::from_pairs([
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", app.redirect_uri.as_str()),
+            ("client_id", app.api_key.expose()),
+            ("client_secret", app.client_secret.expose()),
+        ])
+    }
+
+    /// `/authorize` with `query`, then the mock CIS2 sign-in as `persona`: the authorization code, or the
+    /// identity service's refusal (a JSON error, or an error carried by a redirect as status 302).
+    pub async fn sign_in(
+        &self,
+        persona: &str,
+        query: &[(String, String)],
+    ) -> Result<Result<String, TokenOutcome>, ClientError> {
+        let state = query.iter().find(|(k, _)| k == "state").map(|(_, v)| v.clone());
         let mut url = reqwest::Url::parse(&self.authorize_url)
             .map_err(|e| ClientError::Transport { url: self.authorize_url.clone(), reason: e.to_string() })?;
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", app.api_key.expose())
-            .append_pair("redirect_uri", &app.redirect_uri)
-            .append_pair("state", &state);
+        url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let shown = self.authorize_url.clone();
         let response = self.get(url.as_str()).await?;
         if response.status().as_u16() != 302 {
-            return self.error_of(&shown, response).await;
+            return self.error_of(&shown, response).await.map(Err);
         }
         let mut login = Self::location(&shown, &response)?;
         if let Some(outcome) = Self::redirect_error(&login) {
-            return Ok(outcome);
+            return Ok(Err(outcome));
         }
         login.query_pairs_mut().append_pair("persona", persona);
         let login_shown = format!("{}{}", login.origin().ascii_serialization(), login.path());
         let response = self.get(login.as_str()).await?;
         if response.status().as_u16() != 302 {
-            return self.error_of(&login_shown, response).await;
+            return self.error_of(&login_shown, response).await.map(Err);
         }
         let callback = Self::location(&login_shown, &response)?;
         if let Some(outcome) = Self::redirect_error(&callback) {
-            return Ok(outcome);
+            return Ok(Err(outcome));
         }
         let pairs = query_pairs(&callback);
         let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        if get("state").as_deref() != Some(state.as_str()) {
+        if get("state") != state {
             return Err(ClientError::Unexpected {
                 url: login_shown,
                 status: 302,
                 expected: "the redirect to carry the state sent to /authorize".into(),
             });
         }
-        let code = get("code").ok_or_else(|| ClientError::Unexpected {
+        get("code").map(Ok).ok_or_else(|| ClientError::Unexpected {
             url: login_shown.clone(),
             status: 302,
             expected: "a code in the redirect".into(),
-        })?;
-        let mut form = Form::from_pairs([
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", app.redirect_uri.as_str()),
-            ("client_id", app.api_key.expose()),
-            ("client_secret", app.client_secret.expose()),
-        ]);
-        for (k, v) in extra {
-            form.set(k, v);
-        }
-        self.post_form(&form).await
+        })
     }
 
     /// An `error` in a redirect's query, as a rejection with status 302.

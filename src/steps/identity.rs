@@ -223,6 +223,72 @@ async fn sign_in(world: &mut ScrWorld, persona: String) -> StepResult {
     Ok(())
 }
 
+fn client_app(world: &ScrWorld) -> Result<crate::identity::client::ClientApp, StepFailure> {
+    auth(world)?.app.client.clone().ok_or_else(|| "the app has no client secret for this flow".into())
+}
+
+#[when(regex = r#"^I start the authorization code flow with the change "(.*)"$"#)]
+async fn authorize_changed(world: &mut ScrWorld, change: String) -> StepResult {
+    let app = client_app(world)?;
+    let mut query = crate::identity::rules::Form::from_pairs(TokenClient::authorize_query(&app));
+    apply_form_change(&mut query, &change).map_err(StepFailure)?;
+    let auth = auth(world)?;
+    match auth.tokens.sign_in(crate::runner::auth::DEFAULT_PERSONA, query.pairs()).await.map_err(transport)? {
+        Ok(_) => world.token_outcome = None,
+        Err(refused) => world.token_outcome = Some(refused),
+    }
+    Ok(())
+}
+
+#[when(regex = r#"^I sign in as persona "([^"]+)" by the authorization code flow with the form change "(.*)"$"#)]
+async fn sign_in_changed(world: &mut ScrWorld, persona: String, change: String) -> StepResult {
+    let app = client_app(world)?;
+    let auth = auth(world)?;
+    let code = match auth.tokens.sign_in(&persona, &TokenClient::authorize_query(&app)).await.map_err(transport)? {
+        Ok(code) => code,
+        Err(refused) => return Err(StepFailure(format!("the sign-in itself was refused: {refused:?}"))),
+    };
+    let mut form = TokenClient::code_form(&app, &code);
+    apply_form_change(&mut form, &change).map_err(StepFailure)?;
+    let outcome = auth.tokens.post_form(&form).await.map_err(transport)?;
+    keep(world, outcome, true);
+    Ok(())
+}
+
+#[when(regex = r#"^I exchange an id_token for persona "([^"]+)" signed by the unregistered key$"#)]
+async fn exchange_unregistered(world: &mut ScrWorld, persona: String) -> StepResult {
+    let now = world.ctx().clock.now();
+    let auth = auth(world)?;
+    let kid = auth.cis2.as_ref().map(|c| c.key.kid().to_owned()).ok_or("no CIS2 issuer on this target")?;
+    let path = crate::identity::default_fixtures_dir().join("unregistered-private-key.pem");
+    let key = SigningKey::from_pem_file(&path, &kid)
+        .map_err(|e| StepFailure(e.to_string()))?
+        .with_algorithm(jsonwebtoken::Algorithm::RS256);
+    let assertion =
+        auth.assertion(None, now, world.skew_seconds, None, vec![], None).map_err(|e| StepFailure(e.to_string()))?;
+    let id_token =
+        auth.id_token(&persona, now, world.skew_seconds, vec![], Some(&key)).map_err(|e| StepFailure(e.to_string()))?;
+    let outcome = auth.tokens.token_exchange(&assertion, &id_token, &[]).await.map_err(transport)?;
+    keep(world, outcome, true);
+    Ok(())
+}
+
+#[when(regex = r#"^I refresh the token with the form change "(.*)"$"#)]
+async fn refresh_changed(world: &mut ScrWorld, change: String) -> StepResult {
+    let app = client_app(world)?;
+    let token = world.refresh_tokens.last().cloned().ok_or("no refresh token in this scenario")?;
+    let mut form = crate::identity::rules::Form::from_pairs([
+        ("grant_type", "refresh_token"),
+        ("client_id", app.api_key.expose()),
+        ("client_secret", app.client_secret.expose()),
+        ("refresh_token", token.expose()),
+    ]);
+    apply_form_change(&mut form, &change).map_err(StepFailure)?;
+    let outcome = auth(world)?.tokens.post_form(&form).await.map_err(transport)?;
+    keep(world, outcome, true);
+    Ok(())
+}
+
 async fn refresh_with(world: &mut ScrWorld, index_from_end: usize) -> StepResult {
     let n = world.refresh_tokens.len();
     let token = n
