@@ -174,3 +174,44 @@ async fn an_inline_secret_is_refused_and_token_get_hides_the_token() {
     assert!(m.identity().and_then(|i| i.introspect(token)).is_some(), "the shown token is the mock's own");
     m.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_int_target_runs_the_shared_scenarios_through_the_site_flow() {
+    // A long-lived mock stands in for INT: the run obtains its token by the site's flow, sends the site's
+    // session role id, and skips @mock-only, @open-access and @sandbox scenarios.
+    let m = mock().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let site = site_file(dir.path(), &m, |t| t);
+    let reports = dir.path().join("reports");
+    let mut opts = scr_assure::runner::RunOptions::new("features".into(), reports.clone());
+    opts.target = scr_assure::runner::TargetKind::Int;
+    let expected = scr_assure::runner::selected_scenarios(&opts).expect("features parse");
+    assert!(expected.len() > 100);
+    assert!(expected.iter().all(|s| !s.has_tag("mock-only") && !s.has_tag("sandbox") && !s.has_tag("open-access")));
+    let run = {
+        let (site, reports) = (site.clone(), reports.clone());
+        move |_: ()| {
+            Command::new(BIN)
+                .args(["run", "--target", "int", "-q", "--site"])
+                .arg(&site)
+                .arg("--reports")
+                .arg(&reports)
+                .output()
+                .expect("runs")
+        }
+    };
+    let first = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(())
+    })
+    .await
+    .expect("joins");
+    assert_eq!(first.status.code(), Some(0), "{}", lines(&first));
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).expect("junit");
+    assert!(junit.contains(&format!("tests=\"{}\"", expected.len())), "one testcase per selected scenario");
+    assert!(junit.contains("<property name=\"target\" value=\"int\"/>"));
+    // A second run against the same long-lived target uses other patients, so it passes too.
+    let second = tokio::task::spawn_blocking(move || run(())).await.expect("joins");
+    assert_eq!(second.status.code(), Some(0), "{}", lines(&second));
+    m.shutdown().await;
+}

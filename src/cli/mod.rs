@@ -88,6 +88,9 @@ struct RunArgs {
     /// Print only the summary.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Site configuration for the int target: endpoints, identity, where the secrets are.
+    #[arg(long)]
+    site: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -101,6 +104,9 @@ struct MockArgs {
     /// Start with no seed patients.
     #[arg(long)]
     no_seed: bool,
+    /// No gateway in front of the SCR endpoints (no token checked), like the NHS sandbox.
+    #[arg(long)]
+    open_access: bool,
 }
 
 pub fn main() -> ExitCode {
@@ -152,6 +158,19 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     opts.timeout = Duration::from_secs(args.timeout);
     opts.quiet = args.quiet;
     opts.access_token = std::env::var(ACCESS_TOKEN_ENV).ok().filter(|t| !t.is_empty()).map(Secret::new);
+    if let Some(path) = &args.site {
+        if args.target != TargetKind::Int {
+            eprintln!("error: --site applies to the int target");
+            return Ok(2);
+        }
+        match scr_assure::config::site::Site::load(path) {
+            Ok(site) => opts.site = Some(site),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(2);
+            }
+        }
+    }
     if args.profile.is_some() && args.target != TargetKind::Mock {
         eprintln!("error: --profile applies to the mock target only");
         return Ok(2);
@@ -187,6 +206,7 @@ async fn serve_mock(args: MockArgs) -> anyhow::Result<u8> {
     let mut config = MockConfig::loopback(args.profile);
     config.addr.set_port(args.port);
     config.seed = !args.no_seed;
+    config.auth = !args.open_access;
     let running = match mock::start(config).await {
         Ok(m) => m,
         Err(e) => {
@@ -195,10 +215,13 @@ async fn serve_mock(args: MockArgs) -> anyhow::Result<u8> {
         }
     };
     println!("{}", running.base_url());
+    let gateway =
+        if running.auth() { "gateway on: SCR requests need a token from /oauth2/token" } else { "open access" };
     eprintln!(
-        "mock SCR service ({} profile) listening on {}; admin routes under {}/_admin; Ctrl-C stops it",
+        "mock SCR service ({} profile, {gateway}) listening on {}; identity service at {}/oauth2; admin routes under {}/_admin; Ctrl-C stops it",
         running.profile().as_str(),
         running.addr(),
+        running.origin(),
         running.origin()
     );
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;

@@ -116,6 +116,7 @@ pub struct RunningMock {
     addr: SocketAddr,
     profile: Profile,
     identity: Option<Arc<identity::IdentityService>>,
+    auth: bool,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -127,6 +128,11 @@ impl RunningMock {
 
     pub fn profile(&self) -> Profile {
         self.profile
+    }
+
+    /// Whether SCR requests pass the gateway.
+    pub fn auth(&self) -> bool {
+        self.auth
     }
 
     /// The mock identity service (stateful profile), e.g. to introspect a token it issued.
@@ -193,5 +199,5 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, MockError> {
             tracing::error!("mock server stopped: {e}");
         }
     });
-    Ok(RunningMock { addr, profile: config.profile, identity, shutdown: Some(tx), task })
+    Ok(RunningMock { addr, profile: config.profile, identity, auth, shutdown: Some(tx), task })
 }

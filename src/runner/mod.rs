@@ -163,6 +163,18 @@ impl RunOutcome {
     }
 }
 
+/// Where this run's patients start: the same stem on a fresh embedded mock (deterministic runs); a random one
+/// on a long-lived target, so that runs do not meet each other's patients.
+fn first_patient_stem(target: TargetKind) -> u64 {
+    match target {
+        TargetKind::Mock => FIRST_PATIENT_STEM,
+        _ => {
+            let random = u64::from(uuid::Uuid::new_v4().as_u128() as u32);
+            999_000_000 + random % 990_000
+        }
+    }
+}
+
 /// Whether a scenario runs against this target (before the user's `--tags`).
 pub fn runs_on(target: TargetKind, profile: Option<Profile>, tags: &[String]) -> bool {
     let has = |t: &str| tags.iter().any(|x| x == t);
@@ -359,7 +371,7 @@ async fn run_against(
         sandbox: target.sandbox.clone(),
         auth: target.auth.take(),
         clock: clock.clone(),
-        patients: PatientAllocator::new(FIRST_PATIENT_STEM),
+        patients: PatientAllocator::new(first_patient_stem(opts.target)),
         session_urid: opts
             .site
             .as_ref()
