@@ -95,6 +95,15 @@ Feature: Privacy alerts for access without permission
       | 2    | 3       |
       | 2    | 5       |
 
+  # The gateway passes the token's user and the app's ASID to the backend; without source.observer the
+  # adaptor names the caller's ASID as the observer (reference §3.2, §4.5).
+  @mock-only @SCRA-ALR-010 @SCRA-GTW-005
+  Scenario: An alert is recorded with the token's user and, without an observer, the app's ASID
+    Given a patient "A" with an SCR
+    When I raise a privacy alert for patient "A" with the change "remove /source"
+    Then the response status is 201
+    And the mock has recorded the alert of patient "A" as sent by user "910000000001" observed by ASID "200000001162"
+
   @mock-only @SCRA-ALR-010
   Scenario: A refused alert is not recorded
     Given a patient "A" with an SCR

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::gateway::CallerIdentity;
 use super::responses;
+use super::spine::AlertSender;
 use super::spine::EventList;
 use super::AppState;
 use crate::scr::validate::{alert, parse, permission, query, upload};
@@ -90,11 +91,21 @@ pub fn set_permission(
 }
 
 /// `POST /AuditEvent` (reference §4.5).
-pub fn post_audit_event(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Answer, ScrError> {
+pub fn post_audit_event(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    caller: Option<&CallerIdentity>,
+) -> Result<Answer, ScrError> {
     let urid = require_header(headers, SESSION_URID)?;
     let event = parse::parse_resource(body, "AuditEvent")?;
-    let alert = alert::validate_alert(&event)?;
-    app.spine.send_alert(&alert, urid)?;
+    let mut alert = alert::validate_alert(&event)?;
+    // Without `source.observer` the adaptor names the caller's ASID as the observer (reference §4.5).
+    if alert.observer_asid.is_none() {
+        alert.observer_asid = caller.and_then(|c| c.asid.clone());
+    }
+    let sender = AlertSender { session_urid: urid, user_id: caller.and_then(|c| c.user_id.as_deref()) };
+    app.spine.send_alert(&alert, &sender)?;
     Ok(Answer::Created)
 }
 

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use serde_json::Value;
 
-use super::spine::{bundle_resources, document_order, EventList, ScrDocument, Spine};
+use super::spine::{bundle_resources, document_order, AlertSender, EventList, ScrDocument, Spine};
 use crate::scr::alert::PrivacyAlert;
 use crate::scr::validate::permission::PermissionRequest;
 use crate::scr::validate::upload::ValidUpload;
@@ -80,7 +80,7 @@ impl Spine for SandboxSpine {
         }
     }
 
-    fn send_alert(&self, _alert: &PrivacyAlert, _session_urid: &str) -> Result<(), ScrError> {
+    fn send_alert(&self, _alert: &PrivacyAlert, _sender: &AlertSender<'_>) -> Result<(), ScrError> {
         Ok(())
     }
 }

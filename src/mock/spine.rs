@@ -41,7 +41,16 @@ pub trait Spine: Send + Sync {
     /// Stores an upload that passed validation and the consent check; `Err` is Spine's NACK.
     fn submit_scr(&self, upload: &ValidUpload, document: &Value) -> Result<(), ScrError>;
     fn set_permission(&self, request: &PermissionRequest) -> Result<(), ScrError>;
-    fn send_alert(&self, alert: &PrivacyAlert, session_urid: &str) -> Result<(), ScrError>;
+    fn send_alert(&self, alert: &PrivacyAlert, sender: &AlertSender<'_>) -> Result<(), ScrError>;
+}
+
+/// Who sent a privacy alert, as the gateway and the request tell the adaptor.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertSender<'a> {
+    /// `NHSD-Session-URID`.
+    pub session_urid: &'a str,
+    /// The CIS2 user id of the token (`NHSD-Identity-UUID`), when a gateway verified one.
+    pub user_id: Option<&'a str>,
 }
 
 /// Spine's NACK for an NHS number it does not know: here, one that fails the Modulus 11 check
@@ -146,10 +155,11 @@ impl Spine for StatefulSpine {
 
     /// Spine's alert endpoint accepts any NHS number: the NHS UAT pair `send_alert/success` expects 201 for
     /// 9999999998, which fails Modulus 11 (its `spine_error` twin is a stubbed Spine answer, not a rule).
-    fn send_alert(&self, alert: &PrivacyAlert, session_urid: &str) -> Result<(), ScrError> {
+    fn send_alert(&self, alert: &PrivacyAlert, sender: &AlertSender<'_>) -> Result<(), ScrError> {
         self.store.record_alert(RecordedAlert {
             alert: alert.clone(),
-            session_urid: session_urid.to_owned(),
+            session_urid: sender.session_urid.to_owned(),
+            user_id: sender.user_id.map(str::to_owned),
             received_at: self.clock.timestamp(),
         });
         Ok(())

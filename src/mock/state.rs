@@ -51,6 +51,9 @@ pub struct RecordedAlert {
     pub alert: PrivacyAlert,
     /// The `NHSD-Session-URID` of the request.
     pub session_urid: String,
+    /// The CIS2 user id of the access token, when the gateway verified one.
+    #[serde(default)]
+    pub user_id: Option<String>,
     pub received_at: String,
 }
 

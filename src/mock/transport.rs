@@ -174,7 +174,7 @@ fn route(
         (Endpoint::Bundle, &Method::GET) => backend::get_bundle(app, &params),
         (Endpoint::Bundle, _) => backend::post_bundle(app, headers, &body),
         (Endpoint::SetPermission, _) => backend::set_permission(app, headers, &body, caller),
-        (Endpoint::AuditEvent, _) => backend::post_audit_event(app, headers, &body),
+        (Endpoint::AuditEvent, _) => backend::post_audit_event(app, headers, &body, caller),
     };
     match answer {
         Ok(Answer::Ok(value)) => fhir_response(StatusCode::OK, &value),

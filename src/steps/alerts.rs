@@ -75,3 +75,21 @@ async fn no_alert_recorded(world: &mut ScrWorld, alias: String) -> StepResult {
         Err(StepFailure(format!("expected no alert for patient {alias}, recorded: {alerts:?}")))
     }
 }
+
+#[then(
+    regex = r#"^the mock has recorded the alert of patient "([^"]+)" as sent by user "([^"]*)" observed by ASID "([^"]*)"$"#
+)]
+async fn alert_sender(world: &mut ScrWorld, alias: String, user: String, asid: String) -> StepResult {
+    let alerts = recorded_alerts(world, &alias).await?;
+    let [only] = alerts.as_slice() else {
+        return Err(StepFailure(format!("expected one alert for patient {alias}, recorded: {alerts:?}")));
+    };
+    let (got_user, got_asid) = (only["user_id"].as_str(), only["alert"]["observer_asid"].as_str());
+    if (got_user, got_asid) == (Some(user.as_str()), Some(asid.as_str())) {
+        Ok(())
+    } else {
+        Err(StepFailure(format!(
+            "recorded user {got_user:?} and observer ASID {got_asid:?}, expected {user:?} and {asid:?}"
+        )))
+    }
+}
