@@ -15,4 +15,5 @@ pub mod requirements;
 pub mod runner;
 pub mod scr;
 pub mod secret;
+pub mod snapshot;
 pub mod steps;

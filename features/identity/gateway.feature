@@ -15,6 +15,7 @@ Feature: The API gateway's access control in front of the SCR API
     When I request the SCR id for patient "A"
     Then the response is the gateway's access-denied OperationOutcome "Invalid access token"
     And the response Content-Type is "application/json"
+    And the response matches the snapshot "gateway-no-token"
 
   @SCRA-GTW-001 @SCRA-GTW-002
   Scenario Outline: A request with an empty or unknown access token is refused

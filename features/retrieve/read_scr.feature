@@ -11,6 +11,7 @@ Feature: Read the Summary Care Record
     Then the response status is 200
     And the response is the SCR document of patient "A"
     And the response Content-Type is "application/fhir+json"
+    And the response matches the snapshot "scr-document"
 
   @SCRA-RET-006
   Scenario: After a replacement the new SCR id returns the document

@@ -12,6 +12,7 @@ Feature: Get the latest SCR id and the permission to view
     Then the response status is 200
     And the response holds the SCR id of patient "A"
     And the response Content-Type is "application/fhir+json"
+    And the response matches the snapshot "scr-id"
 
   @SCRA-RET-002
   Scenario: A patient without an SCR gets an empty search result
@@ -19,6 +20,7 @@ Feature: Get the latest SCR id and the permission to view
     When I request the SCR id for patient "A"
     Then the response status is 200
     And the response is an empty searchset Bundle
+    And the response matches the snapshot "scr-id-empty"
 
   @SCRA-RET-003
   Scenario: With no recorded permission the permission to view is shown as Ask
@@ -48,6 +50,7 @@ Feature: Get the latest SCR id and the permission to view
     And patient "A" has permission to view "No"
     When I request the SCR id for patient "A"
     Then the response is the no-consent OperationOutcome
+    And the response matches the snapshot "no-consent"
 
   @SCRA-RET-005
   Scenario Outline: Malformed search parameters are rejected with the exact message

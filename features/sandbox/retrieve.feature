@@ -14,6 +14,7 @@ Feature: Sandbox: get the SCR id and read the SCR
     And the response JSON at "/entry/0/resource/masterIdentifier/value" is "FA60BE64-1F34-11EB-A2A8-000C29A364EB"
     And the response holds the SCR id of patient "A"
     And the response shows permission to view "Yes"
+    And the response matches the snapshot "sandbox-scr-id"
 
   @sandbox @SCRA-SBX-001
   Scenario: The magic patient's SCR id is found with every optional search parameter
@@ -31,6 +32,7 @@ Feature: Sandbox: get the SCR id and read the SCR
     Given the sandbox patient "A" is "9000000033"
     When I request the SCR id for patient "A"
     Then the response is the no-consent OperationOutcome
+    And the response matches the snapshot "sandbox-no-consent"
 
   @sandbox @SCRA-SBX-003
   Scenario: A patient parameter without the NHS number system is rejected
@@ -47,6 +49,7 @@ Feature: Sandbox: get the SCR id and read the SCR
     And the response JSON at "/resourceType" is "Bundle"
     And the response JSON at "/type" is "searchset"
     And the response JSON at "/entry/0/resource/resourceType" is "Composition"
+    And the response matches the snapshot "sandbox-scr-document"
 
   @sandbox @SCRA-SBX-004
   Scenario: The lower-case form of the canned SCR id returns an empty Bundle

@@ -41,6 +41,7 @@ Feature: Media types, methods, paths and mandatory headers
     When I send GET "/NotFound"
     Then the response status is 404
     And the response is an OperationOutcome "not-found" with the text "/NotFound not found"
+    And the response matches the snapshot "not-found"
 
   @SCRA-TRN-004
   Scenario: A valid upload POSTed to an unknown path answers 404
@@ -73,6 +74,7 @@ Feature: Media types, methods, paths and mandatory headers
     Then the response status is 405
     And the response is an OperationOutcome "not-supported" with the text "Request method 'POST' not supported"
     And the response header "Allow" is "GET"
+    And the response matches the snapshot "method-not-allowed"
 
   @SCRA-TRN-006
   Scenario Outline: A POST body of another media type answers 415
@@ -114,3 +116,4 @@ Feature: Media types, methods, paths and mandatory headers
     And the response JSON at "/resourceType" is "OperationOutcome"
     And the response JSON at "/issue/0/severity" is "error"
     And the response Content-Type is "application/fhir+json"
+    And the response matches the snapshot "not-json"

@@ -33,6 +33,7 @@ Feature: Request and correlation ids
     When I request the SCR id for patient "A"
     Then the response status is 400
     And the response is an OperationOutcome "value" with the text "Invalid X-Correlation-ID. Should be a UUIDv4 matching "^[0-9a-fA-F]{8}+-[0-9a-fA-F]{4}+-[0-9a-fA-F]{4}+-[0-9a-fA-F]{4}+-[0-9a-fA-F]{12}+$""
+    And the response matches the snapshot "invalid-correlation-id"
 
   @SCRA-TRN-001
   Scenario: A malformed request id refuses an upload before it is processed

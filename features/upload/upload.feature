@@ -57,6 +57,7 @@ Feature: Upload the GP Summary
     When I upload an SCR for patient "A" with the change "remove /entry[Composition]"
     Then the response status is 400
     And the response is an OperationOutcome "value" with the text "Composition missing from payload"
+    And the response matches the snapshot "upload-validation-error"
 
   @SCRA-UPL-007
   Scenario: A valid upload for a patient who has opted out gets 403

@@ -91,6 +91,12 @@ struct RunArgs {
     /// Site configuration for the int target: endpoints, identity, where the secrets are.
     #[arg(long)]
     site: Option<PathBuf>,
+    /// Response snapshots: compare (check), accept the current answers (update), or skip (off).
+    #[arg(long, value_enum, default_value_t = scr_assure::snapshot::SnapshotMode::Check)]
+    snapshots: scr_assure::snapshot::SnapshotMode,
+    /// Where the snapshot files are.
+    #[arg(long, default_value = "snapshots")]
+    snapshots_dir: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -157,6 +163,8 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     opts.session_urid = args.session_urid;
     opts.timeout = Duration::from_secs(args.timeout);
     opts.quiet = args.quiet;
+    opts.snapshots = args.snapshots;
+    opts.snapshots_dir = args.snapshots_dir;
     opts.access_token = std::env::var(ACCESS_TOKEN_ENV).ok().filter(|t| !t.is_empty()).map(Secret::new);
     if let Some(path) = &args.site {
         if args.target != TargetKind::Int {

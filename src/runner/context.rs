@@ -105,6 +105,7 @@ pub struct RunContext {
     /// given in `SCR_ASSURE_ACCESS_TOKEN`.
     pub access_token: Secret,
     pub exchanges: ExchangeLog,
+    pub snapshots: crate::snapshot::SnapshotStore,
 }
 
 impl RunContext {

@@ -79,6 +79,10 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// Console output (progress and summary).
     pub quiet: bool,
+    /// What to do with `Then the response matches the snapshot` steps.
+    pub snapshots: crate::snapshot::SnapshotMode,
+    /// Where snapshot files live.
+    pub snapshots_dir: PathBuf,
 }
 
 impl RunOptions {
@@ -97,6 +101,8 @@ impl RunOptions {
             site: None,
             timeout: Duration::from_secs(30),
             quiet: false,
+            snapshots: crate::snapshot::SnapshotMode::Check,
+            snapshots_dir: PathBuf::from("snapshots"),
         }
     }
 }
@@ -380,6 +386,7 @@ async fn run_against(
             .unwrap_or_else(|| opts.session_urid.clone()),
         access_token,
         exchanges: ExchangeLog::default(),
+        snapshots: crate::snapshot::SnapshotStore::new(opts.snapshots_dir.clone(), opts.snapshots),
     });
     let started_at = clock.timestamp();
     let records: Records = Arc::default();
@@ -395,8 +402,11 @@ async fn run_against(
         .max_concurrent_scenarios(opts.concurrency.max(1))
         .before(|feature, rule, scenario, world| {
             let lane = Lane::of(feature.tags.iter().chain(rule.iter().flat_map(|r| &r.tags)).chain(&scenario.tags));
+            let file = feature.path.as_deref().map(recorder::relative_path).unwrap_or_default();
+            let location = format!("{}:{}", file.display(), scenario.position.line);
             Box::pin(async move {
                 world.lane = lane;
+                world.location = location;
             })
         })
         .after(|feature, _rule, scenario, _finished, world| {

@@ -175,6 +175,10 @@ impl<Out: Write> Recorder<Out> {
 }
 
 /// The path relative to the current directory, when it is below it.
+pub fn relative_path(path: &std::path::Path) -> PathBuf {
+    relative(path.to_owned())
+}
+
 fn relative(path: PathBuf) -> PathBuf {
     std::env::current_dir().ok().and_then(|cwd| path.strip_prefix(cwd).ok().map(PathBuf::from)).unwrap_or(path)
 }

@@ -80,6 +80,8 @@ pub struct ScrWorld {
     ctx: Arc<RunContext>,
     /// Which server this scenario talks to (from its tags).
     pub lane: Lane,
+    /// `file:line` of the scenario (or its Examples row).
+    pub location: String,
     /// This scenario's client clock error in seconds (positive: fast); tokens it mints are dated with it.
     pub skew_seconds: i64,
     patients: BTreeMap<String, Patient>,
@@ -119,6 +121,7 @@ impl ScrWorld {
         Ok(Self {
             ctx,
             lane: Lane::Main,
+            location: String::new(),
             skew_seconds: 0,
             patients: BTreeMap::new(),
             header_changes: Vec::new(),
@@ -203,6 +206,24 @@ impl ScrWorld {
         }
         out.push_str(&text[last..]);
         Ok(out)
+    }
+
+    /// What snapshots replace by placeholders: the server's origin and this scenario's patients and SCR ids.
+    pub fn snapshot_replacements(&self) -> Vec<(String, String)> {
+        let base = self.client().base_url();
+        let origin = base.strip_suffix(BASE_PATH).unwrap_or(base).to_owned();
+        let mut out = vec![(origin, "[origin]".to_owned())];
+        for (alias, p) in &self.patients {
+            out.push((p.nhs_number.clone(), format!("[nhs:{alias}]")));
+            if let Some(id) = &p.scr {
+                out.push((id.clone(), format!("[scr:{alias}]")));
+                out.push((id.to_lowercase(), format!("[scr-lower:{alias}]")));
+            }
+            if let Some(id) = &p.previous_scr {
+                out.push((id.clone(), format!("[previous-scr:{alias}]")));
+            }
+        }
+        out
     }
 
     /// Sets (or with `None` removes) a header on every later request of the scenario.

@@ -112,3 +112,15 @@ async fn json_at_value(world: &mut ScrWorld, pointer: String, literal: String) -
         serde_json::from_str(&literal).map_err(|e| StepFailure(format!("'{literal}' is not a JSON literal: {e}")))?;
     check(checks::json_at(&world.last()?.response, &pointer, &expected))
 }
+
+#[then(regex = r#"^the response matches the snapshot "([^"]+)"$"#)]
+async fn matches_snapshot(world: &mut ScrWorld, name: String) -> StepResult {
+    let last = world.last()?;
+    let document = crate::snapshot::response_document(
+        last.response.status,
+        last.response.header("content-type"),
+        &last.response.body,
+    );
+    let redacted = crate::snapshot::redact(&document, &world.snapshot_replacements());
+    world.ctx().snapshots.assert(&name, &world.location, &redacted).map(|_| ()).map_err(StepFailure)
+}
