@@ -8,6 +8,7 @@
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod fhir;
 pub mod identity;
 pub mod mock;
 pub mod report;

@@ -13,6 +13,8 @@ Feature: Get the latest SCR id and the permission to view
     And the response holds the SCR id of patient "A"
     And the response Content-Type is "application/fhir+json"
     And the response matches the snapshot "scr-id"
+    And the response is a valid FHIR Bundle
+    And the response conforms to the SCR get SCR id response
 
   @SCRA-RET-002
   Scenario: A patient without an SCR gets an empty search result
@@ -51,6 +53,8 @@ Feature: Get the latest SCR id and the permission to view
     When I request the SCR id for patient "A"
     Then the response is the no-consent OperationOutcome
     And the response matches the snapshot "no-consent"
+    And the response is a valid FHIR OperationOutcome
+    And the response conforms to the SCR error response
 
   @SCRA-RET-005
   Scenario Outline: Malformed search parameters are rejected with the exact message

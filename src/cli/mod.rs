@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod site_cmd;
 mod token;
+mod validate;
 
 use scr_assure::mock::{self, MockConfig, Profile};
 use scr_assure::requirements::{self, Catalogue};
@@ -45,6 +46,8 @@ enum Command {
     /// Site tools: the readiness check.
     #[command(subcommand)]
     Site(site_cmd::SiteCommand),
+    /// Validate JSON files against the FHIR R4 schema (and the SCR rules with --rules scr).
+    Validate(validate::ValidateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -137,6 +140,7 @@ pub fn main() -> ExitCode {
             Command::Requirements(args) => print_requirements(&args),
             Command::Token(command) => token::run(command).await,
             Command::Site(command) => site_cmd::run(command).await,
+            Command::Validate(args) => validate::run(&args),
         }
     });
     match result {

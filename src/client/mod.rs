@@ -75,6 +75,8 @@ pub struct Exchange {
     pub duration_ms: u64,
     pub request: RecordedRequest,
     pub response: RecordedResponse,
+    /// FHIR and SCR conformance of both bodies, when the runner checked them.
+    pub conformance: Option<crate::fhir::conformance::Conformance>,
 }
 
 impl Exchange {
@@ -155,6 +157,7 @@ impl ScrClient {
                 body: request.body.map(|b| redact_body(&String::from_utf8_lossy(&b))),
             },
             response: RecordedResponse { status, headers, body: redact_body(&String::from_utf8_lossy(&bytes)) },
+            conformance: None,
         })
     }
 

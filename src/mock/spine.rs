@@ -116,6 +116,12 @@ impl Spine for StatefulSpine {
     fn event_query(&self, nhs_number: &str, scr_id: &str) -> Option<ScrDocument> {
         let scr = self.store.document(nhs_number, scr_id)?;
         let mut resources = document_order(bundle_resources(&scr.document));
+        // The backend's HL7→FHIR mapping returns Conditions without `subject` (every NHS read fixture).
+        for r in resources.iter_mut().filter(|r| r.get("resourceType").and_then(Value::as_str) == Some("Condition")) {
+            if let Some(members) = r.as_object_mut() {
+                members.remove("subject");
+            }
+        }
         if let Some(composition) = resources.first_mut() {
             if let Some(identifier) = composition.get_mut("identifier").and_then(Value::as_object_mut) {
                 identifier.insert("value".into(), Value::String(scr.id.clone()));

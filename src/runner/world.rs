@@ -10,6 +10,8 @@ use serde_json::Value;
 
 use super::context::{self, Lane, RunContext};
 use crate::client::{Exchange, HeaderValue, ScrClient, ScrRequest};
+use crate::fhir::conformance;
+use crate::fhir::schema::FhirValidator;
 use crate::identity::client::TokenOutcome;
 use crate::scr::codes::{BASE_PATH, FHIR_JSON};
 use crate::secret::Secret;
@@ -99,6 +101,10 @@ pub struct ScrWorld {
     pub last_jti: Option<String>,
     /// The latest `/oauth2/userinfo` answer.
     pub userinfo: Option<(u16, serde_json::Value)>,
+    /// The scenario sends non-conformant requests on purpose (its verdicts are kept but do not fail it).
+    pub deliberately_invalid: bool,
+    /// The next request is built non-conformant on purpose (a change, a raw body, another media type).
+    pub next_request_deliberate: bool,
 }
 
 impl fmt::Debug for ScrWorld {
@@ -131,6 +137,8 @@ impl ScrWorld {
             refresh_tokens: Vec::new(),
             last_jti: None,
             userinfo: None,
+            deliberately_invalid: false,
+            next_request_deliberate: false,
         })
     }
 
@@ -289,8 +297,25 @@ impl ScrWorld {
             headers.push(("Content-Type".into(), HeaderValue::Plain(ct.to_owned())));
         }
         let request = ScrRequest { method, path: path.to_owned(), headers, body };
-        let exchange = self.client().send(request).await.map_err(|e| StepFailure(e.to_string()))?;
+        let mut exchange = self.client().send(request).await.map_err(|e| StepFailure(e.to_string()))?;
+        let deliberate = self.deliberately_invalid || std::mem::take(&mut self.next_request_deliberate);
+        let validator =
+            FhirValidator::shared().map_err(|e| StepFailure(format!("cannot load the FHIR schema: {e}")))?;
+        let verdict = conformance::assess(
+            validator,
+            &exchange.request.method,
+            path,
+            exchange.request.body.as_deref(),
+            deliberate,
+            exchange.response.status,
+            &exchange.response.body,
+        );
+        let failure = verdict.failure();
+        exchange.conformance = Some(verdict);
         self.exchanges.push(exchange);
+        if let Some(why) = failure {
+            return Err(StepFailure(why));
+        }
         self.last()
     }
 

@@ -9,9 +9,22 @@ use serde_json::{json, Value};
 use super::alert::{AlertReason, AlertType};
 use super::codes;
 
+/// The NHS upload example, made FHIR-conformant: its Conditions lack `subject`, which FHIR R4 requires
+/// (the NHS backend does not mind), so each is given a reference to the Bundle's Patient.
 static UPLOAD_BUNDLE: LazyLock<Value> = LazyLock::new(|| {
-    serde_json::from_str(include_str!("../../fixtures/nhs/examples/UploadScrBundle.json"))
-        .expect("fixtures/nhs/examples/UploadScrBundle.json is valid JSON")
+    let mut bundle: Value = serde_json::from_str(include_str!("../../fixtures/nhs/examples/UploadScrBundle.json"))
+        .expect("fixtures/nhs/examples/UploadScrBundle.json is valid JSON");
+    let patient =
+        resource_mut(&mut bundle, "Patient").and_then(|p| p.get("id")).and_then(Value::as_str).map(str::to_owned);
+    if let (Some(patient), Some(entries)) = (patient, bundle.get_mut("entry").and_then(Value::as_array_mut)) {
+        for resource in entries.iter_mut().filter_map(|e| e.get_mut("resource")) {
+            let is_condition = resource.get("resourceType").and_then(Value::as_str) == Some("Condition");
+            if let (true, Some(members)) = (is_condition, resource.as_object_mut()) {
+                members.entry("subject").or_insert_with(|| json!({ "reference": format!("Patient/{patient}") }));
+            }
+        }
+    }
+    bundle
 });
 
 static SET_PERMISSION: LazyLock<Value> = LazyLock::new(|| {
@@ -43,7 +56,7 @@ fn set_identifier_value(identifiers: Option<&mut Value>, system: &str, value: &s
     }
 }
 
-/// `POST /Bundle` body: the NHS `UploadScrBundle.json` for patient `nhs`, with `Composition.identifier.value`
+/// `POST /Bundle` body: the NHS `UploadScrBundle.json` (Conditions given their required `subject`) for patient `nhs`, with `Composition.identifier.value`
 /// = `composition_identifier` (Composition.id and fullUrl kept), a fresh upper-case `Bundle.identifier`,
 /// and `relatesTo` = `replaces <id>` or absent.
 pub fn upload_bundle(nhs: &str, composition_identifier: &str, replaces: Option<&str>) -> Value {

@@ -21,6 +21,12 @@ pub(crate) fn valid_alert(
 #[when(regex = r#"^I raise a privacy alert of type "([^"]*)" and subtype "([^"]*)" for patient "([^"]+)"$"#)]
 async fn raise_alert(world: &mut ScrWorld, alert_type: String, subtype: String, alias: String) -> StepResult {
     let body = valid_alert(world, &alias, &alert_type, &subtype)?;
+    // A pair outside the permitted matrix is sent on purpose, to see it refused.
+    let permitted = matches!(
+        (alert_type.as_str(), subtype.as_str()),
+        ("1", "1" | "2" | "3" | "4" | "6") | ("2", "1" | "2" | "3" | "5")
+    );
+    world.next_request_deliberate = !permitted;
     world.post_json("/AuditEvent", &body).await.map(|_| ())
 }
 
@@ -29,6 +35,7 @@ async fn raise_alert_changed(world: &mut ScrWorld, alias: String, change: String
     let mut body = valid_alert(world, &alias, "1", "1")?;
     let change = world.substitute(&change)?;
     patch::apply_change(&mut body, &change).map_err(|e| StepFailure(e.to_string()))?;
+    world.next_request_deliberate = true;
     world.post_json("/AuditEvent", &body).await.map(|_| ())
 }
 

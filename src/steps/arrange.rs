@@ -41,6 +41,12 @@ async fn bind_scr_id(world: &mut ScrWorld, id: String, alias: String) -> StepRes
     world.set_scr(&alias, id)
 }
 
+#[given("the requests of this scenario are deliberately invalid")]
+async fn deliberately_invalid(world: &mut ScrWorld) -> StepResult {
+    world.deliberately_invalid = true;
+    Ok(())
+}
+
 #[given(regex = r#"^the request header "([^"]+)" is absent$"#)]
 async fn header_absent(world: &mut ScrWorld, name: String) -> StepResult {
     world.change_header(&name, None);

@@ -124,3 +124,43 @@ async fn matches_snapshot(world: &mut ScrWorld, name: String) -> StepResult {
     let redacted = crate::snapshot::redact(&document, &world.snapshot_replacements());
     world.ctx().snapshots.assert(&name, &world.location, &redacted).map(|_| ()).map_err(StepFailure)
 }
+
+#[then(regex = r"^the response is a valid FHIR ([A-Z][A-Za-z]+)$")]
+async fn valid_fhir(world: &mut ScrWorld, resource_type: String) -> StepResult {
+    let body: Value = serde_json::from_str(&world.last()?.response.body)
+        .map_err(|e| StepFailure(format!("the response body is not JSON: {e}")))?;
+    let validator = crate::fhir::schema::FhirValidator::shared().map_err(|e| StepFailure(e.to_string()))?;
+    let findings = validator.validate_as(&body, &resource_type);
+    if findings.is_empty() {
+        Ok(())
+    } else {
+        let list: Vec<String> = findings.iter().map(|f| format!("  {f}")).collect();
+        Err(StepFailure(format!("the response is not a valid FHIR {resource_type}:\n{}", list.join("\n"))))
+    }
+}
+
+#[then(regex = r"^the response conforms to the SCR (get SCR id|read SCR|error) response$")]
+async fn conforms_to_scr(world: &mut ScrWorld, operation: String) -> StepResult {
+    use crate::fhir::ScrPayload;
+    let kind = match operation.as_str() {
+        "get SCR id" => ScrPayload::DocumentReferenceResponse,
+        "read SCR" => ScrPayload::DocumentResponse,
+        _ => ScrPayload::OperationOutcome,
+    };
+    let body: Value = serde_json::from_str(&world.last()?.response.body)
+        .map_err(|e| StepFailure(format!("the response body is not JSON: {e}")))?;
+    let validator = crate::fhir::schema::FhirValidator::shared().map_err(|e| StepFailure(e.to_string()))?;
+    let failing: Vec<String> = crate::fhir::conformance::check(validator, Some(kind), &body)
+        .into_iter()
+        .filter(|f| crate::fhir::conformance::known_deviation(f, &body).is_none())
+        .map(|f| format!("  {f}"))
+        .collect();
+    if failing.is_empty() {
+        Ok(())
+    } else {
+        Err(StepFailure(format!(
+            "the response does not conform to the SCR {operation} response:\n{}",
+            failing.join("\n")
+        )))
+    }
+}

@@ -48,5 +48,6 @@ async fn send_raw_body(world: &mut ScrWorld, path: String, step: &cucumber::gher
     let path = world.substitute(&path)?;
     let body = step.docstring.as_deref().ok_or("this step needs a doc string body")?;
     let body = world.substitute(body.trim_start_matches('\n'))?;
+    world.next_request_deliberate = true;
     world.send(Method::POST, &path, Some(body.into_bytes()), None).await.map(|_| ())
 }

@@ -57,5 +57,6 @@ async fn upload_changed(world: &mut ScrWorld, alias: String, change: String) -> 
     let mut body = valid_upload(world, &alias, false)?;
     let change = world.substitute(&change)?;
     patch::apply_change(&mut body, &change).map_err(|e| StepFailure(e.to_string()))?;
+    world.next_request_deliberate = true;
     post_upload(world, &alias, body).await
 }
