@@ -1,7 +1,9 @@
 //! Reports written from a run's records: JUnit XML and Cucumber JSON. Every file is written atomically
 //! (a temporary file in the same directory, then a rename), so a reader never sees half a report.
 
+pub mod html;
 pub mod junit;
+pub mod model;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
