@@ -73,6 +73,12 @@ impl Clock {
     }
 }
 
+/// The machine's wall time, for *measurements* only (when an exchange was sent, to place it in its step):
+/// never for a domain decision, which goes through a [`Clock`].
+pub fn wall_time() -> std::time::SystemTime {
+    std::time::SystemTime::now()
+}
+
 impl Default for Clock {
     fn default() -> Self {
         Self::system()

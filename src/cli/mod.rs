@@ -100,6 +100,21 @@ struct RunArgs {
     /// Where the snapshot files are.
     #[arg(long, default_value = "snapshots")]
     snapshots_dir: PathBuf,
+    /// A supplier's SCAL mapping (CSV: row,title,requirements): the report and traceability are grouped by it.
+    #[arg(long)]
+    scal_map: Option<PathBuf>,
+    /// Retry a failed scenario up to N times; earlier failures are recorded as flaky/rerun, never hidden.
+    #[arg(long, default_value_t = 0)]
+    retry: usize,
+    /// Stop at the first failing scenario.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Only scenarios whose name matches this regular expression.
+    #[arg(long, short = 'n')]
+    name: Option<String>,
+    /// Only the scenarios that failed in reports/latest.
+    #[arg(long)]
+    rerun_failed: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -169,6 +184,23 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     opts.quiet = args.quiet;
     opts.snapshots = args.snapshots;
     opts.snapshots_dir = args.snapshots_dir;
+    opts.scal_map = args.scal_map;
+    opts.retries = args.retry;
+    opts.fail_fast = args.fail_fast;
+    opts.name = args.name;
+    if args.rerun_failed {
+        match runner::failed_in_latest(&opts.reports) {
+            Ok(set) if set.is_empty() => {
+                println!("no scenario failed in {}/latest: nothing to rerun", opts.reports.display());
+                return Ok(0);
+            }
+            Ok(set) => opts.only = Some(set),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(e.exit_code());
+            }
+        }
+    }
     opts.access_token = std::env::var(ACCESS_TOKEN_ENV).ok().filter(|t| !t.is_empty()).map(Secret::new);
     if let Some(path) = &args.site {
         if args.target != TargetKind::Int {

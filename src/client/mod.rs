@@ -77,6 +77,9 @@ pub struct Exchange {
     pub response: RecordedResponse,
     /// FHIR and SCR conformance of both bodies, when the runner checked them.
     pub conformance: Option<crate::fhir::conformance::Conformance>,
+    /// Wall time it was sent (a measurement, to place the exchange in its step).
+    #[serde(skip)]
+    pub sent_at: Option<std::time::SystemTime>,
 }
 
 impl Exchange {
@@ -135,6 +138,7 @@ impl ScrClient {
             builder = builder.body(body.clone());
         }
         let started_at = self.clock.timestamp();
+        let sent_at = crate::clock::wall_time();
         let start = Instant::now();
         let response = builder.send().await.map_err(|e| self.classify(&url, &e))?;
         let status = response.status().as_u16();
@@ -158,6 +162,7 @@ impl ScrClient {
             },
             response: RecordedResponse { status, headers, body: redact_body(&String::from_utf8_lossy(&bytes)) },
             conformance: None,
+            sent_at: Some(sent_at),
         })
     }
 

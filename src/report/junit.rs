@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use super::ReportError;
 use crate::requirements::{is_requirement_tag, Catalogue};
@@ -94,6 +94,15 @@ pub fn render(records: &[ScenarioRecord], catalogue: &Catalogue, target: &str) -
                     s
                 }
             };
+            let mut status = status;
+            // Earlier attempts (--retry) are recorded, never hidden: flakyFailure on a pass, rerunFailure on a fail.
+            for (step, reason) in &r.earlier_failures {
+                let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+                rerun.set_type("step failed");
+                rerun.set_message(format!("{step}: {}", reason.lines().next().unwrap_or("")));
+                rerun.set_description(format!("{step}\n{reason}"));
+                status.add_rerun(rerun);
+            }
             let mut case = TestCase::new(name, status);
             case.set_classname(feature.clone());
             case.set_time(r.duration);

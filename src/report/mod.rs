@@ -1,6 +1,7 @@
 //! Reports written from a run's records: JUnit XML and Cucumber JSON. Every file is written atomically
 //! (a temporary file in the same directory, then a rename), so a reader never sees half a report.
 
+pub mod evidence;
 pub mod html;
 pub mod junit;
 pub mod model;
@@ -14,6 +15,8 @@ pub enum ReportError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("cannot render {what}: {message}")]
     Render { what: &'static str, message: String },
+    #[error("{path}:{line}: {message}")]
+    Input { path: PathBuf, line: usize, message: String },
 }
 
 /// Writes `bytes` to `path` atomically, creating the directory if needed.
@@ -24,6 +27,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;
+    // Reports are shared evidence: readable by others (tempfile creates them owner-only).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(err)?;
+    }
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
 }

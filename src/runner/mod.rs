@@ -83,6 +83,16 @@ pub struct RunOptions {
     pub snapshots: crate::snapshot::SnapshotMode,
     /// Where snapshot files live.
     pub snapshots_dir: PathBuf,
+    /// A supplier's SCAL mapping (CSV: row, title, requirements) to group the evidence by.
+    pub scal_map: Option<PathBuf>,
+    /// Retries of a failed scenario (each recorded, never hidden).
+    pub retries: usize,
+    /// Stop at the first failure.
+    pub fail_fast: bool,
+    /// Only scenarios whose name matches this regular expression.
+    pub name: Option<String>,
+    /// Only the scenarios at these `file:line` locations (`--rerun-failed`).
+    pub only: Option<std::collections::BTreeSet<String>>,
 }
 
 impl RunOptions {
@@ -103,6 +113,11 @@ impl RunOptions {
             quiet: false,
             snapshots: crate::snapshot::SnapshotMode::Check,
             snapshots_dir: PathBuf::from("snapshots"),
+            scal_map: None,
+            retries: 0,
+            fail_fast: false,
+            name: None,
+            only: None,
         }
     }
 }
@@ -193,13 +208,39 @@ pub fn runs_on(target: TargetKind, profile: Option<Profile>, tags: &[String]) ->
     }
 }
 
+/// The scenarios that failed in the bundle at `reports/latest` (for `--rerun-failed`), as `file:line`.
+pub fn failed_in_latest(reports: &std::path::Path) -> Result<std::collections::BTreeSet<String>, RunError> {
+    let path = reports.join("latest").join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| RunError::Config(format!("--rerun-failed needs a previous run's {}: {e}", path.display())))?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| RunError::Config(format!("{} is not JSON: {e}", path.display())))?;
+    Ok(manifest["scenarios"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|s| s["result"] == "failed")
+                .filter_map(|s| s["location"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 /// The scenarios a run with these options would execute, in file order.
 pub fn selected_scenarios(opts: &RunOptions) -> Result<Vec<ScenarioInfo>, RunError> {
     let expr = parse_tags(opts.tags.as_deref())?;
     let scenarios = requirements::scan_features(&opts.features)?;
+    let name = opts
+        .name
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|e| RunError::Config(format!("invalid --name regular expression: {e}")))?;
     Ok(scenarios
         .into_iter()
         .filter(|sc| runs_on(opts.target, opts.profile, &sc.tags))
+        .filter(|sc| name.as_ref().is_none_or(|re| re.is_match(&sc.name)))
+        .filter(|sc| opts.only.as_ref().is_none_or(|set| set.contains(&format!("{}:{}", sc.file.display(), sc.line))))
         .filter(|sc| expr.as_ref().is_none_or(|e| cucumber::tag::Ext::eval(e, sc.tags.iter())))
         .collect())
 }
@@ -334,6 +375,7 @@ pub async fn run_until(
         return Err(RunError::Features(problems));
     }
     let expr = parse_tags(opts.tags.as_deref())?;
+    let scal_map = opts.scal_map.as_deref().map(|p| report::evidence::ScalMap::load(p, &catalogue)).transpose()?;
     let access_token = match (opts.target, &opts.access_token) {
         (TargetKind::Int, None) if opts.site.is_none() => {
             return Err(RunError::Config(
@@ -348,22 +390,32 @@ pub async fn run_until(
     // time passes; against real targets, real time.
     let clock = if opts.target == TargetKind::Mock { Clock::frozen_now() } else { Clock::system() };
     let mut target = connect(&opts, &clock).await?;
-    let result = run_against(&opts, &catalogue, expr, access_token, &clock, &mut target, cancel).await;
+    let result =
+        run_against(&opts, Prepared { catalogue, expr, access_token, scal_map }, &clock, &mut target, cancel).await;
     for m in target.mocks {
         m.shutdown().await;
     }
     result
 }
 
-async fn run_against(
-    opts: &RunOptions,
-    catalogue: &Catalogue,
+/// What `run` prepared before connecting: the checked catalogue, the tag filter, the token placeholder and
+/// the SCAL map.
+struct Prepared {
+    catalogue: Catalogue,
     expr: Option<cucumber::gherkin::tagexpr::TagOperation>,
     access_token: Secret,
+    scal_map: Option<report::evidence::ScalMap>,
+}
+
+async fn run_against(
+    opts: &RunOptions,
+    prepared: Prepared,
     clock: &Clock,
     target: &mut Target,
     cancel: impl std::future::Future<Output = ()>,
 ) -> Result<RunOutcome, RunError> {
+    let Prepared { catalogue, expr, access_token, scal_map } = prepared;
+    let (catalogue, scal_map) = (&catalogue, scal_map.as_ref());
     for c in [&target.main.client, &target.open_access.client, &target.sandbox.client] {
         c.ping().await.map_err(|e| match e {
             ClientError::Unreachable { .. } | ClientError::Timeout { .. } => RunError::Unreachable(e.to_string()),
@@ -388,7 +440,10 @@ async fn run_against(
         exchanges: ExchangeLog::default(),
         snapshots: crate::snapshot::SnapshotStore::new(opts.snapshots_dir.clone(), opts.snapshots),
     });
-    let started_at = clock.timestamp();
+    // Start and end are real UTC times (measurements), even when the run's clock is virtual.
+    let wall = || chrono::DateTime::<chrono::Utc>::from(crate::clock::wall_time());
+    let run_started = wall();
+    let started_at = run_started.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
     let records: Records = Arc::default();
     let json = SharedBuffer::default();
     let out: Box<dyn Write> = if opts.quiet { Box::new(std::io::sink()) } else { Box::new(std::io::stdout()) };
@@ -397,9 +452,19 @@ async fn run_against(
         .normalized();
 
     let (target_kind, profile) = (opts.target, opts.profile);
+    let only = opts.only.clone();
     let active = context::activate(ctx.clone()).await;
-    let cucumber = ScrWorld::cucumber()
-        .max_concurrent_scenarios(opts.concurrency.max(1))
+    let name_filter = opts
+        .name
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|e| RunError::Config(format!("invalid --name regular expression: {e}")))?;
+    let mut base = ScrWorld::cucumber().max_concurrent_scenarios(opts.concurrency.max(1)).retries(opts.retries);
+    if opts.fail_fast {
+        base = base.fail_fast();
+    }
+    let cucumber = base
         .before(|feature, rule, scenario, world| {
             let lane = Lane::of(feature.tags.iter().chain(rule.iter().flat_map(|r| &r.tags)).chain(&scenario.tags));
             let file = feature.path.as_deref().map(recorder::relative_path).unwrap_or_default();
@@ -424,7 +489,13 @@ async fn run_against(
             let mut tags: Vec<String> = feature.tags.clone();
             tags.extend(rule.iter().flat_map(|r| r.tags.iter().cloned()));
             tags.extend(scenario.tags.iter().cloned());
+            let location = feature
+                .path
+                .as_deref()
+                .map(|p| format!("{}:{}", recorder::relative_path(p).display(), scenario.position.line));
             runs_on(target_kind, profile, &tags)
+                && name_filter.as_ref().is_none_or(|re| re.is_match(&scenario.name))
+                && only.as_ref().is_none_or(|set| location.is_some_and(|l| set.contains(&l)))
                 && expr.as_ref().is_none_or(|e| cucumber::tag::Ext::eval(e, tags.iter()))
         });
     let interrupted = tokio::select! {
@@ -439,7 +510,7 @@ async fn run_against(
         target: opts.target,
         base_url: target.main.client.base_url().to_owned(),
         started_at,
-        finished_at: clock.timestamp(),
+        finished_at: wall().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         records,
         reports: vec![opts.reports.join("junit.xml")],
         interrupted,
@@ -453,6 +524,27 @@ async fn run_against(
         report::write_atomic(&path, &json_bytes)?;
         outcome.reports.push(path);
     }
+    // The evidence bundle: reports/<run-id>/ and reports/latest.
+    let site = opts.site.as_ref().filter(|_| opts.target == TargetKind::Int);
+    let facts = report::evidence::RunFacts {
+        run_id: format!("{}-{}", run_started.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..6]),
+        target: opts.target.as_str().to_owned(),
+        base_url: outcome.base_url.clone(),
+        ods_code: site.map(|s| s.ods_code.clone()),
+        asid: site.map(|s| s.asid.clone()),
+        started_at: outcome.started_at.clone(),
+        finished_at: outcome.finished_at.clone(),
+        interrupted,
+    };
+    let evidence = report::evidence::build(&outcome.records, catalogue, scal_map, &facts);
+    let html = report::html::render(&evidence);
+    let files = report::evidence::BundleFiles {
+        junit_xml: junit.as_bytes(),
+        cucumber_json: (!interrupted && !json_bytes.is_empty()).then_some(json_bytes.as_slice()),
+        report_html: html.as_bytes(),
+    };
+    let bundle = report::evidence::write_bundle(&opts.reports, &evidence, &outcome.records, &files)?;
+    outcome.reports.push(bundle);
     Ok(outcome)
 }
 

@@ -42,11 +42,42 @@ pub struct ScenarioRecord {
     pub steps: Vec<StepRecord>,
     /// The failing step and why.
     pub failure: Option<(String, String)>,
+    /// Failures of earlier attempts (`--retry`), oldest first: the scenario appears once, its reruns recorded.
+    pub earlier_failures: Vec<(String, String)>,
     #[serde(skip)]
     pub started: Option<SystemTime>,
     pub duration: Duration,
     pub attempts: usize,
     pub exchanges: Vec<Exchange>,
+    /// For each exchange, the index in `steps` of the step that sent it.
+    pub exchange_steps: Vec<Option<usize>>,
+    /// When each step started (wall time), to place exchanges in their steps.
+    #[serde(skip)]
+    step_starts: Vec<SystemTime>,
+}
+
+impl ScenarioRecord {
+    /// Whether the scenario passed only after failing (a flaky scenario).
+    pub fn is_flaky(&self) -> bool {
+        self.status == Status::Passed && !self.earlier_failures.is_empty()
+    }
+
+    /// `file:line`
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file.display(), self.line)
+    }
+
+    /// The step of each exchange: the last step that started before it was sent.
+    fn place_exchanges(&mut self) {
+        self.exchange_steps = self
+            .exchanges
+            .iter()
+            .map(|x| {
+                let sent = x.sent_at?;
+                self.step_starts.iter().rposition(|start| *start <= sent)
+            })
+            .collect();
+    }
 }
 
 /// Where the recorder keeps its results; the caller holds a clone to read them after the run.
@@ -84,6 +115,16 @@ impl<Out: Write> Recorder<Out> {
                 tags.dedup();
                 let attempts = ev.retries.map_or(1, |r| r.current + 1);
                 self.in_progress.retain(|r| !(r.file == file && r.line == line));
+                // A retry: the earlier attempt's record gives way, its failure kept as a rerun.
+                let mut earlier_failures = Vec::new();
+                if attempts > 1 {
+                    let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+                    if let Some(pos) = records.iter().position(|r| r.file == file && r.line == line) {
+                        let previous = records.remove(pos);
+                        earlier_failures = previous.earlier_failures;
+                        earlier_failures.extend(previous.failure);
+                    }
+                }
                 self.in_progress.push(ScenarioRecord {
                     feature: feature.name.clone(),
                     file,
@@ -93,10 +134,13 @@ impl<Out: Write> Recorder<Out> {
                     status: Status::Passed,
                     steps: Vec::new(),
                     failure: None,
+                    earlier_failures,
                     started: Some(at),
                     duration: Duration::ZERO,
                     attempts,
                     exchanges: Vec::new(),
+                    exchange_steps: Vec::new(),
+                    step_starts: Vec::new(),
                 });
             }
             event::Scenario::Step(step, ev) | event::Scenario::Background(step, ev) => {
@@ -105,7 +149,7 @@ impl<Out: Write> Recorder<Out> {
                 };
                 let label = format!("{}{}", step.keyword, step.value);
                 match ev {
-                    event::Step::Started => {}
+                    event::Step::Started => record.step_starts.push(at),
                     event::Step::Passed(..) => record.steps.push(StepRecord {
                         keyword: step.keyword.trim().to_owned(),
                         text: step.value.clone(),
@@ -151,6 +195,7 @@ impl<Out: Write> Recorder<Out> {
                 record.duration = record.started.and_then(|s| at.duration_since(s).ok()).unwrap_or_default();
                 let key = (feature.path.clone().unwrap_or_default(), line);
                 record.exchanges = self.ctx.exchanges.take(&key);
+                record.place_exchanges();
                 self.print_scenario(&record);
                 self.records.lock().unwrap_or_else(PoisonError::into_inner).push(record);
             }

