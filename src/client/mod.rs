@@ -130,6 +130,10 @@ impl ScrClient {
             builder = builder.header(name.as_str(), raw);
             let recorded = match value {
                 HeaderValue::Plain(v) => recorded_header_value(name, v),
+                // Keeps only the scheme of a secret header ("Bearer [REDACTED]"); any other secret is all redacted.
+                HeaderValue::Secret(s) if crate::secret::is_secret_header(name) => {
+                    recorded_header_value(name, s.expose())
+                }
                 HeaderValue::Secret(_) => crate::secret::REDACTED.to_owned(),
             };
             recorded_headers.push((name.clone(), recorded));
