@@ -142,3 +142,65 @@ fn the_standalone_mock_prints_its_url_serves_and_stops_on_ctrl_c() {
     assert!(killed.success());
     assert_eq!(child.wait().expect("mock exits").code(), Some(0), "Ctrl-C stops the mock cleanly");
 }
+
+#[test]
+fn a_retried_scenario_appears_once_with_its_earlier_failure_recorded() {
+    let flaky = r#"Feature: T
+  @SCRA-TST-001
+  Scenario: flaky
+    Given this scenario fails on its first attempt
+    And a patient "A" with no SCR
+    When I request the SCR id for patient "A"
+    Then the response status is 200
+
+  @SCRA-TST-001
+  Scenario: steady
+    Given a patient "A" with no SCR
+    When I request the SCR id for patient "A"
+    Then the response status is 200
+"#;
+    // Without retries the first attempt's failure stands.
+    let dir = suite(flaky);
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    // With one retry the scenario passes, appears once, and keeps its earlier failure as a flakyFailure.
+    let dir = suite(flaky);
+    let out = run(dir.path(), &["--retry", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let junit = std::fs::read_to_string(dir.path().join("reports/junit.xml")).expect("junit");
+    assert!(junit.contains("tests=\"2\"") && junit.contains("failures=\"0\""), "{junit}");
+    assert_eq!(junit.matches("<testcase ").count(), 2, "{junit}");
+    assert_eq!(junit.matches("<flakyFailure").count(), 1, "{junit}");
+    assert!(junit.contains("failing on purpose: this is the scenario&apos;s first attempt"), "{junit}");
+    assert!(junit.contains("<property name=\"attempts\" value=\"2\"/>"), "{junit}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("reports/latest/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(manifest["counts"]["flaky"], 1);
+    assert_eq!(manifest["counts"]["total"], 2);
+}
+
+#[test]
+fn rerun_failed_runs_only_the_scenarios_that_failed_last_time() {
+    let two = r#"Feature: T
+  @SCRA-TST-001
+  Scenario: fails
+    Given a patient "A" with no SCR
+    When I request the SCR id for patient "A"
+    Then the response status is 404
+
+  @SCRA-TST-001
+  Scenario: passes
+    Given a patient "A" with no SCR
+    When I request the SCR id for patient "A"
+    Then the response status is 200
+"#;
+    let dir = suite(two);
+    assert_eq!(run(dir.path(), &[]).status.code(), Some(1));
+    let out = run(dir.path(), &["--rerun-failed"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("1 scenarios: 0 passed, 1 failed"), "{stdout}");
+    assert!(stdout.contains("t.feature:3") && !stdout.contains("t.feature:9"), "{stdout}");
+}

@@ -15,6 +15,10 @@ use super::{scr_rules, Finding, ScrPayload};
 /// What was found in one exchange.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Conformance {
+    /// Whether the request carried a JSON body to check.
+    pub request_checked: bool,
+    /// Whether the response carried a FHIR resource to check.
+    pub response_checked: bool,
     /// The SCR payload kind of the request, when it carries one.
     pub request_kind: Option<ScrPayload>,
     pub request: Vec<Finding>,
@@ -106,11 +110,13 @@ pub fn assess(
 ) -> Conformance {
     let mut verdict = Conformance { request_deliberate: deliberate, ..Conformance::default() };
     if let Some(json) = request_body.and_then(|b| serde_json::from_str::<Value>(b).ok()) {
+        verdict.request_checked = true;
         verdict.request_kind = request_kind(method, path);
         verdict.request = check(validator, verdict.request_kind, &json);
     }
     if let Ok(json) = serde_json::from_str::<Value>(response_body) {
         if json.is_object() && json.get("resourceType").is_some() {
+            verdict.response_checked = true;
             verdict.response_kind = response_kind(method, path, status, &json);
             let (tolerated, failing): (Vec<Finding>, Vec<Finding>) = check(validator, verdict.response_kind, &json)
                 .into_iter()

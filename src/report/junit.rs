@@ -40,20 +40,24 @@ pub fn transcript(r: &ScenarioRecord) -> String {
                 x.sent_header("X-Request-ID").unwrap_or("-")
             );
             if let Some(c) = &x.conformance {
-                let side = |kind: &Option<crate::fhir::ScrPayload>, findings: &[crate::fhir::Finding]| {
-                    let kind = kind.map(|k| format!("{k:?}")).unwrap_or_else(|| "FHIR".into());
-                    if findings.is_empty() {
-                        format!("{kind} conformant")
-                    } else {
-                        format!("{kind}: {} finding(s)", findings.len())
-                    }
-                };
+                let side =
+                    |checked: bool, kind: &Option<crate::fhir::ScrPayload>, findings: &[crate::fhir::Finding]| {
+                        if !checked {
+                            return "no FHIR body".to_owned();
+                        }
+                        let kind = kind.map(|k| format!("{k:?}")).unwrap_or_else(|| "FHIR".into());
+                        if findings.is_empty() {
+                            format!("{kind} conformant")
+                        } else {
+                            format!("{kind}: {} finding(s)", findings.len())
+                        }
+                    };
                 let deliberate = if c.request_deliberate { " (deliberately)" } else { "" };
                 let _ = writeln!(
                     out,
                     "      conformance: request {}{deliberate}; response {}{}",
-                    side(&c.request_kind, &c.request),
-                    side(&c.response_kind, &c.response),
+                    side(c.request_checked, &c.request_kind, &c.request),
+                    side(c.response_checked, &c.response_kind, &c.response),
                     if c.tolerated.is_empty() {
                         String::new()
                     } else {

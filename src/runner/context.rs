@@ -106,6 +106,8 @@ pub struct RunContext {
     pub access_token: Secret,
     pub exchanges: ExchangeLog,
     pub snapshots: crate::snapshot::SnapshotStore,
+    /// Scenarios (by location) that have met `Given this scenario fails on its first attempt` in this run.
+    pub first_attempts: Mutex<std::collections::HashSet<String>>,
 }
 
 impl RunContext {

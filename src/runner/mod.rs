@@ -439,6 +439,7 @@ async fn run_against(
         access_token,
         exchanges: ExchangeLog::default(),
         snapshots: crate::snapshot::SnapshotStore::new(opts.snapshots_dir.clone(), opts.snapshots),
+        first_attempts: Mutex::default(),
     });
     // Start and end are real UTC times (measurements), even when the run's clock is virtual.
     let wall = || chrono::DateTime::<chrono::Utc>::from(crate::clock::wall_time());

@@ -41,6 +41,22 @@ async fn bind_scr_id(world: &mut ScrWorld, id: String, alias: String) -> StepRes
     world.set_scr(&alias, id)
 }
 
+/// For proving how retries are reported: fails the first time a scenario runs in a run, passes after.
+#[given("this scenario fails on its first attempt")]
+async fn fails_first_attempt(world: &mut ScrWorld) -> StepResult {
+    let first = world
+        .ctx()
+        .first_attempts
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(world.location.clone());
+    if first {
+        Err("failing on purpose: this is the scenario's first attempt".into())
+    } else {
+        Ok(())
+    }
+}
+
 #[given("the requests of this scenario are deliberately invalid")]
 async fn deliberately_invalid(world: &mut ScrWorld) -> StepResult {
     world.deliberately_invalid = true;
