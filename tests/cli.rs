@@ -204,3 +204,31 @@ fn rerun_failed_runs_only_the_scenarios_that_failed_last_time() {
     assert!(stdout.contains("1 scenarios: 0 passed, 1 failed"), "{stdout}");
     assert!(stdout.contains("t.feature:3") && !stdout.contains("t.feature:9"), "{stdout}");
 }
+
+#[test]
+fn repro_writes_one_archive_with_the_feature_exchanges_and_correlation_ids() {
+    let dir = suite(PASSING);
+    assert_eq!(run(dir.path(), &[]).status.code(), Some(0));
+    let archive = dir.path().join("repro.zip");
+    let out = Command::new(BIN)
+        .args(["repro", "empty", "--reports"])
+        .arg(dir.path().join("reports"))
+        .arg("--output")
+        .arg(&archive)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&archive).expect("archive written")).expect("a zip");
+    let names: Vec<String> = zip.file_names().map(str::to_owned).collect();
+    assert!(names.contains(&"README.txt".to_owned()) && names.contains(&"scenario.feature".to_owned()), "{names:?}");
+    assert_eq!(names.iter().filter(|n| n.starts_with("exchanges/")).count(), 1, "{names:?}");
+    let mut readme = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("README.txt").expect("readme"), &mut readme).expect("text");
+    assert!(readme.contains("Scenario: empty") && readme.contains("X-Correlation-ID "), "{readme}");
+    let out = Command::new(BIN)
+        .args(["repro", "no such scenario", "--reports"])
+        .arg(dir.path().join("reports"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+}

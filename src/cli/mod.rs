@@ -46,6 +46,9 @@ enum Command {
     /// Site tools: the readiness check.
     #[command(subcommand)]
     Site(site_cmd::SiteCommand),
+    /// Write one archive for a service-desk ticket: a scenario of reports/latest with its feature text, clock
+    /// and skew settings, redacted exchanges and correlation ids.
+    Repro(ReproArgs),
     /// Validate JSON files against the FHIR R4 schema (and the SCR rules with --rules scr).
     Validate(validate::ValidateArgs),
 }
@@ -118,6 +121,18 @@ struct RunArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct ReproArgs {
+    /// The scenario's name, or its `file:line`.
+    scenario: String,
+    /// The reports directory holding `latest`.
+    #[arg(long, default_value = "reports")]
+    reports: PathBuf,
+    /// Where to write the archive (default: reports/repro-<location>.zip).
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
 struct MockArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 0)]
@@ -155,6 +170,7 @@ pub fn main() -> ExitCode {
             Command::Requirements(args) => print_requirements(&args),
             Command::Token(command) => token::run(command).await,
             Command::Site(command) => site_cmd::run(command).await,
+            Command::Repro(args) => repro(&args),
             Command::Validate(args) => validate::run(&args),
         }
     });
@@ -165,6 +181,38 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn repro(args: &ReproArgs) -> anyhow::Result<u8> {
+    use scr_assure::report::repro;
+    let bundle = args.reports.join("latest");
+    let found = match repro::find(&bundle, &args.scenario) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("error: no evidence bundle to read ({e}); run `scr-assure run` first");
+            return Ok(2);
+        }
+    };
+    let scenario = match found.as_slice() {
+        [one] => one.clone(),
+        [] => {
+            eprintln!("error: no scenario named or located '{}' in {}", args.scenario, bundle.display());
+            return Ok(2);
+        }
+        many => {
+            eprintln!("error: '{}' names {} scenarios (Examples rows); give one location:", args.scenario, many.len());
+            for f in many {
+                eprintln!("  {}  ({})", f.location, f.result);
+            }
+            return Ok(2);
+        }
+    };
+    let slug: String =
+        scenario.location.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
+    let output = args.output.clone().unwrap_or_else(|| args.reports.join(format!("repro-{slug}.zip")));
+    let path = repro::write_archive(&bundle, &scenario, &output)?;
+    println!("wrote {}", path.display());
+    Ok(0)
 }
 
 fn catalogue_path(args: &CatalogueArgs) -> PathBuf {

@@ -353,6 +353,7 @@ pub fn write_bundle(
             json!({
                 "location": v.location, "feature": v.feature, "name": v.name, "requirements": v.requirements,
                 "result": v.verdict, "duration_ms": v.duration_ms, "attempts": v.attempts,
+                "steps": v.steps.iter().map(|st| format!("{} {}", st.keyword, st.text)).collect::<Vec<_>>(),
             })
         })
         .collect();

@@ -5,6 +5,7 @@ pub mod evidence;
 pub mod html;
 pub mod junit;
 pub mod model;
+pub mod repro;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

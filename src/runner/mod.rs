@@ -448,9 +448,11 @@ async fn run_against(
     let records: Records = Arc::default();
     let json = SharedBuffer::default();
     let out: Box<dyn Write> = if opts.quiet { Box::new(std::io::sink()) } else { Box::new(std::io::stdout()) };
-    let writer = Recorder::new(records.clone(), ctx.clone(), out)
-        .tee::<ScrWorld, _>(cucumber::writer::Json::for_tee(json.clone()))
-        .normalized();
+    let mut recorder = Recorder::new(records.clone(), ctx.clone(), out);
+    if !opts.quiet && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        recorder = recorder.with_progress_bar(selected_scenarios(opts)?.len());
+    }
+    let writer = recorder.tee::<ScrWorld, _>(cucumber::writer::Json::for_tee(json.clone())).normalized();
 
     let (target_kind, profile) = (opts.target, opts.profile);
     let only = opts.only.clone();

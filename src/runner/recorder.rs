@@ -88,11 +88,25 @@ pub struct Recorder<Out: Write> {
     in_progress: Vec<ScenarioRecord>,
     ctx: Arc<RunContext>,
     out: Out,
+    /// On a terminal: a progress bar with counts (failures still printed above it); otherwise plain lines.
+    progress: Option<indicatif::ProgressBar>,
+    counts: (usize, usize),
 }
 
 impl<Out: Write> Recorder<Out> {
     pub fn new(records: Records, ctx: Arc<RunContext>, out: Out) -> Self {
-        Self { records, in_progress: Vec::new(), ctx, out }
+        Self { records, in_progress: Vec::new(), ctx, out, progress: None, counts: (0, 0) }
+    }
+
+    /// Shows a progress bar of `total` scenarios instead of a line per passing scenario.
+    pub fn with_progress_bar(mut self, total: usize) -> Self {
+        let bar = indicatif::ProgressBar::new(total as u64);
+        let style = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} scenarios  {msg}  [{elapsed}]");
+        if let Ok(style) = style {
+            bar.set_style(style);
+        }
+        self.progress = Some(bar);
+        self
     }
 
     fn find(&mut self, file: &PathBuf, line: usize) -> Option<&mut ScenarioRecord> {
@@ -204,6 +218,26 @@ impl<Out: Write> Recorder<Out> {
     }
 
     fn print_scenario(&mut self, r: &ScenarioRecord) {
+        if r.status == Status::Passed {
+            self.counts.0 += 1;
+        } else {
+            self.counts.1 += 1;
+        }
+        if let Some(bar) = &self.progress {
+            bar.inc(1);
+            bar.set_message(format!("{} passed, {} failed", self.counts.0, self.counts.1));
+            if r.status != Status::Passed {
+                let (step, reason) = r.failure.clone().unwrap_or_default();
+                bar.println(format!(
+                    "FAIL {}:{}  {}\n     step: {step}\n     {}",
+                    r.file.display(),
+                    r.line,
+                    r.name,
+                    reason.replace('\n', "\n     ")
+                ));
+            }
+            return;
+        }
         let mark = match r.status {
             Status::Passed => "ok  ",
             Status::Failed => "FAIL",
@@ -264,6 +298,11 @@ impl<Out: Write> Writer<super::world::ScrWorld> for Recorder<Out> {
             event::Cucumber::Feature(f, event::Feature::Scenario(sc, ev)) => self.on_scenario(&f, &sc, ev, meta.at),
             event::Cucumber::Feature(f, event::Feature::Rule(_, event::Rule::Scenario(sc, ev))) => {
                 self.on_scenario(&f, &sc, ev, meta.at)
+            }
+            event::Cucumber::Finished => {
+                if let Some(bar) = &self.progress {
+                    bar.finish();
+                }
             }
             _ => {}
         }
