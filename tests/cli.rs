@@ -232,3 +232,29 @@ fn repro_writes_one_archive_with_the_feature_exchanges_and_correlation_ids() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_scal_map_groups_the_traceability_and_lists_uncovered_rows() {
+    let dir = suite(PASSING);
+    let map = dir.path().join("scal.csv");
+    std::fs::write(
+        &map,
+        "row,title,requirements\nSCAL-1,Reads the SCR id,SCRA-TST-001\nSCAL-2,Something not covered,\n",
+    )
+    .expect("write");
+    let out = run(dir.path(), &["--scal-map", map.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("reports/latest/traceability.csv")).expect("traceability");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("scal_row,scal_title,scal_verdict,requirement"), "{csv}");
+    assert!(lines.iter().any(|l| l.starts_with("SCAL-1,Reads the SCR id,passed,SCRA-TST-001")), "{csv}");
+    assert!(lines.iter().any(|l| l.starts_with("SCAL-2,Something not covered,unproved,")), "{csv}");
+    let html = std::fs::read_to_string(dir.path().join("reports/latest/report.html")).expect("report");
+    assert!(html.contains("SCAL-2") && html.contains("Something not covered"), "the uncovered row is listed");
+
+    std::fs::write(&map, "row,title,requirements\nSCAL-1,Bad,SCRA-NOPE-001\n").expect("write");
+    let out = run(dir.path(), &["--scal-map", map.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("scal.csv:2") && err.contains("SCRA-NOPE-001"), "{err}");
+}
