@@ -258,3 +258,20 @@ fn a_scal_map_groups_the_traceability_and_lists_uncovered_rows() {
     let err = text(&out.stderr);
     assert!(err.contains("scal.csv:2") && err.contains("SCRA-NOPE-001"), "{err}");
 }
+
+#[test]
+fn fail_fast_stops_at_the_first_failure() {
+    let failing = |name: &str| {
+        format!(
+            "  @SCRA-TST-001\n  Scenario: {name}\n    Given a patient \"A\" with no SCR\n    When I request the SCR id for patient \"A\"\n    Then the response status is 404\n\n"
+        )
+    };
+    let feature = format!("Feature: T\n{}{}{}", failing("one"), failing("two"), failing("three"));
+    let dir = suite(&feature);
+    let out = run(dir.path(), &["--fail-fast", "--concurrency", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("1 scenarios: 0 passed, 1 failed"), "{stdout}");
+    let out = run(dir.path(), &["--concurrency", "1"]);
+    assert!(text(&out.stdout).contains("3 scenarios: 0 passed, 3 failed"));
+}
