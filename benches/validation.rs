@@ -175,33 +175,48 @@ fn write_invalid(opts: &Options, invalid: &[String]) {
     }
 }
 
-/// The corpus held in memory (parsed once), then `is_valid` over all of it, `passes` times after a warm-up.
+struct Doc {
+    name: String,
+    value: Value,
+    compact_bytes: usize,
+}
+
+/// The corpus held in memory (parsed once), then `is_valid` over all of it, `passes` times after a warm-up;
+/// then the same with the bare jsonschema validator (schema only, no calendar checks), the like of what ajv does.
 fn throughput(opts: &Options, files: &[PathBuf]) -> Value {
     eprintln!("rust: compiling the schema {} times", opts.compile_runs);
     let (validator, compile_stats) = compile(opts.compile_runs);
 
     eprintln!("rust: loading {} files from {}", files.len(), opts.corpus.display());
     let t = Instant::now();
-    let docs: Vec<(String, Value)> = files.iter().map(|p| (name_of(p), read_json(p).0)).collect();
+    let docs: Vec<Doc> = files
+        .iter()
+        .map(|p| {
+            let value = read_json(p).0;
+            Doc { name: name_of(p), compact_bytes: compact_len(&value), value }
+        })
+        .collect();
     let load_s = t.elapsed().as_secs_f64();
     let file_bytes: u64 = files.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
-    let compact_bytes: usize = docs.iter().map(|(_, v)| compact_len(v)).sum();
+    let compact_bytes: usize = docs.iter().map(|d| d.compact_bytes).sum();
 
     // Warm-up pass: also the verdicts.
+    let verdicts: Vec<bool> = docs.iter().map(|d| validator.is_valid(&d.value)).collect();
     let invalid: Vec<String> =
-        docs.iter().filter(|(_, v)| !validator.is_valid(v)).map(|(name, _)| name.clone()).collect();
+        docs.iter().zip(&verdicts).filter(|(_, ok)| !**ok).map(|(d, _)| d.name.clone()).collect();
     write_invalid(opts, &invalid);
     let valid = docs.len() - invalid.len();
 
     eprintln!("rust: {} timed passes over {} docs ({valid} valid)", opts.passes, docs.len());
-    let mut pass_s = Vec::with_capacity(opts.passes);
-    for _ in 0..opts.passes {
-        let t = Instant::now();
-        let n = docs.iter().filter(|(_, v)| validator.is_valid(v)).count();
-        pass_s.push(t.elapsed().as_secs_f64());
-        assert_eq!(n, valid, "the verdicts changed between passes");
-    }
-    let med = median(&pass_s);
+    let fhir = timed_passes(&docs, &verdicts, opts.passes, |v| validator.is_valid(v));
+
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/fhir/fhir.schema.json");
+    let schema = read_json(&schema_path).0;
+    let bare = jsonschema::draft6::new(&schema).unwrap_or_else(|e| fail(&e.to_string()));
+    let bare_verdicts: Vec<bool> = docs.iter().map(|d| bare.is_valid(&d.value)).collect();
+    let bare_valid = bare_verdicts.iter().filter(|ok| **ok).count();
+    eprintln!("rust: {} timed passes, schema only ({bare_valid} valid)", opts.passes);
+    let schema_only = timed_passes(&docs, &bare_verdicts, opts.passes, |v| bare.is_valid(v));
 
     json!({
         "side": "rust",
@@ -217,14 +232,68 @@ fn throughput(opts: &Options, files: &[PathBuf]) -> Value {
             "invalid": invalid.len(),
             "load_and_parse_s": round(load_s, 3),
         },
-        "throughput": {
-            "passes": opts.passes,
-            "median_pass_s": round(med, 4),
-            "best_pass_s": round(best(&pass_s), 4),
-            "docs_per_s": round(docs.len() as f64 / med, 1),
-            "mb_per_s": round(compact_bytes as f64 / 1e6 / med, 2),
+        "throughput": fhir,
+        "schema_only": {
+            "validator": "jsonschema::draft6::new on schemas/fhir/fhir.schema.json, is_valid",
+            "valid": bare_valid,
+            "throughput": schema_only,
         },
         "scr_bundles": scr_bundles(&validator),
+    })
+}
+
+/// `passes` timed passes of `is_valid` over `docs` (each document timed too). The whole corpus: median pass;
+/// the valid documents alone: the median of the per-pass sums of their times; the slowest documents: by their
+/// best time.
+fn timed_passes(docs: &[Doc], verdicts: &[bool], passes: usize, is_valid: impl Fn(&Value) -> bool) -> Value {
+    let mut pass_s = Vec::with_capacity(passes);
+    let mut valid_pass_s = Vec::with_capacity(passes);
+    let mut doc_best = vec![f64::INFINITY; docs.len()];
+    for _ in 0..passes {
+        let mut valid_s = 0.0;
+        let t = Instant::now();
+        for (i, d) in docs.iter().enumerate() {
+            let td = Instant::now();
+            let ok = is_valid(std::hint::black_box(&d.value));
+            let s = td.elapsed().as_secs_f64();
+            assert_eq!(ok, verdicts[i], "the verdict on {} changed between passes", d.name);
+            doc_best[i] = doc_best[i].min(s);
+            if ok {
+                valid_s += s;
+            }
+        }
+        pass_s.push(t.elapsed().as_secs_f64());
+        valid_pass_s.push(valid_s);
+    }
+    let med = median(&pass_s);
+    let valid_med = median(&valid_pass_s);
+    let compact_bytes: usize = docs.iter().map(|d| d.compact_bytes).sum();
+    let valid_docs = verdicts.iter().filter(|ok| **ok).count();
+    let valid_bytes: usize = docs.iter().zip(verdicts).filter(|(_, ok)| **ok).map(|(d, _)| d.compact_bytes).sum();
+    let mut order: Vec<usize> = (0..docs.len()).collect();
+    order.sort_by(|a, b| doc_best[*b].total_cmp(&doc_best[*a]));
+    let slowest: Vec<Value> = order
+        .iter()
+        .take(5)
+        .map(|&i| {
+            json!({"name": docs[i].name, "compact_bytes": docs[i].compact_bytes, "valid": verdicts[i],
+                   "best_ms": round(doc_best[i] * 1e3, 3)})
+        })
+        .collect();
+    json!({
+        "passes": passes,
+        "median_pass_s": round(med, 4),
+        "best_pass_s": round(best(&pass_s), 4),
+        "docs_per_s": round(docs.len() as f64 / med, 1),
+        "mb_per_s": round(compact_bytes as f64 / 1e6 / med, 2),
+        "valid_only": {
+            "docs": valid_docs,
+            "compact_bytes": valid_bytes,
+            "median_s": round(valid_med, 4),
+            "docs_per_s": round(valid_docs as f64 / valid_med, 1),
+            "mb_per_s": round(valid_bytes as f64 / 1e6 / valid_med, 2),
+        },
+        "slowest": slowest,
     })
 }
 

@@ -140,23 +140,16 @@ function throughput() {
   const docs = files.map((p) => [path.basename(p), readJson(p)[0]]);
   const loadS = now() - t;
   const fileBytes = files.reduce((s, p) => s + fs.statSync(p).size, 0);
-  const compactBytes = docs.reduce((s, [, d]) => s + Buffer.byteLength(JSON.stringify(d)), 0);
 
   // Warm-up pass: also the verdicts.
-  const invalid = docs.filter(([, d]) => !validate(d)).map(([n]) => n);
+  const verdicts = docs.map(([, d]) => validate(d));
+  const invalid = docs.filter((_, i) => !verdicts[i]).map(([n]) => n);
   writeInvalid(invalid);
   const valid = docs.length - invalid.length;
 
   process.stderr.write(`ajv: ${PASSES} timed passes over ${docs.length} docs (${valid} valid)\n`);
-  const passS = [];
-  for (let i = 0; i < PASSES; i++) {
-    t = now();
-    let n = 0;
-    for (const [, d] of docs) if (validate(d)) n++;
-    passS.push(now() - t);
-    if (n !== valid) fail('the verdicts changed between passes');
-  }
-  const med = median(passS);
+  const compact = docs.map(([, d]) => Buffer.byteLength(JSON.stringify(d)));
+  const throughput = timedPasses(docs, compact, verdicts, validate);
 
   return {
     side: 'ajv',
@@ -172,19 +165,61 @@ function throughput() {
       dir: opts.corpus,
       docs: docs.length,
       file_bytes: fileBytes,
-      compact_bytes: compactBytes,
+      compact_bytes: compact.reduce((a, b) => a + b, 0),
       valid,
       invalid: invalid.length,
       load_and_parse_s: round(loadS, 3),
     },
-    throughput: {
-      passes: PASSES,
-      median_pass_s: round(med, 4),
-      best_pass_s: round(best(passS), 4),
-      docs_per_s: round(docs.length / med, 1),
-      mb_per_s: round(compactBytes / 1e6 / med, 2),
-    },
+    throughput,
     scr_bundles: scrBundles(validate),
+  };
+}
+
+// PASSES timed passes of validate over docs (each document timed too), as benches/validation.rs does: the whole
+// corpus: median pass; the valid documents alone: the median of the per-pass sums of their times; the slowest
+// documents: by their best time.
+function timedPasses(docs, compact, verdicts, validate) {
+  const passS = [];
+  const validPassS = [];
+  const docBest = docs.map(() => Infinity);
+  for (let p = 0; p < PASSES; p++) {
+    let validS = 0;
+    const t = now();
+    for (let i = 0; i < docs.length; i++) {
+      const td = now();
+      const ok = validate(docs[i][1]);
+      const s = now() - td;
+      if (ok !== verdicts[i]) fail(`the verdict on ${docs[i][0]} changed between passes`);
+      if (s < docBest[i]) docBest[i] = s;
+      if (ok) validS += s;
+    }
+    passS.push(now() - t);
+    validPassS.push(validS);
+  }
+  const med = median(passS);
+  const validMed = median(validPassS);
+  const compactBytes = compact.reduce((a, b) => a + b, 0);
+  const validDocs = verdicts.filter(Boolean).length;
+  const validBytes = compact.reduce((a, b, i) => a + (verdicts[i] ? b : 0), 0);
+  const slowest = docs
+    .map((_, i) => i)
+    .sort((a, b) => docBest[b] - docBest[a])
+    .slice(0, 5)
+    .map((i) => ({ name: docs[i][0], compact_bytes: compact[i], valid: verdicts[i], best_ms: round(docBest[i] * 1e3, 3) }));
+  return {
+    passes: PASSES,
+    median_pass_s: round(med, 4),
+    best_pass_s: round(best(passS), 4),
+    docs_per_s: round(docs.length / med, 1),
+    mb_per_s: round(compactBytes / 1e6 / med, 2),
+    valid_only: {
+      docs: validDocs,
+      compact_bytes: validBytes,
+      median_s: round(validMed, 4),
+      docs_per_s: round(validDocs / validMed, 1),
+      mb_per_s: round(validBytes / 1e6 / validMed, 2),
+    },
+    slowest,
   };
 }
 

@@ -9,7 +9,8 @@
 #
 # Needs network once (npm pack of the corpus, npm install of the pinned packages; both cached), cargo, node
 # and /usr/bin/time. Not run in CI. Environment: SCR_BENCH_PASSES (timed passes over the corpus, default 5),
-# SCR_BENCH_CACHE (default target/validation-bench).
+# SCR_BENCH_CACHE (default target/validation-bench),
+# SCR_BENCH_BIN (use this validation bench binary instead of building one).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,7 +25,6 @@ RESULTS=$ROOT/benches/RESULTS.md
 OUT=$CACHE/run
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
-LOAD_AT_START=$(cut -d' ' -f1 /proc/loadavg)
 for tool in cargo node npm jq /usr/bin/time sha1sum; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is needed" >&2; exit 2; }
 done
@@ -53,14 +53,19 @@ else
   (cd "$HERE" && npm install --silent --no-audit --no-fund)
 fi
 
-# 3. The Rust side, built as `cargo bench` builds it (release).
-echo "== cargo bench --bench validation --no-run" >&2
-BIN=$(cd "$ROOT" && cargo bench --bench validation --no-run --message-format=json \
-  | jq -r 'select(.reason == "compiler-artifact" and .target.name == "validation" and .executable != null)
-           | .executable' | tail -n 1)
+# 3. The Rust side, built as `cargo bench` builds it (release); SCR_BENCH_BIN: an already built binary.
+if [[ -n ${SCR_BENCH_BIN:-} ]]; then
+  BIN=$SCR_BENCH_BIN
+else
+  echo "== cargo bench --bench validation --no-run" >&2
+  BIN=$(cd "$ROOT" && cargo bench --bench validation --no-run --message-format=json \
+    | jq -r 'select(.reason == "compiler-artifact" and .target.name == "validation" and .executable != null)
+             | .executable' | tail -n 1)
+fi
 [[ -x $BIN ]] || { echo "run.sh: could not locate the validation bench binary" >&2; exit 1; }
 
 # 4. Both sides, each in its own process under /usr/bin/time -v: in-memory throughput, then streaming.
+LOAD_AT_START=$(cut -d' ' -f1 /proc/loadavg)
 run() { # name, command...
   local name=$1
   shift
@@ -72,6 +77,9 @@ run rust "$BIN" --invalid-out "$OUT/rust.invalid" "$CORPUS"
 run rust-stream "$BIN" --stream --invalid-out "$OUT/rust-stream.invalid" "$CORPUS"
 run ajv node "$HERE/ajv_bench.js" --invalid-out "$OUT/ajv.invalid" "$CORPUS"
 run ajv-stream node "$HERE/ajv_bench.js" --stream --invalid-out "$OUT/ajv-stream.invalid" "$CORPUS"
+# The baseline: the compiled validator and small documents (the 90-file sample in fixtures/fhir-examples).
+run rust-base "$BIN" --stream "$ROOT/fixtures/fhir-examples"
+run ajv-base node "$HERE/ajv_bench.js" --stream "$ROOT/fixtures/fhir-examples"
 
 # 5. Both sides must reject exactly the same files.
 VERDICTS=same
@@ -92,61 +100,75 @@ cpu=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/^model name[[:space:]]*:[[:s
 mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 jsonschema=$(awk '/^name = "jsonschema"$/ { getline; gsub(/version = |"/, ""); print }' "$ROOT/Cargo.lock")
 export BENCH_DATE=$(date -u +%F) BENCH_MACHINE="$(nproc) cores ($cpu), $mem, load average $LOAD_AT_START at the start and $(cut -d' ' -f1 /proc/loadavg) at the end" BENCH_RUSTC="$(rustc --version)" \
-  BENCH_JSONSCHEMA=$jsonschema BENCH_VERDICTS=$VERDICTS BENCH_SCR_VERDICTS=$SCR_VERDICTS
+  BENCH_JSONSCHEMA=$jsonschema BENCH_VERDICTS=$VERDICTS BENCH_SCR_VERDICTS=$SCR_VERDICTS \
+  BENCH_BARE_VALID=$(jq .schema_only.valid "$OUT/rust.json")
 node - "$OUT" >"$OUT/section.md" <<'EOF'
 const fs = require('fs');
 const out = process.argv[2];
-const j = (n) => JSON.parse(fs.readFileSync(`${out}/${n}.json`, 'utf8'));
-const rss = (n) => Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(fs.readFileSync(`${out}/${n}.time`, 'utf8'))[1]) / 1024;
-const [r, rs, a, as] = ['rust', 'rust-stream', 'ajv', 'ajv-stream'].map(j);
-const [rRss, rsRss, aRss, asRss] = ['rust', 'rust-stream', 'ajv', 'ajv-stream'].map(rss);
+const names = ['rust', 'rust-stream', 'rust-base', 'ajv', 'ajv-stream', 'ajv-base'];
+const J = Object.fromEntries(names.map((n) => [n, JSON.parse(fs.readFileSync(`${out}/${n}.json`, 'utf8'))]));
+const RSS = Object.fromEntries(names.map((n) => {
+  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(fs.readFileSync(`${out}/${n}.time`, 'utf8'));
+  return [n, Number(m[1]) / 1024];
+}));
 const E = process.env;
+const r = J.rust, rs = J['rust-stream'], a = J.ajv, as = J['ajv-stream'];
 const f = (x, d = 0) => x.toLocaleString('en-GB', { minimumFractionDigits: d, maximumFractionDigits: d });
 const x = (v) => (v >= 10 ? `**${f(v)}×**` : `**${f(v, 1)}×**`);
 const mb = (b) => f(b / 1e6, 1);
-const tp = r.throughput, ta = a.throughput, sr = r.scr_bundles.repaired, sa = a.scr_bundles.repaired;
-const sr0 = r.scr_bundles.as_is, sa0 = a.scr_bundles.as_is;
-const docsX = ta.median_pass_s / tp.median_pass_s;
+const tp = r.throughput, bare = r.schema_only.throughput, ta = a.throughput;
+const sr = r.scr_bundles.repaired, sa = a.scr_bundles.repaired, sr0 = r.scr_bundles.as_is, sa0 = a.scr_bundles.as_is;
+const docsX = tp.docs_per_s / ta.docs_per_s;
+const bareX = bare.docs_per_s / ta.docs_per_s;
 const scrX = sr.bundles_per_s / sa.bundles_per_s;
 const compileX = a.compile.median_ms / r.compile.median_ms;
+const slow = (t) => t.slowest[0];
+const rSlow = slow(tp), aSlow = a.throughput.slowest.find((d) => d.name === rSlow.name) || slow(ta);
 const lines = [
   '## FHIR validation: Rust (jsonschema) vs ajv 6',
   '',
-  `\`benches/validation/run.sh\`: \`cargo bench --bench validation\` (release) and \`node benches/validation/ajv_bench.js\`,`,
-  `each in its own process under \`/usr/bin/time -v\`. Recorded ${E.BENCH_DATE} on ${E.BENCH_MACHINE};`,
-  `${E.BENCH_RUSTC}, jsonschema ${E.BENCH_JSONSCHEMA}; node ${a.node}, ajv ${a.ajv} (set up as ${a.package} sets it up:`,
-  `\`new Ajv(${JSON.stringify(a.settings).replace(/"/g, '')})\` + the draft-06 meta-schema). Both sides validate`,
-  '`schemas/fhir/fhir.schema.json` (the vendored, patched schema). The Rust side is `FhirValidator::is_valid`: the',
-  'whole schema plus the calendar-date checks. Corpus: all of `hl7.fhir.r4.examples@4.0.1`',
-  `(${f(r.corpus.docs)} resources, ${mb(r.corpus.file_bytes)} MB of files, ${mb(r.corpus.compact_bytes)} MB of compact JSON; 1 MB = 10^6 bytes),`,
-  'held in memory, parsed once; timed passes call `is_valid` / `validate` on every document, median of',
-  `${tp.passes} passes after a warm-up pass. SCR Bundles: \`${r.scr_bundles.files.join('`, `')}\` (48 entries each),`,
-  `median of ${sr.passes} passes of at least 0.2 s each. These NHS examples are not valid FHIR R4 (${r.scr_bundles.conditions_repaired / 3} Conditions each lack `,
-  '`subject`, 1..1 in R4), so both validators reject them at the first such entry and skip the rest; the "repaired"',
-  `copies give those Conditions the Composition's \`subject\` (${mb(sr.compact_bytes)} MB compact in all) and are valid: a full traversal.`,
-  `Compile: the schema parsed and compiled, ${r.compile.runs} runs (Rust)`,
-  `and ${a.compile.runs} runs (ajv) in one process.`,
+  '`benches/validation/run.sh`: `cargo bench --bench validation` (release) and `node benches/validation/ajv_bench.js`,',
+  `each in its own process under \`/usr/bin/time -v\`. Recorded ${E.BENCH_DATE} on ${E.BENCH_MACHINE}; ${E.BENCH_RUSTC},`,
+  `jsonschema ${E.BENCH_JSONSCHEMA}; node ${a.node}, ajv ${a.ajv}, set up as ${a.package} sets it up`,
+  `(\`new Ajv(${JSON.stringify(a.settings).replace(/"/g, '')})\` plus the draft-06 meta-schema). Both sides validate`,
+  '`schemas/fhir/fhir.schema.json`, the vendored, patched schema. The Rust side is `FhirValidator::is_valid`: the whole',
+  'schema plus the calendar-date checks; "schema only" is a bare `jsonschema::draft6::new` validator on the same file,',
+  'which does what ajv does.',
+  '',
+  `- Corpus: all of \`hl7.fhir.r4.examples@4.0.1\` (${f(r.corpus.docs)} resources, ${mb(r.corpus.file_bytes)} MB of files,`,
+  `  ${mb(r.corpus.compact_bytes)} MB of compact JSON; 1 MB = 10^6 bytes), held in memory and parsed once. A pass calls`,
+  `  \`is_valid\` / \`validate\` on every document. The figure is the median of ${tp.passes} passes after a warm-up pass.`,
+  `- SCR Bundles: \`${r.scr_bundles.files.join('`, `')}\` (48 entries each). These NHS examples are not valid FHIR R4:`,
+  `  ${r.scr_bundles.conditions_repaired / 3} Conditions in each lack \`subject\`, which is 1..1 in R4. Both validators reject them`,
+  '  at the first such entry and skip the rest. The "repaired" copies give those Conditions the Composition\'s',
+  `  \`subject\` (${mb(sr.compact_bytes)} MB of compact JSON in all). They are valid, so every entry is checked. The figure`,
+  `  is the median of ${sr.passes} passes of at least 0.2 s each.`,
+  `- Compile: the schema parsed and compiled, ${r.compile.runs} runs (Rust) and ${a.compile.runs} runs (ajv) in one process.`,
   '',
   '| | Rust: `FhirValidator` | ajv 6 | Rust vs ajv |',
   '|---|---|---|---|',
   `| schema compile, median (best; first) | **${f(r.compile.median_ms)} ms** (${f(r.compile.best_ms)}; ${f(r.compile.first_ms)}) | ${f(a.compile.median_ms)} ms (${f(a.compile.best_ms)}; ${f(a.compile.first_ms)}) | ${x(compileX)} faster |`,
-  `| corpus verdicts: valid / invalid | ${f(r.corpus.valid)} / ${r.corpus.invalid} | ${f(a.corpus.valid)} / ${a.corpus.invalid} | ${E.BENCH_VERDICTS === 'same' ? 'the same files rejected' : '**different files rejected**'} |`,
+  `| corpus verdicts: valid / invalid | ${f(r.corpus.valid)} / ${r.corpus.invalid} (schema only: ${f(Number(E.BENCH_BARE_VALID))} valid) | ${f(a.corpus.valid)} / ${a.corpus.invalid} | ${E.BENCH_VERDICTS === 'same' ? 'the same files rejected' : '**different files rejected**'} |`,
   `| corpus throughput, docs/s | **${f(tp.docs_per_s)}** (${f(tp.median_pass_s, 3)} s a pass) | ${f(ta.docs_per_s)} (${f(ta.median_pass_s, 2)} s a pass) | ${x(docsX)} |`,
   `| corpus throughput, MB/s of compact JSON | **${f(tp.mb_per_s)}** | ${f(ta.mb_per_s, 1)} | ${x(tp.mb_per_s / ta.mb_per_s)} |`,
+  `| corpus throughput, schema only, docs/s (MB/s) | ${f(bare.docs_per_s)} (${f(bare.mb_per_s)}) | ${f(ta.docs_per_s)} (${f(ta.mb_per_s, 1)}) | ${x(bareX)} |`,
+  `| the ${f(tp.valid_only.docs)} valid docs alone (${mb(tp.valid_only.compact_bytes)} MB), docs/s: \`FhirValidator\`; schema only | ${f(tp.valid_only.docs_per_s)}; ${f(bare.valid_only.docs_per_s)} | ${f(ta.valid_only.docs_per_s)} | ${x(tp.valid_only.docs_per_s / ta.valid_only.docs_per_s)}; ${x(bare.valid_only.docs_per_s / ta.valid_only.docs_per_s)} |`,
+  `| slowest document, best time (${rSlow.name}, ${mb(rSlow.compact_bytes)} MB) | ${f(rSlow.best_ms)} ms | ${f(aSlow.best_ms)} ms${aSlow.name === rSlow.name ? '' : ` (${aSlow.name})`} | ${aSlow.name === rSlow.name ? x(aSlow.best_ms / rSlow.best_ms) : ''} |`,
   `| SCR Bundles as they are: valid of ${sr0.bundles} | ${sr0.valid} | ${sa0.valid} | ${E.BENCH_SCR_VERDICTS === 'same' ? 'same verdicts' : '**different verdicts**'} |`,
   `| SCR Bundles as they are (rejected early), bundles/s | ${f(sr0.bundles_per_s)} (${f(sr0.median_us_per_bundle)} µs each) | ${f(sa0.bundles_per_s)} (${f(sa0.median_us_per_bundle / 1e3, 2)} ms each) | ${x(sr0.bundles_per_s / sa0.bundles_per_s)} |`,
-  `| SCR Bundles repaired (valid, ${sr.valid} of ${sr.bundles} / ${sa.valid} of ${sa.bundles}), bundles/s | **${f(sr.bundles_per_s)}** (${f(sr.median_us_per_bundle)} µs each) | ${f(sa.bundles_per_s, 1)} (${f(sa.median_us_per_bundle / 1e3, 1)} ms each) | ${x(scrX)} |`,
-  `| peak RSS, streaming (one file at a time: read, parse, validate) | **${f(rsRss)} MB** | ${f(asRss)} MB | ${x(asRss / rsRss)} less |`,
-  `| peak RSS, corpus held in memory (the throughput run) | ${f(rRss)} MB | ${f(aRss)} MB | ${x(aRss / rRss)} less |`,
+  `| SCR Bundles repaired (valid: ${sr.valid} of ${sr.bundles}; ${sa.valid} of ${sa.bundles}), bundles/s | **${f(sr.bundles_per_s)}** (${f(sr.median_us_per_bundle)} µs each) | ${f(sa.bundles_per_s, 1)} (${f(sa.median_us_per_bundle / 1e3, 1)} ms each) | ${x(scrX)} |`,
+  `| peak RSS, streaming the corpus (one file at a time: read, parse, validate) | **${f(RSS['rust-stream'])} MB** | ${f(RSS['ajv-stream'])} MB | ${x(RSS['ajv-stream'] / RSS['rust-stream'])} less |`,
+  `| peak RSS, streaming the 90 small files of \`fixtures/fhir-examples\` (the validator itself) | ${f(RSS['rust-base'])} MB | ${f(RSS['ajv-base'])} MB | ${x(RSS['ajv-base'] / RSS['rust-base'])} less |`,
+  `| peak RSS, whole corpus held in memory (the throughput run) | ${f(RSS.rust)} MB | ${f(RSS.ajv)} MB | ${x(RSS.ajv / RSS.rust)} less |`,
   `| streaming, end to end (read + parse + validate), docs/s | ${f(rs.docs_per_s_end_to_end)} (${f(rs.total_s, 2)} s) | ${f(as.docs_per_s_end_to_end)} (${f(as.total_s, 2)} s) | ${x(rs.docs_per_s_end_to_end / as.docs_per_s_end_to_end)} |`,
   '',
-  'RSS in MiB (`/usr/bin/time -v` max RSS / 1024).',
+  'RSS is in MiB (`/usr/bin/time -v` max RSS / 1024). The raw JSON of each run is under `target/validation-bench/run/`.',
   '',
   'Aims:',
   '',
-  `- throughput ahead of ajv by 20× or more: ${Math.min(docsX, scrX) >= 20 ? '**met**' : '**not met**'} (${f(docsX, 1)}× on the corpus, ${f(scrX, 1)}× on the repaired SCR Bundles).`,
-  `- schema compile under 100 ms: ${r.compile.median_ms < 100 ? '**met**' : '**not met**'} (median ${f(r.compile.median_ms)} ms, best ${f(r.compile.best_ms)} ms; the stream run's single cold compile: ${f(rs.compile_ms)} ms).`,
-  `- peak memory under 150 MB: ${rsRss < 150 ? '**met**' : '**not met**'} streaming (${f(rsRss)} MB, the figure reported); ${rRss < 150 ? 'also' : 'not'} with the whole corpus held in memory (${f(rRss)} MB).`,
+  `- Throughput 20× or more ahead of ajv: ${Math.min(docsX, scrX) >= 20 ? '**met**' : '**not met**'}. \`FhirValidator\` is ${f(docsX, 1)}× ahead on the corpus and ${f(scrX, 1)}× on the repaired SCR Bundles. Schema only, it is ${f(bareX, 1)}× ahead on the corpus.`,
+  `- Schema compile under 100 ms: ${r.compile.median_ms < 100 ? '**met**' : '**not met**'}. The median is ${f(r.compile.median_ms)} ms and the best ${f(r.compile.best_ms)} ms. The stream run's single cold compile took ${f(rs.compile_ms)} ms.`,
+  `- Peak memory under 150 MB: ${RSS['rust-stream'] < 150 ? '**met**' : '**not met**'} when streaming the corpus (${f(RSS['rust-stream'])} MB; this is the figure reported). The validator with small documents peaks at ${f(RSS['rust-base'])} MB. With the whole corpus held in memory the peak is ${f(RSS.rust)} MB.`,
 ];
 console.log(lines.join('\n'));
 EOF

@@ -189,7 +189,7 @@ impl FhirValidator {
 
     /// Whether `v` is a valid FHIR R4 resource: the schema and the calendar checks. Fast; explains nothing.
     pub fn is_valid(&self, v: &Value) -> bool {
-        self.full.is_valid(v) && self.calendar_findings(v, None, "").is_empty()
+        self.full.is_valid(v) && (!any_impossible_date(v) || self.calendar_findings(v, None, "").is_empty())
     }
 
     /// Why `v` is not a valid FHIR R4 resource: empty when it is valid. Findings are ordered by path, at most
@@ -211,7 +211,9 @@ impl FhirValidator {
                 });
             }
         }
-        out.extend(self.calendar_findings(v, None, ""));
+        if any_impossible_date(v) {
+            out.extend(self.calendar_findings(v, None, ""));
+        }
         finish(out)
     }
 
@@ -481,6 +483,17 @@ fn element_map(definitions: &Map<String, Value>, patterns: [&str; 3]) -> HashMap
 }
 
 /// Why a string that matches a FHIR date pattern is not a real date (`None` when it is, or has no day).
+/// Whether any string in `v` is an impossible calendar date: a cheap scan that spares valid documents the
+/// schema-typed walk of [`FhirValidator::calendar_findings`], which reports only such strings.
+fn any_impossible_date(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.len() >= 10 && impossible_date(s).is_some(),
+        Value::Array(items) => items.iter().any(any_impossible_date),
+        Value::Object(map) => map.values().any(any_impossible_date),
+        _ => false,
+    }
+}
+
 fn impossible_date(s: &str) -> Option<String> {
     let b = s.as_bytes();
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
