@@ -66,11 +66,18 @@ pub fn recorded_header_value(name: &str, value: &str) -> String {
 pub const SECRET_FIELDS: &[&str] =
     &["access_token", "refresh_token", "id_token", "client_assertion", "subject_token", "client_secret", "password"];
 
-/// Form fields that are secrets only in forms: the authorization `code` (in JSON, `code` is a FHIR code).
-const SECRET_FORM_FIELDS: &[&str] = &["code"];
+/// Form fields that are secrets only in forms: the authorization `code` (in JSON, `code` is a FHIR code) and
+/// `client_id`, which on the NHS platform is the app's API key.
+const SECRET_FORM_FIELDS: &[&str] = &["code", "client_id"];
 
 fn is_secret_field(name: &str) -> bool {
     SECRET_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name))
+}
+
+/// Whether a form field (its name possibly percent-encoded, `client%5Fid`) holds a secret.
+fn is_secret_form_field(raw_name: &str) -> bool {
+    let name = percent_encoding::percent_decode_str(&raw_name.replace('+', " ")).decode_utf8_lossy().into_owned();
+    is_secret_field(&name) || SECRET_FORM_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(&name))
 }
 
 /// A body as it may be recorded: secret members of a JSON object (at any depth) and secret fields of an
@@ -89,9 +96,7 @@ pub fn redact_body(body: &str) -> String {
     }
     body.split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if is_secret_field(name) || SECRET_FORM_FIELDS.contains(&name) => {
-                format!("{name}={REDACTED}")
-            }
+            Some((name, _)) if is_secret_form_field(name) => format!("{name}={REDACTED}"),
             _ => pair.to_owned(),
         })
         .collect::<Vec<_>>()

@@ -23,8 +23,35 @@ fn defects(text: &str) -> Result<Vec<Defect>, StepFailure> {
     Defect::parse_list(text).map_err(|e| StepFailure(format!("defect '{text}': {e}")))
 }
 
-/// Keeps the identity service's answer; a granted token becomes the one later SCR requests carry.
-fn keep(world: &mut ScrWorld, outcome: TokenOutcome, user_restricted: bool) {
+/// Keeps the identity service's answer; a granted token becomes the one later SCR requests carry. The call is
+/// recorded among the scenario's exchanges (form and answer redacted) so the evidence holds it too.
+fn keep(world: &mut ScrWorld, outcome: TokenOutcome, user_restricted: bool, form: Option<String>) {
+    if let Some(url) = world.ctx().auth.as_ref().map(|a| a.token_url.clone()) {
+        let (status, body) = match &outcome {
+            TokenOutcome::Granted(t) => (200, t.raw.to_string()),
+            TokenOutcome::Rejected(e) => (e.status, e.raw.to_string()),
+        };
+        let exchange = crate::client::Exchange {
+            started_at: world.ctx().clock.timestamp(),
+            duration_ms: 0,
+            request: crate::client::RecordedRequest {
+                method: "POST".into(),
+                url,
+                headers: vec![("Content-Type".into(), "application/x-www-form-urlencoded".into())],
+                body: Some(
+                    form.map(|f| crate::secret::redact_body(&f)).unwrap_or_else(|| "(built by the token flow)".into()),
+                ),
+            },
+            response: crate::client::RecordedResponse {
+                status,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: crate::secret::redact_body(&body),
+            },
+            conformance: None,
+            sent_at: Some(crate::clock::wall_time()),
+        };
+        world.exchanges.push(exchange);
+    }
     if let TokenOutcome::Granted(t) = &outcome {
         world.token = TokenChoice::Held { token: t.access_token.clone(), user_restricted };
         if let Some(r) = &t.refresh_token {
@@ -62,7 +89,7 @@ async fn client_credentials(
     }
     let outcome = auth.tokens.post_form(&form).await.map_err(transport)?;
     remember_jti(world, &assertion.0);
-    keep(world, outcome, false);
+    keep(world, outcome, false, Some(form.encode()));
     Ok(())
 }
 
@@ -84,7 +111,7 @@ async fn token_exchange(
     }
     let outcome = auth.tokens.post_form(&form).await.map_err(transport)?;
     remember_jti(world, &assertion.0);
-    keep(world, outcome, true);
+    keep(world, outcome, true, Some(form.encode()));
     Ok(())
 }
 
@@ -116,7 +143,7 @@ async fn seconds_pass(world: &mut ScrWorld, seconds: i64) -> StepResult {
 async fn hold_app_token(world: &mut ScrWorld) -> StepResult {
     let outcome = obtain(world, DefaultFlow::Application).await?;
     let granted = outcome.granted().is_some();
-    keep(world, outcome, false);
+    keep(world, outcome, false, None);
     if granted {
         Ok(())
     } else {
@@ -129,7 +156,7 @@ async fn hold_user_token(world: &mut ScrWorld, persona: String, kind: String) ->
     let flow = if kind == "combined" { DefaultFlow::Combined { persona } } else { DefaultFlow::Separate { persona } };
     let outcome = obtain(world, flow).await?;
     let granted = outcome.granted().is_some();
-    keep(world, outcome, true);
+    keep(world, outcome, true, None);
     if granted {
         Ok(())
     } else {
@@ -219,7 +246,7 @@ async fn exchange_form(world: &mut ScrWorld, persona: String, change: String) ->
 #[when(regex = r#"^I sign in as persona "([^"]+)" by the authorization code flow$"#)]
 async fn sign_in(world: &mut ScrWorld, persona: String) -> StepResult {
     let outcome = obtain(world, DefaultFlow::Combined { persona }).await?;
-    keep(world, outcome, true);
+    keep(world, outcome, true, None);
     Ok(())
 }
 
@@ -251,7 +278,7 @@ async fn sign_in_changed(world: &mut ScrWorld, persona: String, change: String) 
     let mut form = TokenClient::code_form(&app, &code);
     apply_form_change(&mut form, &change).map_err(StepFailure)?;
     let outcome = auth.tokens.post_form(&form).await.map_err(transport)?;
-    keep(world, outcome, true);
+    keep(world, outcome, true, Some(form.encode()));
     Ok(())
 }
 
@@ -269,7 +296,7 @@ async fn exchange_unregistered(world: &mut ScrWorld, persona: String) -> StepRes
     let id_token =
         auth.id_token(&persona, now, world.skew_seconds, vec![], Some(&key)).map_err(|e| StepFailure(e.to_string()))?;
     let outcome = auth.tokens.token_exchange(&assertion, &id_token, &[]).await.map_err(transport)?;
-    keep(world, outcome, true);
+    keep(world, outcome, true, None);
     Ok(())
 }
 
@@ -285,7 +312,7 @@ async fn refresh_changed(world: &mut ScrWorld, change: String) -> StepResult {
     ]);
     apply_form_change(&mut form, &change).map_err(StepFailure)?;
     let outcome = auth(world)?.tokens.post_form(&form).await.map_err(transport)?;
-    keep(world, outcome, true);
+    keep(world, outcome, true, Some(form.encode()));
     Ok(())
 }
 
@@ -299,7 +326,7 @@ async fn refresh_with(world: &mut ScrWorld, index_from_end: usize) -> StepResult
     let auth = auth(world)?;
     let client = auth.app.client.as_ref().ok_or("the app has no client secret for refreshing")?;
     let outcome = auth.tokens.refresh(client, &token, &[]).await.map_err(transport)?;
-    keep(world, outcome, true);
+    keep(world, outcome, true, None);
     Ok(())
 }
 
