@@ -130,3 +130,13 @@ Feature: The API gateway's access control in front of the SCR API
       | header names a role the user lacks   | default-clinician | combined | "999999999999" | nhsd-session-urid is invalid                                      |
       | separate auth, no selected_roleid    | multi-role        | separate | absent         | selected_roleid is missing in your token                          |
       | separate auth with a header          | selected-role     | separate | "555254242102" | unable to retrieve user info                                      |
+
+  # The backend resolves $setPermission's job role from the token user's userinfo roles (reference §4.4);
+  # this persona's role is not one of the sandbox's canned roles, so only the token's own roles can resolve it.
+  @SCRA-GTW-005 @mock-only
+  Scenario: The job role of $setPermission comes from the token user's roles
+    Given a patient "A" with no SCR
+    And I hold a user-restricted token for persona "single-role" by combined authentication
+    And the request header "NHSD-Session-URID" is absent
+    When I set permission to view "Ask" for patient "A"
+    Then the response status is 201

@@ -110,8 +110,8 @@ pub fn post_audit_event(
 }
 
 /// The canned CIS2 userinfo the sandbox uses to find the job role of `NHSD-Session-URID`
-/// (`fixtures/nhs/sandbox/userInfo.json`, reference §6). Until the mock identity service exists, every
-/// caller is this user.
+/// (`fixtures/nhs/sandbox/userInfo.json`, reference §6): used where no gateway names the caller (the sandbox
+/// profile and open access); behind the gateway the token user's own roles are used.
 static USER_INFO: LazyLock<Value> = LazyLock::new(|| {
     serde_json::from_str(include_str!("../../fixtures/nhs/sandbox/userInfo.json")).unwrap_or(Value::Null)
 });
