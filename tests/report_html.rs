@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use scr_assure::report::html;
 use scr_assure::report::model::{
-    Evidence, ExchangeRef, RequirementRow, RunSummary, ScalRow, ScenarioView, StepView, Verdict,
+    Evidence, ExchangeRef, RequirementRow, RunFacts, RunSummary, ScalRow, ScenarioView, StepView, Verdict,
 };
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -124,21 +124,23 @@ fn evidence() -> Evidence {
     ];
     Evidence {
         summary: RunSummary {
-            run_id: "20250101T120000Z-test".into(),
+            run: RunFacts {
+                run_id: "20250101T120000Z-test".into(),
+                target: "int".into(),
+                base_url: "https://int.api.service.nhs.uk/summary-care-record/FHIR/R4".into(),
+                ods_code: Some("A12345".into()),
+                asid: Some("200000000001".into()),
+                started_at: "2025-01-01T12:00:00Z".into(),
+                finished_at: "2025-01-01T12:00:04Z".into(),
+                interrupted: false,
+            },
             tool_version: env!("CARGO_PKG_VERSION").into(),
             git_commit: Some("0123456789abcdef".into()),
-            target: "int".into(),
-            base_url: "https://int.api.service.nhs.uk/summary-care-record/FHIR/R4".into(),
-            ods_code: Some("A12345".into()),
-            asid: Some("200000000001".into()),
-            started_at: "2025-01-01T12:00:00Z".into(),
-            finished_at: "2025-01-01T12:00:04Z".into(),
             verdict: Verdict::Failed,
             total: scenarios.len(),
             passed: count(Verdict::Passed),
             failed: count(Verdict::Failed),
             flaky,
-            interrupted: false,
         },
         requirements,
         scenarios,

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::model::{Evidence, ExchangeRef, RequirementRow, RunSummary, ScalRow, ScenarioView, StepView, Verdict};
+use super::model::{
+    Evidence, ExchangeRef, RequirementRow, RunFacts, RunSummary, ScalRow, ScenarioView, StepView, Verdict,
+};
 use super::{write_atomic, ReportError};
 use crate::requirements::{is_requirement_tag, Catalogue};
 use crate::runner::recorder::{ScenarioRecord, Status};
@@ -86,19 +88,6 @@ fn combine(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
 /// A file name fragment from a location: `features/a/b.feature:12` → `features_a_b.feature-12`.
 fn slug(location: &str) -> String {
     location.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
-}
-
-/// What the run's context adds to the records.
-#[derive(Debug, Clone, Default)]
-pub struct RunFacts {
-    pub run_id: String,
-    pub target: String,
-    pub base_url: String,
-    pub ods_code: Option<String>,
-    pub asid: Option<String>,
-    pub started_at: String,
-    pub finished_at: String,
-    pub interrupted: bool,
 }
 
 /// Builds the evidence of a run. Exchange files are numbered in scenario order.
@@ -190,21 +179,14 @@ pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&Sc
     });
     let failed = views.iter().filter(|v| v.verdict == Verdict::Failed).count();
     let summary = RunSummary {
-        run_id: facts.run_id.clone(),
+        run: facts.clone(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         git_commit: git_commit(),
-        target: facts.target.clone(),
-        base_url: facts.base_url.clone(),
-        ods_code: facts.ods_code.clone(),
-        asid: facts.asid.clone(),
-        started_at: facts.started_at.clone(),
-        finished_at: facts.finished_at.clone(),
         verdict: if failed == 0 && !views.is_empty() && !facts.interrupted { Verdict::Passed } else { Verdict::Failed },
         total: views.len(),
         passed: views.len() - failed,
         failed,
         flaky: records.iter().filter(|r| r.is_flaky()).count(),
-        interrupted: facts.interrupted,
     };
     // Failures first, each group in file order (records come sorted by file and line).
     views.sort_by_key(|v| v.verdict != Verdict::Failed);
@@ -315,7 +297,7 @@ pub fn write_bundle(
     records: &[ScenarioRecord],
     files: &BundleFiles<'_>,
 ) -> Result<PathBuf, ReportError> {
-    let dir = reports.join(&evidence.summary.run_id);
+    let dir = reports.join(&evidence.summary.run.run_id);
     let mut written: BTreeMap<String, String> = BTreeMap::new();
     let mut put = |rel: &str, bytes: &[u8]| -> Result<(), ReportError> {
         write_atomic(&dir.join(rel), bytes)?;
@@ -361,15 +343,15 @@ pub fn write_bundle(
         "tool": "scr-assure",
         "version": evidence.summary.tool_version,
         "git_commit": evidence.summary.git_commit,
-        "run_id": evidence.summary.run_id,
-        "target": evidence.summary.target,
-        "base_url": evidence.summary.base_url,
-        "site": { "ods_code": evidence.summary.ods_code, "asid": evidence.summary.asid },
-        "started_at": evidence.summary.started_at,
-        "finished_at": evidence.summary.finished_at,
+        "run_id": evidence.summary.run.run_id,
+        "target": evidence.summary.run.target,
+        "base_url": evidence.summary.run.base_url,
+        "site": { "ods_code": evidence.summary.run.ods_code, "asid": evidence.summary.run.asid },
+        "started_at": evidence.summary.run.started_at,
+        "finished_at": evidence.summary.run.finished_at,
         "verdict": evidence.summary.verdict,
         "counts": { "total": evidence.summary.total, "passed": evidence.summary.passed, "failed": evidence.summary.failed, "flaky": evidence.summary.flaky },
-        "interrupted": evidence.summary.interrupted,
+        "interrupted": evidence.summary.run.interrupted,
         "schemas": schema_facts(),
         "scenarios": scenarios,
         "files": written,
@@ -377,7 +359,7 @@ pub fn write_bundle(
     let bytes = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| ReportError::Render { what: "manifest.json", message: e.to_string() })?;
     write_atomic(&dir.join("manifest.json"), &bytes)?;
-    point_latest(reports, &evidence.summary.run_id)?;
+    point_latest(reports, &evidence.summary.run.run_id)?;
     Ok(dir)
 }
 

@@ -95,7 +95,7 @@ fn step_badge(status: &str) -> String {
 }
 
 fn run_verdict(s: &RunSummary) -> (&'static str, &'static str, &'static str) {
-    if s.interrupted {
+    if s.run.interrupted {
         return ("interrupted", "INTERRUPTED", "⚠");
     }
     match s.verdict {
@@ -268,19 +268,19 @@ pub fn render(evidence: &Evidence) -> String {
     let _ = writeln!(
         out,
         "<title>SCR FHIR API conformance evidence: {verdict_text} ({}, run {})</title>",
-        escape(&s.target),
-        escape(&s.run_id)
+        escape(&s.run.target),
+        escape(&s.run.run_id)
     );
     let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
     let _ = writeln!(
         out,
         r#"<main id="evidence" data-run-id="{}" data-verdict="{verdict_class}" data-total="{}" data-passed="{}" data-failed="{}" data-flaky="{}" data-interrupted="{}" data-requirements="{}" data-requirements-passed="{}" data-requirements-failed="{}" data-requirements-unproved="{}">"#,
-        escape(&s.run_id),
+        escape(&s.run.run_id),
         s.total,
         s.passed,
         s.failed,
         s.flaky,
-        s.interrupted,
+        s.run.interrupted,
         evidence.requirements.len(),
         req_count(Verdict::Passed),
         req_count(Verdict::Failed),
@@ -325,7 +325,7 @@ fn header(out: &mut String, s: &RunSummary, class: &str, text: &str, mark: &str)
         out,
         r#"<p class="verdict v-{class}" role="status"><span aria-hidden="true">{mark}</span> {text}</p>"#
     );
-    if s.interrupted {
+    if s.run.interrupted {
         out.push_str(
             "<p class=\"note\">The run was interrupted before it finished: only the scenarios that finished are \
              reported, and this evidence is incomplete.</p>\n",
@@ -344,15 +344,15 @@ fn header(out: &mut String, s: &RunSummary, class: &str, text: &str, mark: &str)
             let _ = writeln!(out, "<tr><th scope=\"row\">{label}</th><td>{v}</td></tr>");
         }
     };
-    fact("Target", Some(&s.target), false);
-    fact("Base URL", Some(&s.base_url), true);
-    fact("ODS code", s.ods_code.as_deref(), false);
-    fact("ASID", s.asid.as_deref(), false);
+    fact("Target", Some(&s.run.target), false);
+    fact("Base URL", Some(&s.run.base_url), true);
+    fact("ODS code", s.run.ods_code.as_deref(), false);
+    fact("ASID", s.run.asid.as_deref(), false);
     fact("Tool version", Some(&format!("scr-assure {}", s.tool_version)), false);
     fact("Git commit", Some(s.git_commit.as_deref().unwrap_or("not known")), true);
-    fact("Started (UTC)", Some(&s.started_at), false);
-    fact("Finished (UTC)", Some(&s.finished_at), false);
-    fact("Run id", Some(&s.run_id), true);
+    fact("Started (UTC)", Some(&s.run.started_at), false);
+    fact("Finished (UTC)", Some(&s.run.finished_at), false);
+    fact("Run id", Some(&s.run.run_id), true);
     out.push_str("</tbody>\n</table>\n</header>\n");
 }
 
@@ -685,7 +685,7 @@ fn scenarios(out: &mut String, evidence: &Evidence, order: &[usize], anchors: &A
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{ExchangeRef, RequirementRow, RunSummary, ScalRow, ScenarioView, StepView};
+    use crate::report::model::{ExchangeRef, RequirementRow, RunFacts, RunSummary, ScalRow, ScenarioView, StepView};
 
     fn scenario(feature: &str, name: &str, location: &str, verdict: Verdict, attempts: usize) -> ScenarioView {
         let failed = verdict == Verdict::Failed;
@@ -744,21 +744,23 @@ mod tests {
         ];
         Evidence {
             summary: RunSummary {
-                run_id: "20250101T000000Z-abcd".into(),
+                run: RunFacts {
+                    run_id: "20250101T000000Z-abcd".into(),
+                    target: "int".into(),
+                    base_url: "https://int.api.service.nhs.uk/summary-care-record/FHIR/R4".into(),
+                    ods_code: Some("A12345".into()),
+                    asid: Some("200000000001".into()),
+                    started_at: "2025-01-01T00:00:00Z".into(),
+                    finished_at: "2025-01-01T00:00:03Z".into(),
+                    interrupted: false,
+                },
                 tool_version: "0.1.0".into(),
                 git_commit: Some("742f055".into()),
-                target: "int".into(),
-                base_url: "https://int.api.service.nhs.uk/summary-care-record/FHIR/R4".into(),
-                ods_code: Some("A12345".into()),
-                asid: Some("200000000001".into()),
-                started_at: "2025-01-01T00:00:00Z".into(),
-                finished_at: "2025-01-01T00:00:03Z".into(),
                 verdict: Verdict::Failed,
                 total: 3,
                 passed: 2,
                 failed: 1,
                 flaky: 1,
-                interrupted: false,
             },
             requirements: vec![
                 RequirementRow {
@@ -921,10 +923,10 @@ mod tests {
     #[test]
     fn interrupted_and_passing_runs_say_so() {
         let mut e = sample(false);
-        e.summary.interrupted = true;
+        e.summary.run.interrupted = true;
         let html = render(&e);
         assert!(html.contains("INTERRUPTED") && html.contains("data-verdict=\"interrupted\""));
-        e.summary.interrupted = false;
+        e.summary.run.interrupted = false;
         e.summary.verdict = Verdict::Passed;
         e.scenarios.retain(|s| s.verdict == Verdict::Passed);
         let html = render(&e);

@@ -15,11 +15,10 @@ pub enum Verdict {
     Unproved,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct RunSummary {
+/// What the run itself says about the run, before any scenario: identity, target, site, times.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunFacts {
     pub run_id: String,
-    pub tool_version: String,
-    pub git_commit: Option<String>,
     pub target: String,
     pub base_url: String,
     /// ODS code and ASID of the site, when a site file was used.
@@ -27,13 +26,21 @@ pub struct RunSummary {
     pub asid: Option<String>,
     pub started_at: String,
     pub finished_at: String,
+    pub interrupted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    #[serde(flatten)]
+    pub run: RunFacts,
+    pub tool_version: String,
+    pub git_commit: Option<String>,
     pub verdict: Verdict,
     pub total: usize,
     pub passed: usize,
     pub failed: usize,
     /// Scenarios that failed at first and passed on a retry.
     pub flaky: usize,
-    pub interrupted: bool,
 }
 
 /// One HTTP exchange, by reference to its file under `exchanges/`.

@@ -529,7 +529,7 @@ async fn run_against(
     }
     // The evidence bundle: reports/<run-id>/ and reports/latest.
     let site = opts.site.as_ref().filter(|_| opts.target == TargetKind::Int);
-    let facts = report::evidence::RunFacts {
+    let facts = report::model::RunFacts {
         run_id: format!("{}-{}", run_started.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..6]),
         target: opts.target.as_str().to_owned(),
         base_url: outcome.base_url.clone(),
