@@ -20,6 +20,7 @@ pub mod admin;
 pub mod backend;
 pub mod gateway;
 pub mod identity;
+pub mod operation;
 pub mod responses;
 pub mod sandbox;
 pub mod seed;
