@@ -88,9 +88,19 @@ struct RunArgs {
     /// NHSD-Session-URID sent by default.
     #[arg(long, default_value = runner::DEFAULT_SESSION_URID)]
     session_urid: String,
-    /// Per-request timeout in seconds.
-    #[arg(long, default_value_t = 30)]
-    timeout: u64,
+    /// Read timeout in seconds: the longest wait for the response headers, then between reads of the body
+    /// [default: 30, or the site's [http] timeout].
+    #[arg(long, value_name = "SECS", value_parser = seconds_arg)]
+    timeout: Option<Duration>,
+    /// Connect timeout in seconds [default: 10, or the site's [http] connect_timeout].
+    #[arg(long, value_name = "SECS", value_parser = seconds_arg)]
+    connect_timeout: Option<Duration>,
+    /// Deadline of a whole request in seconds, body included [default: 120, or the site's [http] deadline].
+    #[arg(long, value_name = "SECS", value_parser = seconds_arg)]
+    deadline: Option<Duration>,
+    /// The largest response body read, in bytes [default: 33554432 (32 MiB), or the site's [http] max_response_bytes].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_response_bytes: Option<u64>,
     /// Print only the summary.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -215,6 +225,12 @@ fn repro(args: &ReproArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// A number of seconds (fractions allowed) for `--timeout`, `--connect-timeout`, `--deadline`.
+fn seconds_arg(text: &str) -> Result<Duration, String> {
+    let value: f64 = text.trim().parse().map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    scr_assure::client::seconds_setting("the value", value)
+}
+
 fn catalogue_path(args: &CatalogueArgs) -> PathBuf {
     args.requirements.clone().unwrap_or_else(|| args.features.join("requirements.toml"))
 }
@@ -228,7 +244,6 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     opts.tags = args.tags;
     opts.concurrency = args.concurrency;
     opts.session_urid = args.session_urid;
-    opts.timeout = Duration::from_secs(args.timeout);
     opts.quiet = args.quiet;
     opts.snapshots = args.snapshots;
     opts.snapshots_dir = args.snapshots_dir;
@@ -256,12 +271,23 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
         match scr_assure::config::site::Site::load(path) {
-            Ok(site) => opts.site = Some(site),
+            Ok(site) => {
+                opts.http = site.http;
+                opts.site = Some(site);
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return Ok(2);
             }
         }
+    }
+    // The flags override the site's [http] table, which overrides the defaults; the site's token client too.
+    opts.http.read_timeout = args.timeout.unwrap_or(opts.http.read_timeout);
+    opts.http.connect_timeout = args.connect_timeout.unwrap_or(opts.http.connect_timeout);
+    opts.http.deadline = args.deadline.unwrap_or(opts.http.deadline);
+    opts.http.max_response_bytes = args.max_response_bytes.unwrap_or(opts.http.max_response_bytes);
+    if let Some(site) = &mut opts.site {
+        site.http = opts.http;
     }
     if args.profile.is_some() && args.target != TargetKind::Mock {
         eprintln!("error: --profile applies to the mock target only");

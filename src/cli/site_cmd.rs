@@ -71,7 +71,7 @@ pub async fn get_token(args: GetArgs) -> anyhow::Result<u8> {
         (TargetKind::Mock, None) => {
             let config = MockConfig { auth: true, ..MockConfig::loopback(Profile::Stateful) };
             let running = mock::start(config).await.context("cannot start the embedded mock")?;
-            (mock_auth(&running.origin()).map_err(anyhow::Error::msg)?, Some(running))
+            (mock_auth(&running.origin(), &Default::default()).map_err(anyhow::Error::msg)?, Some(running))
         }
         (TargetKind::Int, None) => {
             eprintln!("error: --target int needs --site site.toml");

@@ -8,6 +8,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use reqwest::Url;
 
 use super::site::{asid_ok, ods_code_ok, urid_ok, JwksSource, Site};
+use crate::client::{excerpt, fetch, http_client, ClientError, ClientOptions, RawResponse};
 use crate::clock::Clock;
 use crate::identity::client::TokenOutcome;
 use crate::identity::keys::SigningKey;
@@ -49,13 +50,25 @@ fn fail(name: &'static str, why: impl Into<String>) -> CheckItem {
     CheckItem { name, verdict: Verdict::Fail(why.into()) }
 }
 
+/// The checklist's HTTP client, bounded by the site's `[http]` options like every harness request.
+struct Http {
+    client: reqwest::Client,
+    options: ClientOptions,
+}
+
+impl Http {
+    async fn fetch(&self, request: reqwest::RequestBuilder, shown: &str) -> Result<RawResponse, ClientError> {
+        fetch(request, &self.options, shown).await
+    }
+}
+
 /// Whether a URL's host is this machine (plain HTTP is accepted only there: the embedded mock).
 fn is_loopback(url: &Url) -> bool {
     matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]" | "::1"))
 }
 
 /// Reachability over TLS: any HTTP answer counts; plain HTTP only on loopback.
-async fn reachable(http: &reqwest::Client, name: &'static str, url: &str) -> CheckItem {
+async fn reachable(http: &Http, name: &'static str, url: &str) -> CheckItem {
     let parsed = match Url::parse(url) {
         Ok(u) => u,
         Err(e) => return fail(name, format!("{url} is not a URL: {e}")),
@@ -64,26 +77,19 @@ async fn reachable(http: &reqwest::Client, name: &'static str, url: &str) -> Che
     if !tls && !is_loopback(&parsed) {
         return fail(name, format!("{url} is not TLS (https) and not on this machine"));
     }
-    match http.get(url).send().await {
-        Ok(r) if tls => pass(name, format!("{url} answered HTTP {} over TLS", r.status().as_u16())),
-        Ok(r) => pass(
-            name,
-            format!("{url} answered HTTP {} (plain HTTP on loopback: the embedded mock)", r.status().as_u16()),
-        ),
-        Err(e) => fail(name, format!("{url} cannot be reached: {e}")),
+    match http.fetch(http.client.get(url), url).await {
+        Ok(r) if tls => pass(name, format!("{url} answered HTTP {} over TLS", r.status)),
+        Ok(r) => pass(name, format!("{url} answered HTTP {} (plain HTTP on loopback: the embedded mock)", r.status)),
+        Err(e) => fail(name, format!("{url} cannot be reached ({}): {e}", e.fault())),
     }
 }
 
-async fn load_jwks(http: &reqwest::Client, source: &JwksSource) -> Result<JwkSet, String> {
+async fn load_jwks(http: &Http, source: &JwksSource) -> Result<JwkSet, String> {
     let text = match source {
-        JwksSource::Url(u) => http
-            .get(u)
-            .send()
-            .await
-            .map_err(|e| format!("cannot fetch {u}: {e}"))?
-            .text()
-            .await
-            .map_err(|e| format!("cannot read {u}: {e}"))?,
+        JwksSource::Url(u) => {
+            let r = http.fetch(http.client.get(u), u).await.map_err(|e| format!("cannot fetch {u}: {e}"))?;
+            String::from_utf8_lossy(&r.body).into_owned()
+        }
         JwksSource::File(p) => std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
     };
     serde_json::from_str(&text).map_err(|e| format!("not a JWKS: {e}"))
@@ -129,8 +135,8 @@ pub async fn run(site: &Site, clock: &Clock) -> Vec<CheckItem> {
         Ok(_) => pass("api-key", format!("readable from {}", site.api_key.describe())),
         Err(e) => fail("api-key", e.to_string()),
     });
-    let http = match reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build() {
-        Ok(c) => c,
+    let http = match http_client(&site.http) {
+        Ok(client) => Http { client, options: site.http },
         Err(e) => {
             items.push(fail("http-client", e.to_string()));
             return items;
@@ -187,19 +193,20 @@ pub async fn run(site: &Site, clock: &Clock) -> Vec<CheckItem> {
         (Some(_), None) => fail("permission-to-view", "not tried: no access token"),
         (Some(nhs), Some(token)) => {
             let url = format!("{}/DocumentReference?patient={NHS_NUMBER_SYSTEM}|{nhs}", site.scr_base_url);
-            let answer = http
+            let request = http
+                .client
                 .get(&url)
                 .bearer_auth(token.expose())
                 .header("NHSD-Session-URID", &site.session_urid)
                 .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
-                .header("Accept", "application/fhir+json")
-                .send()
-                .await;
-            match answer {
-                Err(e) => fail("permission-to-view", format!("the read failed: {e}")),
+                .header("Accept", "application/fhir+json");
+            let shown = format!("{}/DocumentReference", site.scr_base_url);
+            match http.fetch(request, &shown).await {
+                Err(e) => fail("permission-to-view", format!("the read failed ({}): {e}", e.fault())),
                 Ok(r) => {
-                    let status = r.status().as_u16();
-                    let body: serde_json::Value = r.json().await.unwrap_or_default();
+                    let status = r.status;
+                    let body: serde_json::Value = serde_json::from_slice(&r.body)
+                        .unwrap_or_else(|_| serde_json::Value::String(excerpt(&String::from_utf8_lossy(&r.body))));
                     if status == 200 {
                         let permission = body
                             .pointer("/entry/0/resource/securityLabel/0/coding/0/code")

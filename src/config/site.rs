@@ -26,6 +26,12 @@
 //! flow = "combined"                    # "application" (no user), "separate" or "combined"
 //! persona = "default-clinician"        # combined flow on the mock: the mock CIS2 persona to sign in
 //! id_token_env = "SCR_ID_TOKEN"        # separate flow: the CIS2 id_token (file or env)
+//!
+//! [http]                               # optional: how every request is bounded (defaults shown)
+//! connect_timeout = 10                 # seconds
+//! timeout = 30                         # seconds: the read timeout (headers, then between body reads)
+//! deadline = 120                       # seconds: the whole request
+//! max_response_bytes = 33554432        # 32 MiB
 //! ```
 //!
 //! Relative paths are relative to the site file.
@@ -36,6 +42,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::client::{bytes_setting, seconds_setting, ClientOptions};
 use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +136,8 @@ pub struct Site {
     pub flow: Cis2Flow,
     pub persona: Option<String>,
     pub id_token: Option<SecretSource>,
+    /// How its requests are bounded (`[http]`; defaults when absent).
+    pub http: ClientOptions,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +151,7 @@ struct SiteFile {
     endpoints: Endpoints,
     app: AppSection,
     cis2: Option<Cis2Section>,
+    http: Option<toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,6 +252,37 @@ fn one_of(
     }
 }
 
+/// The `[http]` table: each key optional, each bad value an error naming the key.
+fn http_options(table: Option<&toml::Table>) -> Result<ClientOptions, String> {
+    let mut options = ClientOptions::default();
+    let Some(table) = table else { return Ok(options) };
+    for (key, value) in table {
+        let name = format!("[http] {key}");
+        let seconds = || match value {
+            toml::Value::Integer(i) => seconds_setting(&name, *i as f64),
+            toml::Value::Float(f) => seconds_setting(&name, *f),
+            other => Err(format!("{name} must be a number of seconds, got {other}")),
+        };
+        match key.as_str() {
+            "connect_timeout" => options.connect_timeout = seconds()?,
+            "timeout" => options.read_timeout = seconds()?,
+            "deadline" => options.deadline = seconds()?,
+            "max_response_bytes" => {
+                options.max_response_bytes = match value {
+                    toml::Value::Integer(i) => bytes_setting(&name, i128::from(*i))?,
+                    other => return Err(format!("{name} must be a whole number of bytes, got {other}")),
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "unknown key {name}; [http] takes connect_timeout, timeout, deadline and max_response_bytes"
+                ))
+            }
+        }
+    }
+    Ok(options)
+}
+
 impl Site {
     pub fn load(path: &Path) -> Result<Self, SiteError> {
         let text = std::fs::read_to_string(path).map_err(|source| SiteError::Read { path: path.to_owned(), source })?;
@@ -256,6 +297,7 @@ impl Site {
         }
         let file: SiteFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         let base = path.parent().unwrap_or(Path::new(".")).to_owned();
+        let http = http_options(file.http.as_ref()).map_err(invalid)?;
         let app = file.app;
         let api_key = one_of(path, "api_key", app.api_key_file, app.api_key_env, &base)?
             .ok_or_else(|| invalid("[app] needs `api_key_file` or `api_key_env`".into()))?;
@@ -306,6 +348,7 @@ impl Site {
             flow,
             persona,
             id_token,
+            http,
         })
     }
 }
@@ -378,6 +421,29 @@ persona = "default-clinician"
         assert_eq!(SecretSource::File(f).load("api key").ok().map(|s| s.expose().to_owned()), Some("value".into()));
         let e = SecretSource::Env("SCR_ASSURE_SURELY_UNSET_VAR".into()).load("api key").err().map(|e| e.to_string());
         assert_eq!(e.as_deref(), Some("api key: environment variable SCR_ASSURE_SURELY_UNSET_VAR is not set"));
+    }
+
+    #[test]
+    fn the_http_table_sets_the_bounds_and_names_a_bad_key() {
+        assert_eq!(parse(GOOD).map(|s| s.http).ok(), Some(ClientOptions::default()));
+        let text =
+            format!("{GOOD}\n[http]\nconnect_timeout = 2\ntimeout = 0.5\ndeadline = 60\nmax_response_bytes = 1024\n");
+        let http = parse(&text).unwrap_or_else(|e| panic!("{e}")).http;
+        assert_eq!(http.connect_timeout, std::time::Duration::from_secs(2));
+        assert_eq!(http.read_timeout, std::time::Duration::from_millis(500));
+        assert_eq!(http.deadline, std::time::Duration::from_secs(60));
+        assert_eq!(http.max_response_bytes, 1024);
+        for (line, named) in [
+            ("timeout = 0", "[http] timeout must be a number of seconds above 0"),
+            ("connect_timeout = -3", "[http] connect_timeout must be a number of seconds above 0"),
+            ("deadline = \"soon\"", "[http] deadline must be a number of seconds, got \"soon\""),
+            ("max_response_bytes = 0", "[http] max_response_bytes must be a whole number of bytes above 0"),
+            ("max_response_bytes = 1.5", "[http] max_response_bytes must be a whole number of bytes, got 1.5"),
+            ("retries = 3", "unknown key [http] retries"),
+        ] {
+            let e = parse(&format!("{GOOD}\n[http]\n{line}\n")).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains(named), "{line}: {e}");
+        }
     }
 
     #[test]

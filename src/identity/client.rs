@@ -2,13 +2,13 @@
 //! the authorization code flow through the mock CIS2 sign-in (no browser), and refresh. Answers come back
 //! parsed, or as the service's error JSON; secrets stay in [`Secret`]s and out of `raw`.
 
-use reqwest::header::{CONTENT_TYPE, LOCATION};
-use reqwest::redirect::Policy;
+use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 
 use super::assertion::{ClientAssertion, CLIENT_ASSERTION_TYPE};
 use super::id_token::{IdToken, ID_TOKEN_TYPE};
 use super::rules::Form;
+use crate::client::{fetch, http_client, ClientOptions, RawResponse};
 use crate::secret::{Secret, REDACTED};
 
 /// `urn:ietf:params:oauth:grant-type:token-exchange`
@@ -21,8 +21,11 @@ const SECRET_FIELDS: &[&str] = &["access_token", "refresh_token", "id_token"];
 pub enum ClientError {
     #[error("{url}: request failed: {reason}")]
     Transport { url: String, reason: String },
-    #[error("{url}: HTTP {status} with a body that is not JSON")]
-    NotJson { url: String, status: u16 },
+    /// A transport fault (timeout, reset, TLS, body over the limit …), bounded like every harness request.
+    #[error(transparent)]
+    Http(#[from] crate::client::ClientError),
+    #[error("{url}: HTTP {status} with a body that is not JSON: {excerpt:?}")]
+    NotJson { url: String, status: u16, excerpt: String },
     #[error("{url}: HTTP {status}: expected {expected}")]
     Unexpected { url: String, status: u16, expected: String },
 }
@@ -90,6 +93,7 @@ pub struct ClientApp {
 #[derive(Debug, Clone)]
 pub struct TokenClient {
     http: reqwest::Client,
+    options: ClientOptions,
     pub token_url: String,
     pub authorize_url: String,
     pub userinfo_url: String,
@@ -118,8 +122,11 @@ pub fn redact(body: &Value) -> Value {
 
 /// Parses a token endpoint answer.
 pub fn parse_token_answer(url: &str, status: u16, body: &[u8]) -> Result<TokenOutcome, ClientError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|_| ClientError::NotJson { url: url.to_owned(), status })?;
+    let value: Value = serde_json::from_slice(body).map_err(|_| ClientError::NotJson {
+        url: url.to_owned(),
+        status,
+        excerpt: crate::client::excerpt(&String::from_utf8_lossy(body)),
+    })?;
     let field = |name: &str| value.get(name).and_then(text);
     if status == 200 {
         if let Some(access) = value.get("access_token").and_then(Value::as_str) {
@@ -155,45 +162,36 @@ fn query_pairs(url: &reqwest::Url) -> Vec<(String, String)> {
 }
 
 impl TokenClient {
-    /// `oauth_base` e.g. `http://127.0.0.1:8080/oauth2` or `https://int.api.service.nhs.uk/oauth2-mock`.
+    /// `oauth_base` e.g. `http://127.0.0.1:8080/oauth2` or `https://int.api.service.nhs.uk/oauth2-mock`, with the
+    /// default bounds.
     pub fn new(oauth_base: &str) -> Result<Self, ClientError> {
+        Self::with_options(oauth_base, &ClientOptions::default())
+    }
+
+    /// The same, bounded by `options` (the run's `--connect-timeout`, `--timeout`, … or the site's `[http]`).
+    pub fn with_options(oauth_base: &str, options: &ClientOptions) -> Result<Self, ClientError> {
         let base = oauth_base.trim_end_matches('/');
-        let http = reqwest::Client::builder()
-            .redirect(Policy::none())
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| ClientError::Transport { url: base.to_owned(), reason: e.to_string() })?;
+        let http = http_client(options)?;
         Ok(Self {
             http,
+            options: *options,
             token_url: format!("{base}/token"),
             authorize_url: format!("{base}/authorize"),
             userinfo_url: format!("{base}/userinfo"),
         })
     }
 
-    fn transport(&self, url: &str, e: &reqwest::Error) -> ClientError {
-        // The error's own text names the full URL, whose query may carry the API key: drop it.
-        let mut reason = e.to_string();
-        if let Some(full) = e.url() {
-            reason = reason.replace(full.as_str(), url);
-        }
-        ClientError::Transport { url: url.to_owned(), reason }
+    /// Sends and reads within the bounds; errors name `shown` (never a query, which may carry the API key).
+    async fn fetch(&self, request: reqwest::RequestBuilder, shown: &str) -> Result<RawResponse, ClientError> {
+        Ok(fetch(request, &self.options, shown).await?)
     }
 
     /// POSTs a form to the token URL as-is (the form-change steps build their own).
     pub async fn post_form(&self, form: &Form) -> Result<TokenOutcome, ClientError> {
         let url = &self.token_url;
-        let response = self
-            .http
-            .post(url)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(form.encode())
-            .send()
-            .await
-            .map_err(|e| self.transport(url, &e))?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| self.transport(url, &e))?;
-        parse_token_answer(url, status, &body)
+        let request = self.http.post(url).header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(form.encode());
+        let response = self.fetch(request, url).await?;
+        parse_token_answer(url, response.status, &response.body)
     }
 
     /// The client-credentials form (§10.1) for `assertion`, plus `extra` fields.
@@ -243,14 +241,13 @@ impl TokenClient {
         self.post_form(&Self::token_exchange_form(assertion, id_token, extra)).await
     }
 
-    async fn get(&self, url: &str) -> Result<reqwest::Response, ClientError> {
-        self.http.get(url).send().await.map_err(|e| self.transport(url, &e))
+    async fn get(&self, url: &reqwest::Url, shown: &str) -> Result<RawResponse, ClientError> {
+        self.fetch(self.http.get(url.as_str()), shown).await
     }
 
-    async fn error_of(&self, url: &str, response: reqwest::Response) -> Result<TokenOutcome, ClientError> {
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| self.transport(url, &e))?;
-        match parse_token_answer(url, status, &body)? {
+    fn error_of(url: &str, response: &RawResponse) -> Result<TokenOutcome, ClientError> {
+        let status = response.status;
+        match parse_token_answer(url, status, &response.body)? {
             TokenOutcome::Granted(_) => {
                 Err(ClientError::Unexpected { url: url.to_owned(), status, expected: "a redirect".into() })
             }
@@ -258,11 +255,13 @@ impl TokenClient {
         }
     }
 
-    fn location(url: &str, response: &reqwest::Response) -> Result<reqwest::Url, ClientError> {
-        let status = response.status().as_u16();
-        let bad = || ClientError::Unexpected { url: url.to_owned(), status, expected: "a Location header".into() };
-        let loc = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).ok_or_else(bad)?;
-        response.url().join(loc).map_err(|_| bad())
+    fn location(url: &str, response: &RawResponse) -> Result<reqwest::Url, ClientError> {
+        let status = response.status;
+        response.redirect_location().ok_or_else(|| ClientError::Unexpected {
+            url: url.to_owned(),
+            status,
+            expected: "a Location header".into(),
+        })
     }
 
     /// The authorization code flow (§10.3) through the mock CIS2 sign-in as `persona`: `/authorize`, the
@@ -318,9 +317,9 @@ impl TokenClient {
             .map_err(|e| ClientError::Transport { url: self.authorize_url.clone(), reason: e.to_string() })?;
         url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let shown = self.authorize_url.clone();
-        let response = self.get(url.as_str()).await?;
-        if response.status().as_u16() != 302 {
-            return self.error_of(&shown, response).await.map(Err);
+        let response = self.get(&url, &shown).await?;
+        if response.status != 302 {
+            return Self::error_of(&shown, &response).map(Err);
         }
         let mut login = Self::location(&shown, &response)?;
         if let Some(outcome) = Self::redirect_error(&login) {
@@ -328,9 +327,9 @@ impl TokenClient {
         }
         login.query_pairs_mut().append_pair("persona", persona);
         let login_shown = format!("{}{}", login.origin().ascii_serialization(), login.path());
-        let response = self.get(login.as_str()).await?;
-        if response.status().as_u16() != 302 {
-            return self.error_of(&login_shown, response).await.map(Err);
+        let response = self.get(&login, &login_shown).await?;
+        if response.status != 302 {
+            return Self::error_of(&login_shown, &response).map(Err);
         }
         let callback = Self::location(&login_shown, &response)?;
         if let Some(outcome) = Self::redirect_error(&callback) {
@@ -389,11 +388,13 @@ impl TokenClient {
     /// `GET /userinfo` with a bearer token: `(status, body)`.
     pub async fn userinfo(&self, access_token: &Secret) -> Result<(u16, Value), ClientError> {
         let url = &self.userinfo_url;
-        let response =
-            self.http.get(url).bearer_auth(access_token.expose()).send().await.map_err(|e| self.transport(url, &e))?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| self.transport(url, &e))?;
-        let value = serde_json::from_slice(&body).map_err(|_| ClientError::NotJson { url: url.clone(), status })?;
+        let response = self.fetch(self.http.get(url).bearer_auth(access_token.expose()), url).await?;
+        let status = response.status;
+        let value = serde_json::from_slice(&response.body).map_err(|_| ClientError::NotJson {
+            url: url.clone(),
+            status,
+            excerpt: crate::client::excerpt(&String::from_utf8_lossy(&response.body)),
+        })?;
         Ok((status, value))
     }
 }

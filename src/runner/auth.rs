@@ -220,7 +220,7 @@ pub fn apply_form_change(form: &mut crate::identity::rules::Form, change: &str) 
 /// The main lane's authentication against an embedded mock at `origin`: the fixtures' default app, the mock
 /// CIS2 issuer, and a default token by combined authentication as the sandbox's canned user
 /// (`default-clinician`, whose roles include the default `NHSD-Session-URID`).
-pub fn mock_auth(origin: &str) -> Result<Auth, String> {
+pub fn mock_auth(origin: &str, http: &crate::client::ClientOptions) -> Result<Auth, String> {
     use crate::identity::{apps::AppRegistry, default_fixtures_dir, DEFAULT_APP};
     let dir = default_fixtures_dir();
     let mut apps = AppRegistry::load(dir.join("apps.toml")).map_err(|e| e.to_string())?;
@@ -239,7 +239,7 @@ pub fn mock_auth(origin: &str) -> Result<Auth, String> {
         .with_algorithm(jsonwebtoken::Algorithm::RS256);
     let personas = Personas::load(dir.join("personas.toml")).map_err(|e| e.to_string())?;
     let cis2 = Cis2Issuer { issuer: format!("{origin}/mock-cis2"), key: cis2_key, personas };
-    let tokens = TokenClient::new(&format!("{origin}/oauth2")).map_err(|e| e.to_string())?;
+    let tokens = TokenClient::with_options(&format!("{origin}/oauth2"), http).map_err(|e| e.to_string())?;
     let kid = creds.key.kid().to_owned();
     Ok(Auth::new(tokens, creds, kid, Some(apps), Some(cis2), DefaultFlow::Combined { persona: DEFAULT_PERSONA.into() }))
 }
@@ -262,7 +262,7 @@ pub fn site_auth(site: &crate::config::site::Site) -> Result<Auth, AuthError> {
         None => None,
     };
     let base = site.token_url.strip_suffix("/token").unwrap_or(&site.token_url).to_owned();
-    let tokens = TokenClient::new(&base).map_err(|e| config(&e))?;
+    let tokens = TokenClient::with_options(&base, &site.http).map_err(|e| config(&e))?;
     let flow = match (site.flow, &site.id_token, &site.persona) {
         (Cis2Flow::Application, _, _) => DefaultFlow::Application,
         (Cis2Flow::Separate, Some(source), _) => {

@@ -13,26 +13,76 @@ use crate::scr::texts;
 pub type Check = Result<(), String>;
 
 fn body_json(r: &RecordedResponse) -> Result<Value, String> {
-    serde_json::from_str(&r.body).map_err(|e| format!("the response body is not JSON ({e}): {}", abbreviate(&r.body)))
+    json_body(r)
 }
 
+/// The start of a body for a message: at most 200 characters, secrets redacted.
 fn abbreviate(text: &str) -> String {
-    const MAX: usize = 400;
-    if text.len() <= MAX {
-        return text.to_owned();
+    crate::client::excerpt(text)
+}
+
+/// Whether a media type is JSON: `application/json`, `application/fhir+json`, any `…+json`.
+fn is_json_media(content_type: &str) -> bool {
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+/// The `<title>` of an HTML page, if the body is one (a proxy's or load balancer's error page).
+fn html_title(body: &str) -> Option<String> {
+    let lower = body.to_ascii_lowercase();
+    let trimmed = lower.trim_start();
+    if !(trimmed.starts_with("<!doctype html") || trimmed.starts_with("<html") || lower.contains("<body")) {
+        return None;
     }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    let start = lower.find("<title>").map(|i| i + "<title>".len());
+    let title = start.and_then(|s| lower[s..].find("</title>").map(|e| body[s..s + e].trim().to_owned()));
+    Some(title.unwrap_or_default())
+}
+
+/// What came back, for a failure message: status, Content-Type, size and an excerpt of the body (≤ 200
+/// characters, secrets redacted), e.g. `HTTP 503, Content-Type text/html, 176 bytes: "<html>…"`.
+pub fn describe_response(r: &RecordedResponse) -> String {
+    let content_type = r.header("content-type").unwrap_or("(none)");
+    let mut text = format!("HTTP {}, Content-Type {content_type}", r.status);
+    if let Some(location) = r.header("location") {
+        text.push_str(&format!(", Location {location}"));
     }
-    format!("{}… ({} bytes)", &text[..end], text.len())
+    if r.body.is_empty() {
+        text.push_str(", empty body");
+    } else {
+        text.push_str(&format!(", {} bytes: {:?}", r.body.len(), abbreviate(&r.body)));
+    }
+    text
+}
+
+/// The body as JSON, for a step that expects JSON; otherwise a message saying what came instead — an empty
+/// body, an HTML page (with its title), malformed JSON (with the parser's reason), text that is not JSON, or
+/// JSON under a media type that is not JSON — naming the status, the Content-Type and an excerpt.
+pub fn json_body(r: &RecordedResponse) -> Result<Value, String> {
+    let content_type = r.header("content-type").unwrap_or("");
+    let parsed = serde_json::from_str::<Value>(&r.body);
+    let what = match (&parsed, is_json_media(content_type)) {
+        (Ok(value), true) => return Ok(value.clone()),
+        (Ok(_), false) if content_type.is_empty() => "JSON with no Content-Type".to_owned(),
+        (Ok(_), false) => format!("JSON served as {content_type}, not a JSON media type"),
+        (Err(_), _) if r.body.trim().is_empty() => "an empty body".to_owned(),
+        (Err(_), _) => match html_title(&r.body) {
+            Some(title) if !title.is_empty() => format!("an HTML page titled {title:?}"),
+            Some(_) => "an HTML page".to_owned(),
+            None if is_json_media(content_type) || r.body.trim_start().starts_with(['{', '[']) => {
+                format!("malformed JSON ({})", parsed.as_ref().err().map(ToString::to_string).unwrap_or_default())
+            }
+            None => "a body that is not JSON".to_owned(),
+        },
+    };
+    Err(format!("expected a JSON body, got {what} ({})", describe_response(r)))
 }
 
 pub fn status(r: &RecordedResponse, expected: u16) -> Check {
     if r.status == expected {
         Ok(())
     } else {
-        Err(format!("expected HTTP {expected}, got {}: {}", r.status, abbreviate(&r.body)))
+        Err(format!("expected HTTP {expected}, got {} ({})", r.status, describe_response(r)))
     }
 }
 
@@ -74,7 +124,7 @@ pub fn empty_body(r: &RecordedResponse) -> Check {
     if r.body.is_empty() {
         Ok(())
     } else {
-        Err(format!("expected an empty body, got {} bytes: {}", r.body.len(), abbreviate(&r.body)))
+        Err(format!("expected an empty body, got {}", describe_response(r)))
     }
 }
 
@@ -323,6 +373,62 @@ mod tests {
         assert!(header_is_upper_uuid(&r, "X-Request-ID").is_ok());
         r.headers[1].1 = r.headers[1].1.to_lowercase();
         assert!(header_is_upper_uuid(&r, "X-Request-ID").is_err());
+    }
+
+    fn with(status: u16, content_type: Option<&str>, body: &str) -> RecordedResponse {
+        let headers = content_type.map(|ct| vec![("content-type".to_owned(), ct.to_owned())]).unwrap_or_default();
+        RecordedResponse { status, headers, body: body.into() }
+    }
+
+    #[test]
+    fn json_body_says_what_came_instead_with_status_content_type_and_excerpt() {
+        let ok = with(200, Some("application/fhir+json;charset=UTF-8"), r#"{"a":1}"#);
+        assert_eq!(json_body(&ok), Ok(serde_json::json!({"a": 1})));
+        assert!(json_body(&with(401, Some("application/json"), r#"{"a":1}"#)).is_ok());
+
+        let html = "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 \
+                    Service Temporarily Unavailable</h1></center><hr><center>nginx</center></body></html>";
+        let e = json_body(&with(503, Some("text/html"), html)).err().unwrap_or_default();
+        assert!(
+            e.starts_with("expected a JSON body, got an HTML page titled \"503 Service Temporarily Unavailable\""),
+            "{e}"
+        );
+        assert!(e.contains("HTTP 503, Content-Type text/html") && e.contains("<html><head>"), "{e}");
+
+        let e = json_body(&with(200, Some("application/fhir+json"), r#"{"resourceType":"Bundle","#)).err();
+        let e = e.unwrap_or_default();
+        assert!(e.contains("got malformed JSON (EOF while parsing") && e.contains("HTTP 200"), "{e}");
+        assert!(e.contains(r#"{\"resourceType\":\"Bundle\","#), "{e}");
+
+        let e = json_body(&with(200, Some("text/plain"), r#"{"resourceType":"Bundle"}"#)).err().unwrap_or_default();
+        assert!(e.contains("got JSON served as text/plain, not a JSON media type"), "{e}");
+        let e = json_body(&with(200, None, "{}")).err().unwrap_or_default();
+        assert!(e.contains("JSON with no Content-Type") && e.contains("Content-Type (none)"), "{e}");
+        let e = json_body(&with(502, Some("text/plain"), "Bad gateway")).err().unwrap_or_default();
+        assert!(e.contains("a body that is not JSON") && e.contains("\"Bad gateway\""), "{e}");
+        let e = json_body(&with(204, None, "")).err().unwrap_or_default();
+        assert!(e.contains("an empty body") && e.contains("HTTP 204"), "{e}");
+    }
+
+    #[test]
+    fn excerpts_are_short_and_lose_secrets() {
+        let long = format!(r#"{{"access_token":"sekrit-value","pad":"{}"}}"#, "x".repeat(1000));
+        let e = json_body(&with(200, Some("text/plain"), &long)).err().unwrap_or_default();
+        assert!(!e.contains("sekrit-value") && e.contains("[REDACTED]"), "{e}");
+        let excerpt = e.rsplit(": \"").next().unwrap_or_default();
+        assert!(excerpt.chars().count() <= 203, "{} chars: {excerpt}", excerpt.chars().count());
+        // A truncated token response no longer parses; its secret is still redacted.
+        let cut = r#"{"token_type":"Bearer","refresh_token":"abc.def"#;
+        let e = json_body(&with(200, Some("application/json"), cut)).err().unwrap_or_default();
+        assert!(!e.contains("abc.def") && e.contains("malformed JSON"), "{e}");
+    }
+
+    #[test]
+    fn status_mismatch_names_what_came_and_a_redirect_location() {
+        let mut r = with(302, Some("text/html"), "");
+        r.headers.push(("location".into(), "https://elsewhere.example/x".into()));
+        let e = status(&r, 200).err().unwrap_or_default();
+        assert_eq!(e, "expected HTTP 200, got 302 (HTTP 302, Content-Type text/html, Location https://elsewhere.example/x, empty body)");
     }
 
     #[test]

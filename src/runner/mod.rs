@@ -13,12 +13,11 @@ pub mod world;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use cucumber::{World as _, WriterExt as _};
 use serde::Serialize;
 
-use crate::client::{ClientError, ScrClient};
+use crate::client::{ClientOptions, ScrClient};
 use crate::clock::Clock;
 use crate::mock::{self, MockConfig, Profile, RunningMock};
 use crate::report::{self, ReportError};
@@ -76,7 +75,8 @@ pub struct RunOptions {
     pub access_token: Option<Secret>,
     /// The site of a real environment (`--site`): endpoints, identity and secrets.
     pub site: Option<crate::config::site::Site>,
-    pub timeout: Duration,
+    /// How every HTTP call is bounded: connect and read timeouts, the per-request deadline, the body cap.
+    pub http: ClientOptions,
     /// Console output (progress and summary).
     pub quiet: bool,
     /// What to do with `Then the response matches the snapshot` steps.
@@ -109,7 +109,7 @@ impl RunOptions {
             session_urid: DEFAULT_SESSION_URID.into(),
             access_token: None,
             site: None,
-            timeout: Duration::from_secs(30),
+            http: ClientOptions::default(),
             quiet: false,
             snapshots: crate::snapshot::SnapshotMode::Check,
             snapshots_dir: PathBuf::from("snapshots"),
@@ -278,8 +278,7 @@ struct Target {
 }
 
 async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
-    let client =
-        |url: &str| ScrClient::new(url, clock.clone(), opts.timeout).map_err(|e| RunError::Config(e.to_string()));
+    let client = |url: &str| ScrClient::new(url, clock.clone(), opts.http).map_err(|e| RunError::Config(e.to_string()));
     match opts.target {
         TargetKind::Mock => {
             if opts.base_url.is_some() {
@@ -319,7 +318,8 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
             let (main, open, sandbox) =
                 (endpoints.next().flatten(), endpoints.next().flatten(), endpoints.next().flatten());
             let fallback = main.clone().or(sandbox.clone()).ok_or_else(|| RunError::Config("no mock to run".into()))?;
-            let auth = main_origin.map(|origin| auth::mock_auth(&origin)).transpose().map_err(RunError::Config)?;
+            let auth =
+                main_origin.map(|origin| auth::mock_auth(&origin, &opts.http)).transpose().map_err(RunError::Config)?;
             Ok(Target {
                 main: main.unwrap_or_else(|| fallback.clone()),
                 open_access: open.unwrap_or_else(|| fallback.clone()),
@@ -417,10 +417,7 @@ async fn run_against(
     let Prepared { catalogue, expr, access_token, scal_map } = prepared;
     let (catalogue, scal_map) = (&catalogue, scal_map.as_ref());
     for c in [&target.main.client, &target.open_access.client, &target.sandbox.client] {
-        c.ping().await.map_err(|e| match e {
-            ClientError::Unreachable { .. } | ClientError::Timeout { .. } => RunError::Unreachable(e.to_string()),
-            other => RunError::Unreachable(other.to_string()),
-        })?;
+        c.ping().await.map_err(|e| RunError::Unreachable(e.to_string()))?;
     }
     let ctx = Arc::new(RunContext {
         target: opts.target,

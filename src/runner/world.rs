@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::context::{self, Lane, RunContext};
-use crate::client::{Exchange, HeaderValue, ScrClient, ScrRequest};
+use crate::client::{ClientError, ClientOptions, Exchange, HeaderValue, ScrClient, ScrRequest, TransportFault};
 use crate::fhir::conformance;
 use crate::fhir::schema::FhirValidator;
 use crate::identity::client::TokenOutcome;
@@ -105,6 +105,8 @@ pub struct ScrWorld {
     pub deliberately_invalid: bool,
     /// The next request is built non-conformant on purpose (a change, a raw body, another media type).
     pub next_request_deliberate: bool,
+    /// The latest request that failed below HTTP (timeout, reset, refused redirect …): its fault and message.
+    pub transport_failure: Option<(TransportFault, String)>,
 }
 
 impl fmt::Debug for ScrWorld {
@@ -139,6 +141,7 @@ impl ScrWorld {
             userinfo: None,
             deliberately_invalid: false,
             next_request_deliberate: false,
+            transport_failure: None,
         })
     }
 
@@ -297,7 +300,11 @@ impl ScrWorld {
             headers.push(("Content-Type".into(), HeaderValue::Plain(ct.to_owned())));
         }
         let request = ScrRequest { method, path: path.to_owned(), headers, body };
-        let mut exchange = self.client().send(request).await.map_err(|e| StepFailure(e.to_string()))?;
+        let mut exchange = match self.client().send(request).await {
+            Ok(exchange) => exchange,
+            Err(e) => return Err(self.transport_failed(e)),
+        };
+        self.transport_failure = None;
         let deliberate = self.deliberately_invalid || std::mem::take(&mut self.next_request_deliberate);
         let validator =
             FhirValidator::shared().map_err(|e| StepFailure(format!("cannot load the FHIR schema: {e}")))?;
@@ -319,6 +326,16 @@ impl ScrWorld {
         self.last()
     }
 
+    /// Keeps a transport failure (and the exchange of a refused redirect) and turns it into the step's failure.
+    fn transport_failed(&mut self, e: ClientError) -> StepFailure {
+        let message = e.to_string();
+        self.transport_failure = Some((e.fault(), message.clone()));
+        if let ClientError::RedirectRefused { exchange, .. } = e {
+            self.exchanges.push(*exchange);
+        }
+        StepFailure(message)
+    }
+
     /// POSTs a JSON body.
     pub async fn post_json(&mut self, path: &str, body: &Value) -> Result<&Exchange, StepFailure> {
         self.send(Method::POST, path, Some(body.to_string().into_bytes()), None).await
@@ -337,12 +354,10 @@ impl ScrWorld {
             .admin_origin
             .as_deref()
             .ok_or("this step needs the embedded mock's admin routes: tag the scenario @mock-only")?;
-        let client = ScrClient::new(origin, self.ctx.clock.clone(), std::time::Duration::from_secs(10))
+        let client = ScrClient::new(origin, self.ctx.clock.clone(), ClientOptions::default())
             .map_err(|e| StepFailure(e.to_string()))?;
         let request = ScrRequest { method: Method::GET, path: format!("/_admin{path}"), headers: vec![], body: None };
         let exchange = client.send(request).await.map_err(|e| StepFailure(e.to_string()))?;
-        serde_json::from_str(&exchange.response.body).map_err(|e| {
-            StepFailure(format!("admin route {path} answered {}: not JSON ({e})", exchange.response.status))
-        })
+        super::checks::json_body(&exchange.response).map_err(|e| StepFailure(format!("admin route {path}: {e}")))
     }
 }
