@@ -647,3 +647,85 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_names_are_stable_and_round_trip() {
+        let names: Vec<&str> = TransportFault::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "connect-timeout",
+                "read-timeout",
+                "unreachable",
+                "connection-reset",
+                "tls",
+                "body-too-large",
+                "redirect-refused",
+                "transport"
+            ]
+        );
+        for f in TransportFault::ALL {
+            assert_eq!(TransportFault::from_name(f.name()), Some(f));
+            assert_eq!(serde_json::to_value(f).ok(), Some(Value::from(f.name())));
+        }
+        assert_eq!(TransportFault::from_name("timeout"), None);
+    }
+
+    #[test]
+    fn excerpts_are_bounded_collapsed_and_redacted() {
+        assert_eq!(excerpt("  {\n  \"a\": 1\n}  "), "{ \"a\": 1 }");
+        let long = "é".repeat(300);
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        let token = r#"{"access_token":"abc","expires_in":"599","refresh_token":"def"}"#;
+        assert_eq!(excerpt(token), r#"{"access_token":"[REDACTED]","expires_in":"599","refresh_token":"[REDACTED]"}"#);
+        let truncated = r#"{"expires_in":"599","id_token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"#;
+        let e = excerpt(truncated);
+        assert!(!e.contains("eyJ") && e.contains(r#""id_token":"[REDACTED]"#), "{e}");
+        let jwt_in_text = "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln was refused";
+        assert_eq!(excerpt(jwt_in_text), "Bearer [REDACTED] was refused");
+        assert_eq!(excerpt("grant_type=x&client_secret=s3cr3t"), "grant_type=x&client_secret=[REDACTED]");
+    }
+
+    #[test]
+    fn settings_are_checked_and_durations_read_well() {
+        assert_eq!(seconds_setting("--timeout", 0.25), Ok(Duration::from_millis(250)));
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 86_401.0] {
+            let e = seconds_setting("--timeout", bad).err().unwrap_or_default();
+            assert!(e.starts_with("--timeout must be a number of seconds above 0"), "{bad}: {e}");
+        }
+        assert_eq!(bytes_setting("max", 10), Ok(10));
+        assert!(bytes_setting("max", 0).is_err() && bytes_setting("max", -5).is_err());
+        assert_eq!(human(Duration::from_millis(300)), "300 ms");
+        assert_eq!(human(Duration::from_secs(30)), "30 s");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5 s");
+    }
+
+    #[test]
+    fn received_says_status_type_size_and_excerpt() {
+        let r = Received {
+            status: 200,
+            headers: vec![("content-type".into(), "text/html".into()), ("content-length".into(), "99".into())],
+            bytes: 12,
+            excerpt: "<html><body>".into(),
+        };
+        assert_eq!(
+            r.to_string(),
+            r#"HTTP 200, Content-Type text/html, Content-Length 99, 12 body bytes: "<html><body>""#
+        );
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let parse = |u: &str| reqwest::Url::parse(u).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(origin(&parse("http://127.0.0.1:8080/a?b")), "http://127.0.0.1:8080");
+        assert_ne!(origin(&parse("http://127.0.0.1:8080/")), origin(&parse("http://127.0.0.1:8081/")));
+        assert_ne!(origin(&parse("http://h/")), origin(&parse("https://h/")));
+        assert_eq!(origin(&parse("https://h:443/x")), origin(&parse("https://h/y")));
+    }
+}

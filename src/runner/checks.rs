@@ -415,8 +415,9 @@ mod tests {
         let long = format!(r#"{{"access_token":"sekrit-value","pad":"{}"}}"#, "x".repeat(1000));
         let e = json_body(&with(200, Some("text/plain"), &long)).err().unwrap_or_default();
         assert!(!e.contains("sekrit-value") && e.contains("[REDACTED]"), "{e}");
-        let excerpt = e.rsplit(": \"").next().unwrap_or_default();
-        assert!(excerpt.chars().count() <= 203, "{} chars: {excerpt}", excerpt.chars().count());
+        let excerpt = crate::client::excerpt(&long);
+        assert!(excerpt.chars().count() <= 201 && excerpt.ends_with('…'), "{excerpt}");
+        assert!(e.ends_with(&format!("{excerpt:?})")), "{e}");
         // A truncated token response no longer parses; its secret is still redacted.
         let cut = r#"{"token_type":"Bearer","refresh_token":"abc.def"#;
         let e = json_body(&with(200, Some("application/json"), cut)).err().unwrap_or_default();
