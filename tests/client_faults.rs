@@ -270,6 +270,7 @@ async fn a_closed_port_is_unreachable() {
     assert_eq!(e.fault(), TransportFault::Unreachable, "{e}");
     assert!(took < Duration::from_secs(2));
     assert!(e.to_string().starts_with(&format!("cannot reach http://{addr}/_ping: ")), "{e}");
+    assert!(e.to_string().to_lowercase().contains("connection refused"), "{e}");
 }
 
 #[tokio::test]
@@ -315,6 +316,7 @@ async fn https_to_a_plain_http_server_is_a_tls_failure() {
     assert_eq!(e.fault(), TransportFault::Tls, "{e}");
     assert!(took < Duration::from_secs(2));
     assert!(e.to_string().contains(": TLS failure: "), "{e}");
+    assert!(e.to_string().ends_with("(the server does not speak TLS on this port)"), "{e}");
 }
 
 #[tokio::test]

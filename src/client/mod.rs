@@ -380,7 +380,11 @@ pub async fn fetch(
 
 /// The error's text with its causes, the full URL (whose query may hold a secret) replaced by `shown_url`.
 fn reason_of(e: &reqwest::Error, shown_url: &str) -> String {
-    let mut text = error_chain(e);
+    // "error sending request for url (…)" only repeats the URL the message names already: start at its cause.
+    let mut text = match std::error::Error::source(e) {
+        Some(cause) if e.to_string().starts_with("error sending request") => error_chain(cause),
+        _ => error_chain(e),
+    };
     if let Some(full) = e.url() {
         text = text.replace(full.as_str(), shown_url);
     }
@@ -441,7 +445,9 @@ fn classify_send(url: &str, e: &reqwest::Error, options: &ClientOptions) -> Clie
         return ClientError::Unreachable { url, reason };
     }
     if is_tls(e, &reason) {
-        return ClientError::Tls { url, reason };
+        let hint =
+            if reason.contains("InvalidContentType") { " (the server does not speak TLS on this port)" } else { "" };
+        return ClientError::Tls { url, reason: format!("{reason}{hint}") };
     }
     if is_reset(e, &reason) {
         return ClientError::ResetBeforeResponse { url, reason };
