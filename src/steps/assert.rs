@@ -127,8 +127,7 @@ async fn matches_snapshot(world: &mut ScrWorld, name: String) -> StepResult {
 
 #[then(regex = r"^the response is a valid FHIR ([A-Z][A-Za-z]+)$")]
 async fn valid_fhir(world: &mut ScrWorld, resource_type: String) -> StepResult {
-    let body: Value = serde_json::from_str(&world.last()?.response.body)
-        .map_err(|e| StepFailure(format!("the response body is not JSON: {e}")))?;
+    let body: Value = checks::json_body(&world.last()?.response).map_err(StepFailure)?;
     let validator = crate::fhir::schema::FhirValidator::shared().map_err(|e| StepFailure(e.to_string()))?;
     let findings = validator.validate_as(&body, &resource_type);
     if findings.is_empty() {
@@ -147,8 +146,7 @@ async fn conforms_to_scr(world: &mut ScrWorld, operation: String) -> StepResult 
         "read SCR" => ScrPayload::DocumentResponse,
         _ => ScrPayload::OperationOutcome,
     };
-    let body: Value = serde_json::from_str(&world.last()?.response.body)
-        .map_err(|e| StepFailure(format!("the response body is not JSON: {e}")))?;
+    let body: Value = checks::json_body(&world.last()?.response).map_err(StepFailure)?;
     let validator = crate::fhir::schema::FhirValidator::shared().map_err(|e| StepFailure(e.to_string()))?;
     let failing: Vec<String> = crate::fhir::conformance::check(validator, Some(kind), &body)
         .into_iter()
