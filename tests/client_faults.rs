@@ -460,5 +460,45 @@ fn the_run_command_refuses_bad_bounds_and_a_slow_target_is_unreachable_quickly()
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(start.elapsed() < Duration::from_secs(4), "took {:?}", start.elapsed());
     assert!(stderr.contains("the response headers never came (read timeout 300 ms"), "{stderr}");
+
+    // The int target through a site whose [http] table bounds the run (no flag given).
+    let key = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/identity/test-app-private-key.pem");
+    let site = format!(
+        r#"
+ods_code = "A12345"
+asid = "200000001162"
+session_urid = "555254242102"
+
+[endpoints]
+token_url = "{uri}/oauth2/token"
+scr_base_url = "{uri}{BASE}"
+
+[app]
+api_key_env = "SCR_ASSURE_FAULTS_TEST_API_KEY"
+kid = "scr-assure-test-1"
+private_key_file = "{key}"
+
+[http]
+timeout = 0.4
+"#,
+        uri = server.uri(),
+        key = key.display()
+    );
+    let site_path = reports.path().join("site.toml");
+    std::fs::write(&site_path, site).unwrap_or_else(|e| panic!("{e}"));
+    let start = Instant::now();
+    let out = std::process::Command::new(bin)
+        .args(["run", "-q", "--target", "int", "--site"])
+        .arg(&site_path)
+        .arg("--reports")
+        .arg(reports.path())
+        .env("SCR_ASSURE_FAULTS_TEST_API_KEY", "test-only-key")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(start.elapsed() < Duration::from_secs(4), "took {:?}", start.elapsed());
+    assert!(stderr.contains("the response headers never came (read timeout 400 ms"), "{stderr}");
     drop(server);
 }

@@ -281,14 +281,11 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    // The flags override the site's [http] table, which overrides the defaults; the site's token client too.
+    // The flags override the site's [http] table, which overrides the defaults.
     opts.http.read_timeout = args.timeout.unwrap_or(opts.http.read_timeout);
     opts.http.connect_timeout = args.connect_timeout.unwrap_or(opts.http.connect_timeout);
     opts.http.deadline = args.deadline.unwrap_or(opts.http.deadline);
     opts.http.max_response_bytes = args.max_response_bytes.unwrap_or(opts.http.max_response_bytes);
-    if let Some(site) = &mut opts.site {
-        site.http = opts.http;
-    }
     if args.profile.is_some() && args.target != TargetKind::Mock {
         eprintln!("error: --profile applies to the mock target only");
         return Ok(2);

@@ -207,12 +207,13 @@ fn relative(t: i64, now: DateTime<Utc>) -> String {
 
 async fn load_jwks(source: &str) -> anyhow::Result<jsonwebtoken::jwk::JwkSet> {
     let text = if source.starts_with("http://") || source.starts_with("https://") {
-        reqwest::get(source)
+        // Bounded like every request of the harness (default timeouts, deadline and body cap; no redirects).
+        let options = scr_assure::client::ClientOptions::default();
+        let http = scr_assure::client::http_client(&options)?;
+        let response = scr_assure::client::fetch(http.get(source), &options, source)
             .await
-            .with_context(|| format!("cannot fetch the JWKS {source}"))?
-            .text()
-            .await
-            .with_context(|| format!("cannot read the JWKS {source}"))?
+            .with_context(|| format!("cannot fetch the JWKS {source}"))?;
+        String::from_utf8_lossy(&response.body).into_owned()
     } else {
         std::fs::read_to_string(source).with_context(|| format!("cannot read the JWKS file {source}"))?
     };

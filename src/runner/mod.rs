@@ -336,7 +336,9 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
                 .clone()
                 .or_else(|| site.map(|s| s.scr_base_url.clone()))
                 .unwrap_or_else(|| default.to_owned());
-            let auth = site.map(auth::site_auth).transpose().map_err(|e| RunError::Config(e.to_string()))?;
+            // The run's bounds (`opts.http`: flags over the site's [http]) govern its token requests too.
+            let site = site.map(|s| crate::config::site::Site { http: opts.http, ..s.clone() });
+            let auth = site.as_ref().map(auth::site_auth).transpose().map_err(|e| RunError::Config(e.to_string()))?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(RunError::Config(format!("--base-url '{url}' must start with http:// or https://")));
             }
