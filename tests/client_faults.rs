@@ -502,3 +502,56 @@ timeout = 0.4
     assert!(stderr.contains("the response headers never came (read timeout 400 ms"), "{stderr}");
     drop(server);
 }
+
+/// Runs the first `@SCRA-SBX-001` scenario against `server` as the sandbox target; (exit code, junit.xml).
+fn run_sandbox_scenario(server_uri: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let reports = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scr-assure"))
+        .args(["run", "-q", "--target", "sandbox", "-t", "@SCRA-SBX-001", "--snapshots", "off"])
+        .args(["-n", "^The magic patient has an SCR with permission to view Yes$"])
+        .args(extra)
+        .arg("--base-url")
+        .arg(format!("{server_uri}{BASE}"))
+        .arg("--reports")
+        .arg(reports.path())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let junit = std::fs::read_to_string(reports.path().join("junit.xml"))
+        .unwrap_or_else(|e| panic!("no junit.xml ({e}); stderr: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), junit)
+}
+
+#[test]
+fn a_misbehaving_target_fails_the_step_saying_what_came() {
+    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let (html, slow) = runtime.block_on(async {
+        let page = "<html><head><title>Gateway maintenance</title></head><body>back soon</body></html>";
+        let html = MockServer::start().await;
+        Mock::given(path(format!("{BASE}/_ping"))).respond_with(ResponseTemplate::new(200)).mount(&html).await;
+        Mock::given(path(format!("{BASE}/DocumentReference")))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(page.as_bytes().to_vec(), "text/html"))
+            .mount(&html)
+            .await;
+        let slow = MockServer::start().await;
+        Mock::given(path(format!("{BASE}/_ping"))).respond_with(ResponseTemplate::new(200)).mount(&slow).await;
+        Mock::given(path(format!("{BASE}/DocumentReference")))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+            .mount(&slow)
+            .await;
+        (html, slow)
+    });
+    let (code, junit) = run_sandbox_scenario(&html.uri(), &[]);
+    assert_eq!(code, Some(1), "{junit}");
+    assert!(
+        junit.contains("expected a JSON body, got an HTML page titled &quot;Gateway maintenance&quot; (HTTP 200, Content-Type text/html"),
+        "{junit}"
+    );
+    let start = Instant::now();
+    let (code, junit) = run_sandbox_scenario(&slow.uri(), &["--timeout", "0.3"]);
+    assert_eq!(code, Some(1), "{junit}");
+    assert!(start.elapsed() < Duration::from_secs(4), "took {:?}", start.elapsed());
+    assert!(junit.contains("/DocumentReference?patient="), "{junit}");
+    assert!(junit.contains("the response headers never came (read timeout 300 ms after sending)"), "{junit}");
+    drop((html, slow));
+}
