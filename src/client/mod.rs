@@ -285,7 +285,7 @@ pub fn http_client(options: &ClientOptions) -> Result<reqwest::Client, ClientErr
     reqwest::Client::builder()
         .connect_timeout(options.connect_timeout)
         .read_timeout(options.read_timeout)
-        .timeout(options.deadline + Duration::from_secs(1))
+        .timeout(options.deadline.saturating_add(Duration::from_secs(1)))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| ClientError::Invalid(format!("cannot build the HTTP client: {}", error_chain(&e))))
@@ -347,7 +347,9 @@ pub async fn fetch(
     options: &ClientOptions,
     shown_url: &str,
 ) -> Result<RawResponse, ClientError> {
-    let deadline = tokio::time::Instant::now() + options.deadline;
+    let now = tokio::time::Instant::now();
+    // A deadline too far to represent is thirty years: never in practice, and no overflow.
+    let deadline = now.checked_add(options.deadline).unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400));
     let url = shown_url.to_owned();
     let mut response = match tokio::time::timeout_at(deadline, request.send()).await {
         Err(_) => return Err(ClientError::Deadline { url, deadline: options.deadline, received: None }),
