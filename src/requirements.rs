@@ -239,6 +239,7 @@ fn parse_problem(file: &Path, error: &cucumber::gherkin::ParseFileError) -> Prob
         Some(EnvError::InconsistentCellCount(_)) => inconsistent_row(&content, line),
         _ => None,
     };
+    let at_line = found.and_then(|l| content.lines().nth(l - 1)).map(str::trim).unwrap_or_default().to_owned();
     let mut message = match found {
         Some(l) => {
             line = l;
@@ -254,6 +255,9 @@ fn parse_problem(file: &Path, error: &cucumber::gherkin::ParseFileError) -> Prob
         Some(EnvError::UnknownKeyword(word)) if matches!(word.trim(), "\"\"\"" | "```") => {
             message.push_str(&format!(": the doc string opened here with {} is never closed", word.trim()));
             expected.clear();
+        }
+        Some(EnvError::UnknownKeyword(word)) if !at_line.is_empty() => {
+            message.push_str(&format!(": unknown keyword `{}` in `{at_line}`", word.trim()));
         }
         Some(EnvError::UnknownKeyword(word)) => {
             message.push_str(&format!(": unknown keyword `{}`", word.trim()));

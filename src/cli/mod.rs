@@ -1,5 +1,6 @@
 //! Command-line edge: parses arguments, calls the library, prints, and turns outcomes into exit codes
-//! (0 all passed, 1 a scenario failed, 2 usage/configuration/feature error, 3 target unreachable).
+//! (0 all passed, 1 a scenario failed, 2 usage/configuration/feature error or a refused production URL,
+//! 3 target unreachable or TLS failure, 130 Ctrl-C, 143 SIGTERM).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -118,6 +119,9 @@ struct RunArgs {
     /// Only the scenarios that failed in reports/latest.
     #[arg(long)]
     rerun_failed: bool,
+    /// Allow a base URL or site endpoint on the production NHS API host (api.service.nhs.uk): refused otherwise.
+    #[arg(long)]
+    allow_production: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -236,6 +240,7 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     opts.retries = args.retry;
     opts.fail_fast = args.fail_fast;
     opts.name = args.name;
+    opts.allow_production = args.allow_production;
     if args.rerun_failed {
         match runner::failed_in_latest(&opts.reports) {
             Ok(set) if set.is_empty() => {
@@ -282,8 +287,11 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         outcome.target.as_str(),
         outcome.base_url
     );
-    if outcome.interrupted {
-        println!("interrupted: the reports hold only the scenarios that finished");
+    if let Some(why) = &outcome.interruption {
+        println!("{why}: the reports hold only the scenarios that finished, and the bundle is marked incomplete");
+    }
+    for e in &outcome.report_errors {
+        eprintln!("error: {e}");
     }
     if outcome.records.is_empty() {
         println!("no scenario matched the target and --tags: nothing was proved");
