@@ -342,7 +342,7 @@ fn interrupt_mid_run(signal: &str, code: i32, reason: &str) {
     let dir = suite(TWO_SANDBOX);
     let reports = dir.path().join("reports");
     let url = format!("http://127.0.0.1:{port}/summary-care-record/FHIR/R4");
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["run", "-q", "--concurrency", "1", "--target", "sandbox", "--base-url", &url, "--features"])
         .arg(dir.path())
         .arg("--reports")

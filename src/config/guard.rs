@@ -159,7 +159,7 @@ jwks_url = "https://example.org/jwks.json"
         ] {
             let site = parse(&good.replace(from, to));
             let e = check_site(&site, false).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(e.contains(&format!("site.toml [")) && e.contains(setting), "{setting}: {e}");
+            assert!(e.contains("site.toml [") && e.contains(setting), "{setting}: {e}");
             assert_eq!(check_site(&site, true), Ok(()));
         }
     }
