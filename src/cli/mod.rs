@@ -37,7 +37,7 @@ struct Cli {
 enum Command {
     /// Run the scenarios against a target and write junit.xml and cucumber.json.
     Run(RunArgs),
-    /// Run the embedded mock SCR service on 127.0.0.1 until Ctrl-C.
+    /// Run the embedded mock SCR service on 127.0.0.1 until Ctrl-C or SIGTERM.
     Mock(MockArgs),
     /// Print the requirement → scenario matrix; exit 2 if the features and catalogue disagree.
     Requirements(CatalogueArgs),
@@ -318,16 +318,30 @@ async fn serve_mock(args: MockArgs) -> anyhow::Result<u8> {
     let gateway =
         if running.auth() { "gateway on: SCR requests need a token from /oauth2/token" } else { "open access" };
     eprintln!(
-        "mock SCR service ({} profile, {gateway}) listening on {}; identity service at {}/oauth2; admin routes under {}/_admin; Ctrl-C stops it",
+        "mock SCR service ({} profile, {gateway}) listening on {}; identity service at {}/oauth2; admin routes under {}/_admin; Ctrl-C or SIGTERM stops it",
         running.profile().as_str(),
         running.addr(),
         running.origin(),
         running.origin()
     );
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    stop_signal().await.context("waiting for Ctrl-C or SIGTERM")?;
     running.shutdown().await;
     eprintln!("mock stopped");
     Ok(0)
+}
+
+/// Ctrl-C, or SIGTERM (a container or service manager stopping the mock).
+async fn stop_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }
 
 fn print_requirements(args: &CatalogueArgs) -> anyhow::Result<u8> {

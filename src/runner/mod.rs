@@ -694,13 +694,7 @@ async fn run_against(
                 && only.as_ref().is_none_or(|set| location.is_some_and(|l| set.contains(&l)))
                 && expr.as_ref().is_none_or(|e| cucumber::tag::Ext::eval(e, tags.iter()))
         });
-    // A panic outside any step (cucumber turns a step's panic into its failure) stops the run like a signal:
-    // the scenarios that finished are still reported.
-    let cucumber = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(cucumber));
-    let interruption = tokio::select! {
-        finished = cucumber => finished.err().map(|panic| Interruption::HarnessError(panic_message(panic.as_ref()))),
-        why = cancel => Some(why),
-    };
+    let interruption = until_stopped(cucumber, cancel).await;
     let interrupted = interruption.is_some();
     drop(active);
 
@@ -760,6 +754,20 @@ async fn run_against(
     Ok(outcome)
 }
 
+/// Runs the scenarios until they finish (`None`) or something stops them: `cancel` (a signal), or a panic
+/// outside any step (cucumber turns a step's own panic into that step's failure), which stops the run like a
+/// signal so that the scenarios that finished are still reported.
+async fn until_stopped<T>(
+    scenarios: impl std::future::Future<Output = T>,
+    cancel: impl std::future::Future<Output = Interruption>,
+) -> Option<Interruption> {
+    let scenarios = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(scenarios));
+    tokio::select! {
+        finished = scenarios => finished.err().map(|panic| Interruption::HarnessError(panic_message(panic.as_ref()))),
+        why = cancel => Some(why),
+    }
+}
+
 /// The message of a panic's payload (a `&str` or a `String`; anything else is only "a panic").
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
@@ -799,6 +807,18 @@ mod tests {
         assert_eq!(RunError::Interrupted(Interruption::Sigterm).exit_code(), 143);
         let boxed: Box<dyn std::any::Any + Send> = Box::new(String::from("the recorder broke"));
         assert_eq!(panic_message(boxed.as_ref()), "the recorder broke");
+    }
+
+    #[tokio::test]
+    async fn scenarios_end_by_finishing_by_a_signal_or_by_a_harness_panic() {
+        let never = std::future::pending::<Interruption>;
+        assert_eq!(until_stopped(async {}, never()).await, None);
+        let stuck = std::future::pending::<()>();
+        assert_eq!(until_stopped(stuck, async { Interruption::Sigterm }).await, Some(Interruption::Sigterm));
+        let broken = async { panic!("the recorder lost its lock") };
+        let why = until_stopped(broken, never()).await;
+        assert_eq!(why, Some(Interruption::HarnessError("the recorder lost its lock".into())));
+        assert_eq!(why.map(|w| w.exit_code()), Some(2));
     }
 
     #[test]
