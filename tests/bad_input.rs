@@ -393,6 +393,18 @@ fn ctrl_c_mid_run_exits_130_and_leaves_readable_reports_marked_incomplete() {
 }
 
 #[test]
+fn an_unwritable_reports_directory_is_refused_before_anything_runs() {
+    let dir = suite(PASSING);
+    let blocker = dir.path().join("not-a-dir");
+    write(&blocker, "a file where the reports directory should be");
+    let reports = blocker.join("reports");
+    let features = dir.path().to_string_lossy().into_owned();
+    let out = scr_assure(&["run", "-q", "--features", &features, "--reports", &reports.to_string_lossy()]);
+    refused(&out, 2, &["cannot write", "not-a-dir/reports", "Not a directory"]);
+    assert!(!text(&out.stdout).contains("scenarios:"), "no scenario ran: {}", text(&out.stdout));
+}
+
+#[test]
 fn a_report_that_cannot_be_written_costs_no_other_and_marks_the_bundle_incomplete() {
     let dir = suite(PASSING);
     let reports = dir.path().join("reports");

@@ -549,6 +549,9 @@ async fn run_with(
         (_, None) => Secret::new("scr-assure-open-access"),
     };
 
+    // A run that could not write its evidence would be wasted: refuse it now.
+    report::ensure_writable(&opts.reports)?;
+
     // Against the embedded mock, harness and mock share a virtual clock that moves only when a scenario says
     // time passes; against real targets, real time.
     let clock = if opts.target == TargetKind::Mock { Clock::frozen_now() } else { Clock::system() };
