@@ -287,8 +287,14 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         outcome.target.as_str(),
         outcome.base_url
     );
-    if let Some(why) = &outcome.interruption {
-        println!("{why}: the reports hold only the scenarios that finished, and the bundle is marked incomplete");
+    match &outcome.interruption {
+        Some(why @ runner::Interruption::HarnessError(_)) => eprintln!(
+            "error: {why}: the reports hold only the scenarios that finished, and the bundle is marked incomplete"
+        ),
+        Some(why) => {
+            println!("{why}: the reports hold only the scenarios that finished, and the bundle is marked incomplete")
+        }
+        None => {}
     }
     for e in &outcome.report_errors {
         eprintln!("error: {e}");
