@@ -146,18 +146,143 @@ pub fn feature_files(dir: &Path) -> Result<Vec<PathBuf>, RequirementsError> {
     Ok(files)
 }
 
+/// Where the Gherkin parser stopped: `Error at LINE:COL: {"expected", …}` (its position is private).
+static PARSE_POSITION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^Error at (\d+):(\d+): (.*)$").unwrap_or_else(|e| unreachable!("constant regex: {e}"))
+});
+static QUOTED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#""((?:[^"\\]|\\.)*)""#).unwrap_or_else(|e| unreachable!("constant regex: {e}")));
+
+/// Undoes Rust's `Debug` escaping of a string's content.
+fn unescape(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (c, c == '\\') {
+            (_, true) => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some(other) => out.push(other),
+                None => {}
+            },
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+/// A token the parser expected, readable: literals in backticks (`|`, `"""`), rule names as they are.
+fn expected_token(debug_content: &str) -> String {
+    let token = unescape(debug_content);
+    match token.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(literal) => match unescape(literal).as_str() {
+            "\n" => "end of line".to_owned(),
+            literal => format!("`{literal}`"),
+        },
+        None => token,
+    }
+}
+
+/// The line of the first table row whose cell count differs from its table's first row, at or before `limit`.
+fn inconsistent_row(text: &str, limit: usize) -> Option<usize> {
+    let mut width = None;
+    for (i, line) in text.lines().take(limit).enumerate() {
+        let trimmed = line.trim();
+        if !trimmed.starts_with('|') {
+            width = None;
+            continue;
+        }
+        let cells = trimmed.matches('|').count() - trimmed.matches("\\|").count();
+        match width {
+            None => width = Some(cells),
+            Some(w) if w != cells => return Some(i + 1),
+            Some(_) => {}
+        }
+    }
+    None
+}
+
+/// A Gherkin parse failure as a [`Problem`] at the line it is on, with what the parser complained of.
+fn parse_problem(file: &Path, error: &cucumber::gherkin::ParseFileError) -> Problem {
+    use cucumber::gherkin::{EnvError, ParseFileError};
+    let at = |line: usize, message: String| Problem { file: file.to_owned(), line, message };
+    let (env, source) = match error {
+        ParseFileError::Reading { source, .. } => return at(1, format!("cannot read the feature file: {source}")),
+        ParseFileError::Parsing { error: env, source, .. } => (env, source),
+    };
+    let text = source.to_string();
+    let Some(caps) = PARSE_POSITION.captures(&text) else {
+        return at(1, format!("not valid Gherkin: {text}"));
+    };
+    let number = |i: usize| caps.get(i).and_then(|m| m.as_str().parse::<usize>().ok()).unwrap_or(1);
+    let (mut line, column) = (number(1), number(2));
+    let mut expected: Vec<String> = QUOTED
+        .captures_iter(caps.get(3).map_or("", |m| m.as_str()))
+        .filter_map(|c| c.get(1).map(|m| expected_token(m.as_str())))
+        .filter(|t| t != "_")
+        .collect();
+    expected.sort();
+    expected.dedup();
+    // The parser reports where it gave up, often the end of the file; the line at fault is found in the text.
+    let content = std::fs::read_to_string(file).unwrap_or_default();
+    let found = match env {
+        Some(EnvError::UnknownKeyword(word)) => {
+            let word = word.trim();
+            content
+                .lines()
+                .take(line)
+                .enumerate()
+                .filter(|(_, l)| !word.is_empty() && l.trim_start().starts_with(word))
+                .last()
+                .map(|(i, _)| i + 1)
+        }
+        Some(EnvError::InconsistentCellCount(_)) => inconsistent_row(&content, line),
+        _ => None,
+    };
+    let at_line = found.and_then(|l| content.lines().nth(l - 1)).map(str::trim).unwrap_or_default().to_owned();
+    let mut message = match found {
+        Some(l) => {
+            line = l;
+            "not valid Gherkin".to_owned()
+        }
+        None => format!("column {column}: not valid Gherkin"),
+    };
+    match env {
+        Some(EnvError::InconsistentCellCount(_)) => {
+            message.push_str(": this table row has a different number of cells from the table's first row");
+            expected.clear();
+        }
+        Some(EnvError::UnknownKeyword(word)) if matches!(word.trim(), "\"\"\"" | "```") => {
+            message.push_str(&format!(": the doc string opened here with {} is never closed", word.trim()));
+            expected.clear();
+        }
+        Some(EnvError::UnknownKeyword(word)) if !at_line.is_empty() => {
+            message.push_str(&format!(": unknown keyword `{}` in `{at_line}`", word.trim()));
+        }
+        Some(EnvError::UnknownKeyword(word)) => {
+            message.push_str(&format!(": unknown keyword `{}`", word.trim()));
+        }
+        Some(other) => message.push_str(&format!(": {other}")),
+        None => {}
+    }
+    expected.retain(|t| t != "unknown keyword");
+    if !expected.is_empty() {
+        message.push_str(&format!("; the parser expected {}", expected.join(" or ")));
+    }
+    at(line, message)
+}
+
+/// Parses one feature file; a parse failure names the file, the line and what the parser expected.
+pub fn parse_feature(file: &Path) -> Result<cucumber::gherkin::Feature, RequirementsError> {
+    cucumber::gherkin::Feature::parse_path(file, cucumber::gherkin::GherkinEnv::default())
+        .map_err(|e| RequirementsError::Feature(parse_problem(file, &e)))
+}
+
 /// Parses every feature file under `dir` into its runnable scenarios.
 pub fn scan_features(dir: &Path) -> Result<Vec<ScenarioInfo>, RequirementsError> {
     let mut scenarios = Vec::new();
     for file in feature_files(dir)? {
-        let feature =
-            cucumber::gherkin::Feature::parse_path(&file, cucumber::gherkin::GherkinEnv::default()).map_err(|e| {
-                RequirementsError::Feature(Problem {
-                    file: file.clone(),
-                    line: 1,
-                    message: format!("cannot parse: {e}"),
-                })
-            })?;
+        let feature = parse_feature(&file)?;
         let all = feature.scenarios.iter().chain(feature.rules.iter().flat_map(|r| r.scenarios.iter()));
         for sc in all {
             let mut base_tags = feature.tags.clone();
@@ -300,6 +425,24 @@ scal = "MSCA-SCR-103"
         let m = matrix(&cat, &scs);
         assert_eq!(m[0].1.len(), 2);
         assert_eq!(m[1].1.len(), 1);
+    }
+
+    #[test]
+    fn a_malformed_feature_is_refused_at_the_line_the_parser_stopped() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("bad.feature");
+        let text = "Feature: F\n  @SCRA-RET-001\n  Scenario: s\n    Given a step\n    | a | b |\n    | c |\n";
+        std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+        let e = scan_features(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.starts_with(&format!("{}:", file.display())), "{e}");
+        assert!(e.starts_with(&format!("{}:6:", file.display())), "the row at fault: {e}");
+        assert!(e.contains("not valid Gherkin") && e.contains("different number of cells"), "{e}");
+        std::fs::write(&file, "Feature: F\n  Scenario: s\n    Given a step\n  Nonsense here\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = scan_features(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.starts_with(&format!("{}:4:", file.display())) && e.contains("unknown keyword `Nons"), "{e}");
+        assert_eq!(expected_token(r#"\"|\""#), "`|`");
+        assert_eq!(expected_token(r#"\"\\\"\\\"\\\"\""#), "`\"\"\"`");
     }
 
     #[test]

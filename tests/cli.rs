@@ -144,6 +144,22 @@ fn the_standalone_mock_prints_its_url_serves_and_stops_on_ctrl_c() {
 }
 
 #[test]
+fn sigterm_stops_the_standalone_mock_cleanly() {
+    let mut child = Command::new(BIN)
+        .args(["mock", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mock starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("prints its URL");
+    assert!(line.starts_with("http://127.0.0.1:"), "{line}");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(killed.success());
+    assert_eq!(child.wait().expect("mock exits").code(), Some(0), "SIGTERM stops the mock cleanly");
+}
+
+#[test]
 fn a_retried_scenario_appears_once_with_its_earlier_failure_recorded() {
     let flaky = r#"Feature: T
   @SCRA-TST-001

@@ -1,5 +1,6 @@
 //! Command-line edge: parses arguments, calls the library, prints, and turns outcomes into exit codes
-//! (0 all passed, 1 a scenario failed, 2 usage/configuration/feature error, 3 target unreachable).
+//! (0 all passed, 1 a scenario failed, 2 usage/configuration/feature error or a refused production URL,
+//! 3 target unreachable or TLS failure, 130 Ctrl-C, 143 SIGTERM).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,7 +37,7 @@ struct Cli {
 enum Command {
     /// Run the scenarios against a target and write junit.xml and cucumber.json.
     Run(RunArgs),
-    /// Run the embedded mock SCR service on 127.0.0.1 until Ctrl-C.
+    /// Run the embedded mock SCR service on 127.0.0.1 until Ctrl-C or SIGTERM.
     Mock(MockArgs),
     /// Print the requirement → scenario matrix; exit 2 if the features and catalogue disagree.
     Requirements(CatalogueArgs),
@@ -128,6 +129,9 @@ struct RunArgs {
     /// Only the scenarios that failed in reports/latest.
     #[arg(long)]
     rerun_failed: bool,
+    /// Allow a base URL or site endpoint on the production NHS API host (api.service.nhs.uk): refused otherwise.
+    #[arg(long)]
+    allow_production: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -251,6 +255,7 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     opts.retries = args.retry;
     opts.fail_fast = args.fail_fast;
     opts.name = args.name;
+    opts.allow_production = args.allow_production;
     if args.rerun_failed {
         match runner::failed_in_latest(&opts.reports) {
             Ok(set) if set.is_empty() => {
@@ -305,8 +310,17 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         outcome.target.as_str(),
         outcome.base_url
     );
-    if outcome.interrupted {
-        println!("interrupted: the reports hold only the scenarios that finished");
+    match &outcome.interruption {
+        Some(why @ runner::Interruption::HarnessError(_)) => eprintln!(
+            "error: {why}: the reports hold only the scenarios that finished, and the bundle is marked incomplete"
+        ),
+        Some(why) => {
+            println!("{why}: the reports hold only the scenarios that finished, and the bundle is marked incomplete")
+        }
+        None => {}
+    }
+    for e in &outcome.report_errors {
+        eprintln!("error: {e}");
     }
     if outcome.records.is_empty() {
         println!("no scenario matched the target and --tags: nothing was proved");
@@ -333,16 +347,30 @@ async fn serve_mock(args: MockArgs) -> anyhow::Result<u8> {
     let gateway =
         if running.auth() { "gateway on: SCR requests need a token from /oauth2/token" } else { "open access" };
     eprintln!(
-        "mock SCR service ({} profile, {gateway}) listening on {}; identity service at {}/oauth2; admin routes under {}/_admin; Ctrl-C stops it",
+        "mock SCR service ({} profile, {gateway}) listening on {}; identity service at {}/oauth2; admin routes under {}/_admin; Ctrl-C or SIGTERM stops it",
         running.profile().as_str(),
         running.addr(),
         running.origin(),
         running.origin()
     );
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    stop_signal().await.context("waiting for Ctrl-C or SIGTERM")?;
     running.shutdown().await;
     eprintln!("mock stopped");
     Ok(0)
+}
+
+/// Ctrl-C, or SIGTERM (a container or service manager stopping the mock).
+async fn stop_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }
 
 fn print_requirements(args: &CatalogueArgs) -> anyhow::Result<u8> {

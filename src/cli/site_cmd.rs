@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use scr_assure::clock::Clock;
-use scr_assure::config::{check, site::Site};
+use scr_assure::config::{check, guard, site::Site};
 use scr_assure::identity::client::TokenOutcome;
 use scr_assure::mock::{self, MockConfig, Profile};
 use scr_assure::runner::auth::{mock_auth, site_auth};
@@ -19,6 +19,9 @@ pub enum SiteCommand {
         /// The site file (see the README's "Site configuration").
         #[arg(long)]
         site: PathBuf,
+        /// Allow endpoints on the production NHS API host (api.service.nhs.uk): refused otherwise.
+        #[arg(long)]
+        allow_production: bool,
     },
 }
 
@@ -33,11 +36,14 @@ pub struct GetArgs {
     /// Print the access token itself (it is a secret: it is never printed otherwise).
     #[arg(long)]
     show: bool,
+    /// Allow a site whose endpoints are on the production NHS API host (api.service.nhs.uk).
+    #[arg(long)]
+    allow_production: bool,
 }
 
 pub async fn run(command: SiteCommand) -> anyhow::Result<u8> {
     match command {
-        SiteCommand::Check { site } => {
+        SiteCommand::Check { site, allow_production } => {
             let site = match Site::load(&site) {
                 Ok(s) => s,
                 Err(e) => {
@@ -45,6 +51,10 @@ pub async fn run(command: SiteCommand) -> anyhow::Result<u8> {
                     return Ok(2);
                 }
             };
+            if let Err(e) = guard::check_site(&site, allow_production) {
+                eprintln!("error: {e}");
+                return Ok(2);
+            }
             println!("site check: {} (ODS {}, ASID {})", site.name, site.ods_code, site.asid);
             let items = check::run(&site, &Clock::system()).await;
             for i in &items {
@@ -65,8 +75,24 @@ pub async fn get_token(args: GetArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
         (TargetKind::Int | TargetKind::Mock, Some(path)) => {
-            let site = Site::load(path).with_context(|| format!("cannot use the site {}", path.display()))?;
-            (site_auth(&site).context("cannot set up the site's identity")?, None)
+            let site = match Site::load(path) {
+                Ok(site) => site,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(2);
+                }
+            };
+            if let Err(e) = guard::check_site(&site, args.allow_production) {
+                eprintln!("error: {e}");
+                return Ok(2);
+            }
+            match site_auth(&site) {
+                Ok(auth) => (auth, None),
+                Err(e) => {
+                    eprintln!("error: cannot set up the site's identity: {e}");
+                    return Ok(2);
+                }
+            }
         }
         (TargetKind::Mock, None) => {
             let config = MockConfig { auth: true, ..MockConfig::loopback(Profile::Stateful) };

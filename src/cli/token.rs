@@ -95,7 +95,8 @@ impl DefectArgs {
 
     fn signing_key(&self, default_file: &str, kid: &str) -> anyhow::Result<SigningKey> {
         let path = self.key.clone().unwrap_or_else(|| default_fixtures_dir().join(default_file));
-        SigningKey::from_pem_file(&path, kid).with_context(|| format!("cannot use the private key {}", path.display()))
+        // The key error names the path and the OS error or the format problem (never the key's content).
+        SigningKey::from_pem_file(&path, kid).map_err(|e| anyhow::anyhow!("cannot use the private key: {e}"))
     }
 }
 
@@ -142,6 +143,9 @@ pub struct InspectArgs {
     /// Verify the signature against this JWKS (a file path or an http(s) URL).
     #[arg(long)]
     jwks: Option<String>,
+    /// Allow a JWKS URL on the production NHS API host (api.service.nhs.uk).
+    #[arg(long)]
+    allow_production: bool,
 }
 
 pub const DEFAULT_API_KEY: &str = "scr-assure-test-app-key";
@@ -221,6 +225,12 @@ async fn load_jwks(source: &str) -> anyhow::Result<jsonwebtoken::jwk::JwkSet> {
 }
 
 async fn inspect(args: InspectArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
+    if let Some(source) = args.jwks.as_deref().filter(|s| s.starts_with("http://") || s.starts_with("https://")) {
+        if let Err(e) = scr_assure::config::guard::check_url("--jwks", source, args.allow_production) {
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+    }
     let token = if args.jwt == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("cannot read standard input")?;

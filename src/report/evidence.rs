@@ -182,7 +182,11 @@ pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&Sc
         run: facts.clone(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         git_commit: git_commit(),
-        verdict: if failed == 0 && !views.is_empty() && !facts.interrupted { Verdict::Passed } else { Verdict::Failed },
+        verdict: if failed == 0 && !views.is_empty() && !facts.interrupted && facts.incomplete.is_none() {
+            Verdict::Passed
+        } else {
+            Verdict::Failed
+        },
         total: views.len(),
         passed: views.len() - failed,
         failed,
@@ -352,6 +356,8 @@ pub fn write_bundle(
         "verdict": evidence.summary.verdict,
         "counts": { "total": evidence.summary.total, "passed": evidence.summary.passed, "failed": evidence.summary.failed, "flaky": evidence.summary.flaky },
         "interrupted": evidence.summary.run.interrupted,
+        "complete": evidence.summary.run.incomplete.is_none(),
+        "incomplete_reason": evidence.summary.run.incomplete,
         "schemas": schema_facts(),
         "scenarios": scenarios,
         "files": written,
@@ -384,6 +390,40 @@ mod tests {
         assert_eq!(combine([Verdict::Passed, Verdict::Failed]), Verdict::Failed);
         assert_eq!(combine([Verdict::Passed]), Verdict::Passed);
         assert_eq!(combine([]), Verdict::Unproved);
+    }
+
+    fn manifest_of(incomplete: Option<&str>) -> Value {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let catalogue = Catalogue::parse(
+            Path::new("requirements.toml"),
+            "[[requirement]]\nid = \"SCRA-TST-001\"\ntitle = \"t\"\nbehaviour = \"b\"\nsource = \"s\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let facts = RunFacts {
+            run_id: "20260101T000000Z-abcdef".into(),
+            interrupted: incomplete.is_some(),
+            incomplete: incomplete.map(str::to_owned),
+            ..RunFacts::default()
+        };
+        let evidence = build(&[], &catalogue, None, &facts);
+        let files = BundleFiles { junit_xml: b"<testsuites/>", cucumber_json: None, report_html: b"<html></html>" };
+        let bundle = write_bundle(dir.path(), &evidence, &[], &files).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(bundle, dir.path().join("20260101T000000Z-abcdef"));
+        let latest = dir.path().join("latest/manifest.json");
+        let text = std::fs::read_to_string(latest).unwrap_or_else(|e| panic!("latest points at the bundle: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("the manifest is JSON: {e}"))
+    }
+
+    #[test]
+    fn the_manifest_says_whether_the_evidence_is_complete_and_why_not() {
+        let incomplete = manifest_of(Some("interrupted by SIGTERM"));
+        assert_eq!(incomplete["complete"], false);
+        assert_eq!(incomplete["incomplete_reason"], "interrupted by SIGTERM");
+        assert_eq!(incomplete["interrupted"], true);
+        assert_eq!(incomplete["verdict"], "failed");
+        let complete = manifest_of(None);
+        assert_eq!(complete["complete"], true);
+        assert_eq!(complete["incomplete_reason"], Value::Null);
     }
 
     #[test]

@@ -331,6 +331,9 @@ fn header(out: &mut String, s: &RunSummary, class: &str, text: &str, mark: &str)
              reported, and this evidence is incomplete.</p>\n",
         );
     }
+    if let Some(why) = &s.run.incomplete {
+        let _ = writeln!(out, "<p class=\"note\" id=\"incomplete\">Incomplete evidence: {}.</p>", escape(why));
+    }
     let _ = writeln!(
         out,
         "<dl class=\"counts\">\n<div><dt>Scenarios</dt><dd>{}</dd></div>\n<div><dt>Passed</dt><dd>{}</dd></div>\n\
@@ -753,6 +756,7 @@ mod tests {
                     started_at: "2025-01-01T00:00:00Z".into(),
                     finished_at: "2025-01-01T00:00:03Z".into(),
                     interrupted: false,
+                    incomplete: None,
                 },
                 tool_version: "0.1.0".into(),
                 git_commit: Some("742f055".into()),
@@ -924,9 +928,12 @@ mod tests {
     fn interrupted_and_passing_runs_say_so() {
         let mut e = sample(false);
         e.summary.run.interrupted = true;
+        e.summary.run.incomplete = Some("interrupted by SIGTERM <now>".into());
         let html = render(&e);
         assert!(html.contains("INTERRUPTED") && html.contains("data-verdict=\"interrupted\""));
+        assert!(html.contains("Incomplete evidence: interrupted by SIGTERM &lt;now&gt;."), "the reason, escaped");
         e.summary.run.interrupted = false;
+        e.summary.run.incomplete = None;
         e.summary.verdict = Verdict::Passed;
         e.scenarios.retain(|s| s.verdict == Verdict::Passed);
         let html = render(&e);

@@ -38,6 +38,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     Ok(())
 }
 
+/// Checks, before a run spends its time, that reports can be written in `dir` (creating it if needed): a
+/// temporary file is made there and removed.
+pub fn ensure_writable(dir: &Path) -> Result<(), ReportError> {
+    let err = |source| ReportError::Write { path: dir.to_owned(), source };
+    std::fs::create_dir_all(dir).map_err(err)?;
+    tempfile::NamedTempFile::new_in(dir).map_err(err)?.close().map_err(err)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +59,18 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap_or_default(), "second");
         let leftovers = std::fs::read_dir(path.parent().unwrap_or(dir.path())).map(|d| d.count()).unwrap_or(0);
         assert_eq!(leftovers, 1, "no temporary files are left behind");
+    }
+
+    #[test]
+    fn a_reports_directory_is_checked_before_use() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let reports = dir.path().join("new/reports");
+        assert!(ensure_writable(&reports).is_ok());
+        assert_eq!(std::fs::read_dir(&reports).map(|d| d.count()).unwrap_or(99), 0, "nothing left behind");
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, b"x").unwrap_or_else(|e| panic!("{e}"));
+        let e = ensure_writable(&blocker.join("reports")).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("cannot write") && e.contains("file/reports"), "{e}");
     }
 
     #[test]

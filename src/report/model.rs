@@ -27,6 +27,9 @@ pub struct RunFacts {
     pub started_at: String,
     pub finished_at: String,
     pub interrupted: bool,
+    /// Why the evidence is incomplete (interrupted by SIGTERM, a report that could not be written …); `None`
+    /// when the run finished and everything was written.
+    pub incomplete: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -250,9 +250,11 @@ pub const DEFAULT_PERSONA: &str = "default-clinician";
 /// The main lane's authentication for a site (`--site`): its token URL, API key, key, and CIS2 flow.
 pub fn site_auth(site: &crate::config::site::Site) -> Result<Auth, AuthError> {
     use crate::config::site::Cis2Flow;
-    let config = |e: &dyn std::fmt::Display| AuthError::Config(e.to_string());
+    let file = site.path.display();
+    let config = |e: &dyn std::fmt::Display| AuthError::Config(format!("{file}: {e}"));
     let api_key = site.api_key.load("API key").map_err(|e| config(&e))?;
-    let key = SigningKey::from_pem_file(&site.private_key_file, &site.kid).map_err(|e| config(&e))?;
+    let key = SigningKey::from_pem_file(&site.private_key_file, &site.kid)
+        .map_err(|e| AuthError::Config(format!("{file}: [app] private_key_file: {e}")))?;
     let client = match &site.client_secret {
         Some(source) => Some(ClientApp {
             api_key: api_key.clone(),

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod checks;
 pub mod context;
 pub mod recorder;
+pub mod vocabulary;
 pub mod world;
 
 use std::io::Write;
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use cucumber::{World as _, WriterExt as _};
 use serde::Serialize;
 
-use crate::client::{ClientOptions, ScrClient};
+use crate::client::{ClientError, ClientOptions, ScrClient, TransportFault};
 use crate::clock::Clock;
 use crate::mock::{self, MockConfig, Profile, RunningMock};
 use crate::report::{self, ReportError};
@@ -93,6 +94,8 @@ pub struct RunOptions {
     pub name: Option<String>,
     /// Only the scenarios at these `file:line` locations (`--rerun-failed`).
     pub only: Option<std::collections::BTreeSet<String>>,
+    /// Lift the production guard (`--allow-production`): see [`crate::config::guard`].
+    pub allow_production: bool,
 }
 
 impl RunOptions {
@@ -118,6 +121,7 @@ impl RunOptions {
             fail_fast: false,
             name: None,
             only: None,
+            allow_production: false,
         }
     }
 }
@@ -126,6 +130,12 @@ impl RunOptions {
 pub enum RunError {
     #[error("the features do not match the requirement catalogue:\n{}", list(.0))]
     Features(Vec<Problem>),
+    #[error(
+        "the features use steps that no step definition matches (the harness's features are broken, not the \
+         product):\n{}",
+        list(.0)
+    )]
+    UndefinedSteps(Vec<Problem>),
     #[error(transparent)]
     Requirements(#[from] RequirementsError),
     #[error("invalid --tags expression '{expression}': {message}")]
@@ -134,6 +144,14 @@ pub enum RunError {
     Config(String),
     #[error("the target could not be reached: {0}")]
     Unreachable(String),
+    #[error(
+        "the TLS handshake with the target failed (is it really HTTPS, with a certificate this machine trusts?): {0}"
+    )]
+    Tls(String),
+    #[error(transparent)]
+    Guard(#[from] crate::config::guard::GuardError),
+    #[error("{0} before any scenario ran: no reports were written")]
+    Interrupted(Interruption),
     #[error("the embedded mock could not start: {0}")]
     Mock(#[from] mock::MockError),
     #[error(transparent)]
@@ -145,12 +163,54 @@ fn list(problems: &[Problem]) -> String {
 }
 
 impl RunError {
-    /// 2: usage, configuration or feature error; 3: the target could not be reached.
+    /// 2: usage, configuration or feature error; 3: the target could not be reached (or TLS failed);
+    /// 130/143: interrupted by SIGINT/SIGTERM before any scenario ran.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Unreachable(_) | Self::Mock(_) => 3,
+            Self::Unreachable(_) | Self::Tls(_) | Self::Mock(_) => 3,
+            Self::Interrupted(why) => why.exit_code(),
             _ => 2,
         }
+    }
+}
+
+/// Why a run stopped before every scenario finished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Interruption {
+    /// Ctrl-C (SIGINT), or a caller's cancellation.
+    CtrlC,
+    /// SIGTERM (a CI job cancelled, a container stopped).
+    Sigterm,
+    /// The harness itself failed midway (a panic outside any step); the message says how.
+    HarnessError(String),
+}
+
+impl Interruption {
+    /// 130 = 128 + SIGINT, 143 = 128 + SIGTERM, 2 for a harness error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::CtrlC => 130,
+            Self::Sigterm => 143,
+            Self::HarnessError(_) => 2,
+        }
+    }
+}
+
+impl std::fmt::Display for Interruption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::CtrlC => f.write_str("interrupted by Ctrl-C (SIGINT)"),
+            Self::Sigterm => f.write_str("interrupted by SIGTERM"),
+            Self::HarnessError(why) => write!(f, "stopped by a harness error: {why}"),
+        }
+    }
+}
+
+/// A caller's cancellation that says nothing more is a Ctrl-C.
+impl From<()> for Interruption {
+    fn from((): ()) -> Self {
+        Self::CtrlC
     }
 }
 
@@ -163,8 +223,13 @@ pub struct RunOutcome {
     pub finished_at: String,
     pub records: Vec<ScenarioRecord>,
     pub reports: Vec<PathBuf>,
-    /// The run was stopped (Ctrl-C) before every scenario finished; the reports hold those that did.
+    /// The run was stopped (Ctrl-C, SIGTERM, a harness error) before every scenario finished; the reports hold
+    /// those that did.
     pub interrupted: bool,
+    /// Why it stopped early, when it did.
+    pub interruption: Option<Interruption>,
+    /// Reports that could not be written (the run went on to write the others); exit 2 when any.
+    pub report_errors: Vec<String>,
 }
 
 impl RunOutcome {
@@ -172,10 +237,15 @@ impl RunOutcome {
         self.records.iter().filter(|r| r.status == status).count()
     }
 
-    /// Exit code: 0 when every scenario passed (and at least one ran), 1 otherwise, 130 when interrupted.
+    /// Exit code: 0 when every scenario passed (and at least one ran), 1 otherwise; 130 (Ctrl-C) or 143
+    /// (SIGTERM) when interrupted; 2 when the harness failed midway or a report could not be written.
     pub fn exit_code(&self) -> u8 {
-        if self.interrupted {
+        if let Some(why) = &self.interruption {
+            why.exit_code()
+        } else if self.interrupted {
             130
+        } else if !self.report_errors.is_empty() {
+            2
         } else if self.count(Status::Passed) == self.records.len() && !self.records.is_empty() {
             0
         } else {
@@ -354,27 +424,102 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
     }
 }
 
-/// Runs the scenarios and writes the reports; Ctrl-C stops the run and still writes the reports of the
-/// scenarios that finished. `Err` means the run could not happen (exit 2 or 3).
-pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
-    run_until(opts, async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    })
-    .await
+/// SIGINT and SIGTERM, listened for from the moment a run starts (so a signal during setup is not lost), and
+/// which came first. The listener stops when this is dropped.
+struct StopSignals {
+    rx: tokio::sync::watch::Receiver<Option<Interruption>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
-/// [`run`], stopped early when `cancel` completes.
-pub async fn run_until(
+impl StopSignals {
+    fn listen() -> Result<Self, RunError> {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        #[cfg(unix)]
+        let task = {
+            use tokio::signal::unix::{signal, SignalKind};
+            let err = |e: std::io::Error| RunError::Config(format!("cannot listen for SIGINT/SIGTERM: {e}"));
+            let mut interrupt = signal(SignalKind::interrupt()).map_err(err)?;
+            let mut terminate = signal(SignalKind::terminate()).map_err(err)?;
+            tokio::spawn(async move {
+                let why = tokio::select! {
+                    _ = interrupt.recv() => Interruption::CtrlC,
+                    _ = terminate.recv() => Interruption::Sigterm,
+                };
+                tx.send_replace(Some(why));
+            })
+        };
+        #[cfg(not(unix))]
+        let task = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tx.send_replace(Some(Interruption::CtrlC));
+            }
+        });
+        Ok(Self { rx, task })
+    }
+
+    /// Completes with the first signal.
+    fn stopped(&self) -> impl std::future::Future<Output = Interruption> + use<> {
+        let mut rx = self.rx.clone();
+        async move {
+            match rx.wait_for(Option::is_some).await {
+                Ok(why) => why.clone().unwrap_or(Interruption::CtrlC),
+                Err(_) => std::future::pending().await,
+            }
+        }
+    }
+}
+
+impl Drop for StopSignals {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Runs the scenarios and writes the reports. Ctrl-C (SIGINT) or SIGTERM stops the run: during setup with
+/// nothing written ([`RunError::Interrupted`]); once scenarios run, the reports of those that finished are still
+/// written, the evidence bundle marked incomplete with the reason. `Err` means the run could not happen
+/// (exit 2, 3, or 130/143).
+pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
+    let signals = StopSignals::listen()?;
+    run_with(opts, signals.stopped(), signals.stopped()).await
+}
+
+/// [`run`], stopped early when `cancel` completes (`()` counts as a Ctrl-C); `cancel` is only watched once the
+/// scenarios run.
+pub async fn run_until<I: Into<Interruption>>(
     opts: RunOptions,
-    cancel: impl std::future::Future<Output = ()>,
+    cancel: impl std::future::Future<Output = I>,
 ) -> Result<RunOutcome, RunError> {
+    run_with(opts, std::future::pending(), async { cancel.await.into() }).await
+}
+
+/// Every configured URL the run would send requests to passes the production guard.
+fn guard_urls(opts: &RunOptions) -> Result<(), RunError> {
+    use crate::config::guard;
+    if let Some(url) = &opts.base_url {
+        guard::check_url("--base-url", url, opts.allow_production)?;
+    }
+    if let Some(site) = opts.site.as_ref().filter(|_| opts.target == TargetKind::Int) {
+        guard::check_site(site, opts.allow_production)?;
+    }
+    Ok(())
+}
+
+async fn run_with(
+    opts: RunOptions,
+    setup_cancel: impl std::future::Future<Output = Interruption>,
+    cancel: impl std::future::Future<Output = Interruption>,
+) -> Result<RunOutcome, RunError> {
+    guard_urls(&opts)?;
     let catalogue = Catalogue::load(&opts.requirements)?;
     let all = requirements::scan_features(&opts.features)?;
     let problems = requirements::check(&catalogue, &all);
     if !problems.is_empty() {
         return Err(RunError::Features(problems));
+    }
+    let undefined = vocabulary::unmatched_steps(&opts.features)?;
+    if !undefined.is_empty() {
+        return Err(RunError::UndefinedSteps(undefined));
     }
     let expr = parse_tags(opts.tags.as_deref())?;
     let scal_map = opts.scal_map.as_deref().map(|p| report::evidence::ScalMap::load(p, &catalogue)).transpose()?;
@@ -388,16 +533,49 @@ pub async fn run_until(
         (_, None) => Secret::new("scr-assure-open-access"),
     };
 
+    // A run that could not write its evidence would be wasted: refuse it now.
+    report::ensure_writable(&opts.reports)?;
+
     // Against the embedded mock, harness and mock share a virtual clock that moves only when a scenario says
     // time passes; against real targets, real time.
     let clock = if opts.target == TargetKind::Mock { Clock::frozen_now() } else { Clock::system() };
-    let mut target = connect(&opts, &clock).await?;
-    let result =
-        run_against(&opts, Prepared { catalogue, expr, access_token, scal_map }, &clock, &mut target, cancel).await;
+    let mut setup_cancel = std::pin::pin!(setup_cancel);
+    let mut target = tokio::select! {
+        target = connect(&opts, &clock) => target?,
+        why = &mut setup_cancel => return Err(RunError::Interrupted(why)),
+    };
+    let reached = tokio::select! {
+        reached = reach(&target) => reached,
+        why = &mut setup_cancel => Err(RunError::Interrupted(why)),
+    };
+    let result = match reached {
+        Ok(()) => {
+            let prepared = Prepared { catalogue, expr, access_token, scal_map };
+            run_against(&opts, prepared, &clock, &mut target, cancel).await
+        }
+        Err(e) => Err(e),
+    };
     for m in target.mocks {
         m.shutdown().await;
     }
     result
+}
+
+/// Checks every lane's target answers (`GET {base}/_ping`, any status).
+async fn reach(target: &Target) -> Result<(), RunError> {
+    for c in [&target.main.client, &target.open_access.client, &target.sandbox.client] {
+        c.ping().await.map_err(unreachable)?;
+    }
+    Ok(())
+}
+
+/// A failed ping as a run error: TLS failures (as the client classifies them) told apart from an unreachable host.
+fn unreachable(e: ClientError) -> RunError {
+    if e.fault() == TransportFault::Tls {
+        RunError::Tls(e.to_string())
+    } else {
+        RunError::Unreachable(e.to_string())
+    }
 }
 
 /// What `run` prepared before connecting: the checked catalogue, the tag filter, the token placeholder and
@@ -414,13 +592,10 @@ async fn run_against(
     prepared: Prepared,
     clock: &Clock,
     target: &mut Target,
-    cancel: impl std::future::Future<Output = ()>,
+    cancel: impl std::future::Future<Output = Interruption>,
 ) -> Result<RunOutcome, RunError> {
     let Prepared { catalogue, expr, access_token, scal_map } = prepared;
     let (catalogue, scal_map) = (&catalogue, scal_map.as_ref());
-    for c in [&target.main.client, &target.open_access.client, &target.sandbox.client] {
-        c.ping().await.map_err(|e| RunError::Unreachable(e.to_string()))?;
-    }
     let ctx = Arc::new(RunContext {
         target: opts.target,
         main: target.main.clone(),
@@ -500,10 +675,8 @@ async fn run_against(
                 && only.as_ref().is_none_or(|set| location.is_some_and(|l| set.contains(&l)))
                 && expr.as_ref().is_none_or(|e| cucumber::tag::Ext::eval(e, tags.iter()))
         });
-    let interrupted = tokio::select! {
-        _ = cucumber => false,
-        () = cancel => true,
-    };
+    let interruption = until_stopped(cucumber, cancel).await;
+    let interrupted = interruption.is_some();
     drop(active);
 
     let mut records = std::mem::take(&mut *records.lock().unwrap_or_else(PoisonError::into_inner));
@@ -514,20 +687,31 @@ async fn run_against(
         started_at,
         finished_at: wall().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         records,
-        reports: vec![opts.reports.join("junit.xml")],
+        reports: Vec::new(),
         interrupted,
+        interruption,
+        report_errors: Vec::new(),
     };
+    // Each report is written on its own: one that cannot be written does not cost the others, and the bundle
+    // says what is missing.
     let junit = report::junit::render(&outcome.records, catalogue, opts.target.as_str())?;
-    report::write_atomic(&outcome.reports[0], junit.as_bytes())?;
+    let write = |path: PathBuf, bytes: &[u8], outcome: &mut RunOutcome| match report::write_atomic(&path, bytes) {
+        Ok(()) => outcome.reports.push(path),
+        Err(e) => outcome.report_errors.push(e.to_string()),
+    };
+    write(opts.reports.join("junit.xml"), junit.as_bytes(), &mut outcome);
     // cucumber's JSON writer only writes when the run finishes; an interrupted run has no cucumber.json.
     let json_bytes = json.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
     if !interrupted && !json_bytes.is_empty() {
-        let path = opts.reports.join("cucumber.json");
-        report::write_atomic(&path, &json_bytes)?;
-        outcome.reports.push(path);
+        write(opts.reports.join("cucumber.json"), &json_bytes, &mut outcome);
     }
     // The evidence bundle: reports/<run-id>/ and reports/latest.
     let site = opts.site.as_ref().filter(|_| opts.target == TargetKind::Int);
+    let incomplete = match (&outcome.interruption, outcome.report_errors.as_slice()) {
+        (Some(why), _) => Some(why.to_string()),
+        (None, []) => None,
+        (None, errors) => Some(format!("reports could not be written: {}", errors.join("; "))),
+    };
     let facts = report::model::RunFacts {
         run_id: format!("{}-{}", run_started.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..6]),
         target: opts.target.as_str().to_owned(),
@@ -537,6 +721,7 @@ async fn run_against(
         started_at: outcome.started_at.clone(),
         finished_at: outcome.finished_at.clone(),
         interrupted,
+        incomplete,
     };
     let evidence = report::evidence::build(&outcome.records, catalogue, scal_map, &facts);
     let html = report::html::render(&evidence);
@@ -548,6 +733,29 @@ async fn run_against(
     let bundle = report::evidence::write_bundle(&opts.reports, &evidence, &outcome.records, &files)?;
     outcome.reports.push(bundle);
     Ok(outcome)
+}
+
+/// Runs the scenarios until they finish (`None`) or something stops them: `cancel` (a signal), or a panic
+/// outside any step (cucumber turns a step's own panic into that step's failure), which stops the run like a
+/// signal so that the scenarios that finished are still reported.
+async fn until_stopped<T>(
+    scenarios: impl std::future::Future<Output = T>,
+    cancel: impl std::future::Future<Output = Interruption>,
+) -> Option<Interruption> {
+    let scenarios = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(scenarios));
+    tokio::select! {
+        finished = scenarios => finished.err().map(|panic| Interruption::HarnessError(panic_message(panic.as_ref()))),
+        why = cancel => Some(why),
+    }
+}
+
+/// The message of a panic's payload (a `&str` or a `String`; anything else is only "a panic").
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 #[cfg(test)]
@@ -569,6 +777,56 @@ mod tests {
         assert!(runs_on(TargetKind::Sandbox, None, &sandbox) && !runs_on(TargetKind::Sandbox, None, &plain));
         assert!(runs_on(TargetKind::Int, None, &plain));
         assert!(!runs_on(TargetKind::Int, None, &mock_only) && !runs_on(TargetKind::Int, None, &sandbox));
+    }
+
+    #[test]
+    fn interruptions_have_their_exit_codes_and_reasons() {
+        assert_eq!((Interruption::CtrlC.exit_code(), Interruption::Sigterm.exit_code()), (130, 143));
+        assert_eq!(Interruption::HarnessError("x".into()).exit_code(), 2);
+        assert_eq!(Interruption::Sigterm.to_string(), "interrupted by SIGTERM");
+        assert_eq!(Interruption::from(()), Interruption::CtrlC);
+        assert_eq!(RunError::Interrupted(Interruption::Sigterm).exit_code(), 143);
+        let boxed: Box<dyn std::any::Any + Send> = Box::new(String::from("the recorder broke"));
+        assert_eq!(panic_message(boxed.as_ref()), "the recorder broke");
+    }
+
+    #[tokio::test]
+    async fn scenarios_end_by_finishing_by_a_signal_or_by_a_harness_panic() {
+        let never = std::future::pending::<Interruption>;
+        assert_eq!(until_stopped(async {}, never()).await, None);
+        let stuck = std::future::pending::<()>();
+        assert_eq!(until_stopped(stuck, async { Interruption::Sigterm }).await, Some(Interruption::Sigterm));
+        let broken = async { panic!("the recorder lost its lock") };
+        let why = until_stopped(broken, never()).await;
+        assert_eq!(why, Some(Interruption::HarnessError("the recorder lost its lock".into())));
+        assert_eq!(why.map(|w| w.exit_code()), Some(2));
+    }
+
+    #[test]
+    fn tls_failures_are_told_from_unreachable_hosts() {
+        let tls = ClientError::Tls {
+            url: "https://127.0.0.1:9/_ping".into(),
+            reason: "received corrupt message of type InvalidContentType".into(),
+        };
+        assert!(matches!(unreachable(tls), RunError::Tls(m) if m.contains("InvalidContentType")));
+        let refused = ClientError::Unreachable {
+            url: "https://tls.example/_ping".into(),
+            reason: "tcp connect error: Connection refused".into(),
+        };
+        assert!(matches!(unreachable(refused), RunError::Unreachable(_)), "a host named tls is not a TLS failure");
+        assert_eq!(RunError::Tls(String::new()).exit_code(), 3);
+    }
+
+    #[test]
+    fn production_urls_are_refused_before_anything_runs() {
+        let mut opts = RunOptions::new("features".into(), "reports".into());
+        opts.target = TargetKind::Sandbox;
+        opts.base_url = Some("https://api.service.nhs.uk/summary-care-record/FHIR/R4".into());
+        let e = guard_urls(&opts).err();
+        assert!(matches!(e, Some(RunError::Guard(_))), "{e:?}");
+        assert_eq!(e.map(|e| e.exit_code()), Some(2));
+        opts.allow_production = true;
+        assert!(guard_urls(&opts).is_ok());
     }
 
     #[test]
