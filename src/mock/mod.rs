@@ -150,6 +150,11 @@ impl RunningMock {
         self.audit.entries(0)
     }
 
+    /// The audit trail itself, readable after [`RunningMock::shutdown`].
+    pub fn audit(&self) -> Arc<audit::AuditTrail> {
+        self.audit.clone()
+    }
+
     /// `http://127.0.0.1:<port>`
     pub fn origin(&self) -> String {
         format!("http://{}", self.addr)
