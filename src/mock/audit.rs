@@ -54,7 +54,7 @@ pub struct AlertRaised {
 pub struct AuditEntry {
     /// 1, 2, 3, … without gaps.
     pub seq: u64,
-    /// The mock's clock when the entry was appended (RFC 3339, UTC).
+    /// The mock's clock when the entry was appended (RFC 3339, `+00:00`).
     pub at: String,
     pub operation: Operation,
     /// The HTTP status answered.
