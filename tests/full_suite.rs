@@ -129,6 +129,39 @@ async fn the_full_suite_passes_and_the_reports_count_right() {
         }
     }
     assert!(manifest["files"]["audit/verification.json"].is_string());
+
+    // Nothing lost: every SCR request of the run (with a well-formed X-Request-ID) is in a trail with the
+    // status its exchange recorded.
+    let mut audited: std::collections::HashMap<String, Vec<u16>> = std::collections::HashMap::new();
+    for lane in ["main", "open-access", "sandbox"] {
+        let text = std::fs::read_to_string(bundle.join(format!("audit/{lane}.jsonl"))).unwrap_or_default();
+        for e in audit::from_json_lines(&text).unwrap_or_default() {
+            if let Some(id) = e.request_id {
+                audited.entry(id.to_lowercase()).or_default().push(e.status);
+            }
+        }
+    }
+    let mut checked = 0;
+    for file in std::fs::read_dir(bundle.join("exchanges")).expect("exchanges/").flatten() {
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(file.path()).unwrap_or_default()).expect("an exchange is JSON");
+        let (request, status) = (&doc["exchange"]["request"], doc["exchange"]["response"]["status"].as_u64());
+        let url = request["url"].as_str().unwrap_or_default();
+        let Some((_, below)) = url.split_once("/summary-care-record/FHIR/R4") else { continue };
+        let path =
+            percent_encoding::percent_decode_str(below.split('?').next().unwrap_or_default()).decode_utf8_lossy();
+        let method = axum::http::Method::from_bytes(request["method"].as_str().unwrap_or_default().as_bytes());
+        let Some(_) = method.ok().and_then(|m| Operation::recognise(&m, &path)) else { continue };
+        let Some(id) = doc["x_request_id"].as_str().filter(|id| id.len() == 36 && uuid::Uuid::try_parse(id).is_ok())
+        else {
+            continue;
+        };
+        let statuses = audited.get(&id.to_lowercase()).cloned().unwrap_or_default();
+        let status = status.and_then(|s| u16::try_from(s).ok()).unwrap_or_default();
+        assert!(statuses.contains(&status), "{}: {url} ({status}) is not in the audit trail", file.path().display());
+        checked += 1;
+    }
+    assert!(checked > 300, "the run's SCR requests were checked against the trails: {checked}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
