@@ -318,7 +318,7 @@ async fn serve_mock(args: MockArgs) -> anyhow::Result<u8> {
     let gateway =
         if running.auth() { "gateway on: SCR requests need a token from /oauth2/token" } else { "open access" };
     eprintln!(
-        "mock SCR service ({} profile, {gateway}) listening on {}; identity service at {}/oauth2; admin routes under {}/_admin; Ctrl-C stops it",
+        "mock SCR service ({} profile, {gateway}) listening on {}; identity service at {}/oauth2; admin routes (and the audit trail) under {}/_admin; Ctrl-C stops it",
         running.profile().as_str(),
         running.addr(),
         running.origin(),
