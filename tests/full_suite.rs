@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
+use scr_assure::mock::audit;
+use scr_assure::mock::operation::Operation;
 use scr_assure::requirements::is_requirement_tag;
 use scr_assure::runner::recorder::Status;
 use scr_assure::runner::{self, RunOptions};
@@ -103,6 +105,63 @@ async fn the_full_suite_passes_and_the_reports_count_right() {
         .map(|f| f["elements"].as_array().map_or(0, |e| e.iter().filter(|el| el["type"] == "scenario").count()))
         .sum();
     assert_eq!(scenarios_in_json, selected.len(), "cucumber.json has one element per scenario");
+
+    // The bundle holds each embedded mock's audit trail, listed with its sha256, and each chain verifies.
+    let bundle = reports.path().join("latest");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).expect("manifest.json written"))
+            .expect("manifest.json is JSON");
+    assert_eq!(manifest["audit"]["recorded"], serde_json::json!(true));
+    for (i, lane) in ["main", "open-access", "sandbox"].into_iter().enumerate() {
+        let rel = format!("audit/{lane}.jsonl");
+        let bytes = std::fs::read(bundle.join(&rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let sha = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        assert_eq!(manifest["files"][&rel].as_str(), Some(sha.as_str()), "{rel} is listed with its sha256");
+        let entries = audit::from_json_lines(&String::from_utf8_lossy(&bytes)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert!(!entries.is_empty(), "{rel} is not empty");
+        assert_eq!(audit::verify(&entries), Ok(()), "{rel} verifies");
+        let verdict = &manifest["audit"]["lanes"][i];
+        assert_eq!((verdict["lane"].as_str(), verdict["valid"].as_bool()), (Some(lane), Some(true)), "{verdict}");
+        assert_eq!(verdict["entries"].as_u64(), Some(entries.len() as u64));
+        if lane == "main" {
+            assert!(entries.iter().any(|e| e.operation == Operation::Token), "the run's token grants are audited");
+            assert!(entries.iter().any(|e| e.status == 401 && e.who == audit::UNVERIFIED), "gateway refusals too");
+        }
+    }
+    assert!(manifest["files"]["audit/verification.json"].is_string());
+
+    // Nothing lost: every SCR request of the run (with a well-formed X-Request-ID) is in a trail with the
+    // status its exchange recorded.
+    let mut audited: std::collections::HashMap<String, Vec<u16>> = std::collections::HashMap::new();
+    for lane in ["main", "open-access", "sandbox"] {
+        let text = std::fs::read_to_string(bundle.join(format!("audit/{lane}.jsonl"))).unwrap_or_default();
+        for e in audit::from_json_lines(&text).unwrap_or_default() {
+            if let Some(id) = e.request_id {
+                audited.entry(id.to_lowercase()).or_default().push(e.status);
+            }
+        }
+    }
+    let mut checked = 0;
+    for file in std::fs::read_dir(bundle.join("exchanges")).expect("exchanges/").flatten() {
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(file.path()).unwrap_or_default()).expect("an exchange is JSON");
+        let (request, status) = (&doc["exchange"]["request"], doc["exchange"]["response"]["status"].as_u64());
+        let url = request["url"].as_str().unwrap_or_default();
+        let Some((_, below)) = url.split_once("/summary-care-record/FHIR/R4") else { continue };
+        let path =
+            percent_encoding::percent_decode_str(below.split('?').next().unwrap_or_default()).decode_utf8_lossy();
+        let method = axum::http::Method::from_bytes(request["method"].as_str().unwrap_or_default().as_bytes());
+        let Some(_) = method.ok().and_then(|m| Operation::recognise(&m, &path)) else { continue };
+        let Some(id) = doc["x_request_id"].as_str().filter(|id| id.len() == 36 && uuid::Uuid::try_parse(id).is_ok())
+        else {
+            continue;
+        };
+        let statuses = audited.get(&id.to_lowercase()).cloned().unwrap_or_default();
+        let status = status.and_then(|s| u16::try_from(s).ok()).unwrap_or_default();
+        assert!(statuses.contains(&status), "{}: {url} ({status}) is not in the audit trail", file.path().display());
+        checked += 1;
+    }
+    assert!(checked > 300, "the run's SCR requests were checked against the trails: {checked}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

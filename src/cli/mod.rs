@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+mod audit_cmd;
 mod site_cmd;
 mod token;
 mod validate;
@@ -52,6 +53,9 @@ enum Command {
     Repro(ReproArgs),
     /// Validate JSON files against the FHIR R4 schema (and the SCR rules with --rules scr).
     Validate(validate::ValidateArgs),
+    /// The mock's audit trail: export it from a running mock, verify a trail file's hash chain.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -160,6 +164,9 @@ struct MockArgs {
     /// No gateway in front of the SCR endpoints (no token checked), like the NHS sandbox.
     #[arg(long)]
     open_access: bool,
+    /// When the mock stops, write its audit trail here (JSON lines).
+    #[arg(long)]
+    audit_out: Option<PathBuf>,
 }
 
 pub fn main() -> ExitCode {
@@ -186,6 +193,7 @@ pub fn main() -> ExitCode {
             Command::Site(command) => site_cmd::run(command).await,
             Command::Repro(args) => repro(&args),
             Command::Validate(args) => validate::run(&args),
+            Command::Audit(command) => audit_cmd::run(command).await,
         }
     });
     match result {
@@ -347,15 +355,25 @@ async fn serve_mock(args: MockArgs) -> anyhow::Result<u8> {
     let gateway =
         if running.auth() { "gateway on: SCR requests need a token from /oauth2/token" } else { "open access" };
     eprintln!(
-        "mock SCR service ({} profile, {gateway}) listening on {}; identity service at {}/oauth2; admin routes under {}/_admin; Ctrl-C or SIGTERM stops it",
+        "mock SCR service ({} profile, {gateway}) listening on {}; identity service at {}/oauth2; admin routes (and the audit trail) under {}/_admin; Ctrl-C or SIGTERM stops it",
         running.profile().as_str(),
         running.addr(),
         running.origin(),
         running.origin()
     );
     stop_signal().await.context("waiting for Ctrl-C or SIGTERM")?;
+    let audit = running.audit();
     running.shutdown().await;
     eprintln!("mock stopped");
+    if let Some(out) = &args.audit_out {
+        // After the shutdown, so requests in flight at Ctrl-C are in it.
+        let trail = audit.entries(0);
+        if let Err(e) = audit_cmd::write_trail(out, &trail) {
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+        eprintln!("wrote the audit trail ({} entries) to {}", trail.len(), out.display());
+    }
     Ok(0)
 }
 

@@ -7,6 +7,8 @@
 //! | `GET /_admin/patients/{nhs}` | that patient's permission and SCR ids, as JSON |
 //! | `PUT /_admin/patients/{nhs}/permission` with `{"permission":"Yes"\|"No"\|"Ask"\|null}` | sets ACS state directly |
 //! | `POST /_admin/reset` | forgets every patient and alert |
+//! | `GET /_admin/audit[?since=N]` | the audit trail (entries after `seq` N), as a JSON array; both profiles |
+//! | `GET /_admin/audit/verify` | `{"valid":true,"entries":N,"head":…}` or the first tampered entry |
 //!
 //! Answers are `application/json`; errors are `{"error": "..."}` with 400/404/405.
 
@@ -14,6 +16,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+use super::audit;
 use super::transport::parse_query;
 use super::{AppState, Profile};
 use crate::scr::PermissionToView;
@@ -28,6 +31,9 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 /// Handles `/_admin{rest}`.
 pub fn handle(app: &AppState, method: &Method, rest: &str, query: Option<&str>, body: &[u8]) -> Response {
+    if let Some(response) = audit_route(app, method, rest, query) {
+        return response;
+    }
     if app.profile == Profile::Sandbox {
         return error(StatusCode::NOT_FOUND, "the sandbox profile is stateless and has no admin routes");
     }
@@ -73,4 +79,31 @@ pub fn handle(app: &AppState, method: &Method, rest: &str, query: Option<&str>, 
         }
         _ => error(StatusCode::NOT_FOUND, "no such admin route; see the README's 'Mock admin routes'"),
     }
+}
+
+/// `/_admin/audit` and `/_admin/audit/verify`, served by both profiles (the sandbox's accesses are audited too).
+fn audit_route(app: &AppState, method: &Method, rest: &str, query: Option<&str>) -> Option<Response> {
+    let path = rest.trim_matches('/');
+    if path != "audit" && path != "audit/verify" {
+        return None;
+    }
+    if method != Method::GET {
+        return Some(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this admin route"));
+    }
+    if path == "audit/verify" {
+        let entries = app.audit.entries(0);
+        let count = entries.len();
+        let head = entries.last().map_or(audit::GENESIS, |e| e.hash.as_str());
+        let body = match audit::verify(&entries) {
+            Ok(()) => json!({ "valid": true, "entries": count, "head": head }),
+            Err(t) => json!({ "valid": false, "entries": count, "seq": t.seq, "reason": t.reason }),
+        };
+        return Some(json_response(StatusCode::OK, &body));
+    }
+    let since = match parse_query(query).iter().find(|(k, _)| k == "since").map(|(_, v)| v.parse::<u64>()) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return Some(error(StatusCode::BAD_REQUEST, "since must be a sequence number (0 or more)")),
+    };
+    Some(json_response(StatusCode::OK, &json!(app.audit.entries(since))))
 }

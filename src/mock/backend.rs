@@ -6,13 +6,14 @@ use std::sync::LazyLock;
 use axum::http::HeaderMap;
 use serde_json::Value;
 
+use super::audit::Recording;
 use super::gateway::CallerIdentity;
 use super::responses;
 use super::spine::AlertSender;
 use super::spine::EventList;
 use super::AppState;
 use crate::scr::validate::{alert, parse, permission, query, upload};
-use crate::scr::{texts, ScrError};
+use crate::scr::{texts, PermissionToView, ScrError};
 
 /// A successful answer of the adaptor.
 #[derive(Debug)]
@@ -30,10 +31,27 @@ fn require_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, Scr
     headers.get(name).and_then(|v| v.to_str().ok()).ok_or_else(|| ScrError::bad_request(texts::missing_header(name)))
 }
 
+/// What the event list tells the audit trail: the permission in force (`No` for a dissent refusal).
+fn note_event_list(rec: &mut Recording<'_>, list: &EventList) {
+    match list {
+        EventList::Forbidden => rec.permission(PermissionToView::No),
+        EventList::Found { permission, .. } => rec.permission(*permission),
+        EventList::NotFound => {}
+    }
+}
+
 /// `GET /DocumentReference` (reference §4.1).
-pub fn get_document_reference(app: &AppState, params: &[(String, String)]) -> Result<Answer, ScrError> {
+pub fn get_document_reference(
+    app: &AppState,
+    params: &[(String, String)],
+    rec: &mut Recording<'_>,
+) -> Result<Answer, ScrError> {
     let nhs = query::document_reference_query(params)?;
-    match app.spine.event_list(&nhs) {
+    rec.patient(&nhs);
+    rec.serialise();
+    let list = app.spine.event_list(&nhs);
+    note_event_list(rec, &list);
+    match list {
         EventList::Forbidden => Err(ScrError::no_consent()),
         EventList::NotFound => Ok(Answer::Ok(responses::empty_searchset())),
         EventList::Found { scr_id, permission } => {
@@ -43,9 +61,13 @@ pub fn get_document_reference(app: &AppState, params: &[(String, String)]) -> Re
 }
 
 /// `GET /Bundle` (reference §4.2): the document only for the latest id, compared case-sensitively.
-pub fn get_bundle(app: &AppState, params: &[(String, String)]) -> Result<Answer, ScrError> {
+pub fn get_bundle(app: &AppState, params: &[(String, String)], rec: &mut Recording<'_>) -> Result<Answer, ScrError> {
     let (requested, nhs) = query::bundle_query(params)?;
-    match app.spine.event_list(&nhs) {
+    rec.patient(&nhs);
+    rec.serialise();
+    let list = app.spine.event_list(&nhs);
+    note_event_list(rec, &list);
+    match list {
         EventList::Forbidden => Err(ScrError::no_consent()),
         EventList::Found { scr_id, .. } if scr_id == requested => match app.spine.event_query(&nhs, &scr_id) {
             Some(document) => Ok(Answer::Ok(responses::scr_document_bundle(&app.base_url(), document))),
@@ -56,11 +78,21 @@ pub fn get_bundle(app: &AppState, params: &[(String, String)]) -> Result<Answer,
 }
 
 /// `POST /Bundle` (reference §4.3): headers, strict parse, mapping validation, consent, then Spine.
-pub fn post_bundle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Answer, ScrError> {
+pub fn post_bundle(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    rec: &mut Recording<'_>,
+) -> Result<Answer, ScrError> {
     require_header(headers, SESSION_URID)?;
     let document = parse::parse_resource(body, "Bundle")?;
     let upload = upload::validate_upload(&document)?;
-    if app.spine.event_list(&upload.nhs_number) == EventList::Forbidden {
+    rec.patient(&upload.nhs_number);
+    // The consent check and the store happen with no other recorded operation in between.
+    rec.serialise();
+    let list = app.spine.event_list(&upload.nhs_number);
+    note_event_list(rec, &list);
+    if list == EventList::Forbidden {
         return Err(ScrError::no_consent());
     }
     app.spine.submit_scr(&upload, &document)?;
@@ -73,11 +105,14 @@ pub fn set_permission(
     headers: &HeaderMap,
     body: &[u8],
     caller: Option<&CallerIdentity>,
+    rec: &mut Recording<'_>,
 ) -> Result<Answer, ScrError> {
     let urid = require_header(headers, SESSION_URID)?;
     require_header(headers, AUTHORIZATION)?;
     let parameters = parse::parse_resource(body, "Parameters")?;
     let request = permission::validate_set_permission(&parameters)?;
+    rec.patient(&request.nhs_number);
+    rec.permission(request.permission);
     // Job role: the user's userinfo roles when a token names the user; else the sandbox's canned userinfo.
     let role_code = match caller.filter(|c| !c.roles.is_empty()) {
         Some(c) => c.roles.iter().find(|r| r.person_roleid == urid).map(|r| r.role_code.clone()),
@@ -86,6 +121,7 @@ pub fn set_permission(
     if role_code.is_none() {
         return Err(ScrError::bad_request(texts::no_job_role_code(urid)));
     }
+    rec.serialise();
     app.spine.set_permission(&request)?;
     Ok(Answer::Created)
 }
@@ -96,15 +132,19 @@ pub fn post_audit_event(
     headers: &HeaderMap,
     body: &[u8],
     caller: Option<&CallerIdentity>,
+    rec: &mut Recording<'_>,
 ) -> Result<Answer, ScrError> {
     let urid = require_header(headers, SESSION_URID)?;
     let event = parse::parse_resource(body, "AuditEvent")?;
     let mut alert = alert::validate_alert(&event)?;
+    rec.patient(&alert.nhs_number);
+    rec.alert(&alert.alert_type, &alert.alert_subtype);
     // Without `source.observer` the adaptor names the caller's ASID as the observer (reference §4.5).
     if alert.observer_asid.is_none() {
         alert.observer_asid = caller.and_then(|c| c.asid.clone());
     }
     let sender = AlertSender { session_urid: urid, user_id: caller.and_then(|c| c.user_id.as_deref()) };
+    rec.serialise();
     app.spine.send_alert(&alert, &sender)?;
     Ok(Answer::Created)
 }

@@ -48,6 +48,8 @@ pub mod role_errors {
 /// Who is calling, as the gateway passes it to the backend.
 #[derive(Debug, Clone, Default)]
 pub struct CallerIdentity {
+    /// The app's name in `apps.toml` (never its API key).
+    pub app: String,
     pub asid: Option<String>,
     /// CIS2 user id (`NHSD-Identity-UUID`), for user-restricted tokens.
     pub user_id: Option<String>,
@@ -55,6 +57,13 @@ pub struct CallerIdentity {
     pub role: Option<Role>,
     /// All the user's roles, from userinfo (the backend's job-role lookup for `$setPermission` reads them).
     pub roles: Vec<Role>,
+}
+
+impl CallerIdentity {
+    /// Who the audit trail names: the CIS2 user of a user-restricted token, else the app.
+    pub fn audit_name(&self) -> &str {
+        self.user_id.as_deref().unwrap_or(&self.app)
+    }
 }
 
 /// A refusal, built as the proxy's templates build it.
@@ -122,7 +131,7 @@ pub fn check(
         resolve_role(&grant, headers).map_err(|e| Box::new(role_error(e)))
     } else {
         app_restricted_rules(method, suffix)?;
-        Ok(CallerIdentity { asid: grant.asid.clone(), ..CallerIdentity::default() })
+        Ok(CallerIdentity { app: grant.app.clone(), asid: grant.asid.clone(), ..CallerIdentity::default() })
     }
 }
 
@@ -176,6 +185,7 @@ fn resolve_role(grant: &AccessGrant, headers: &HeaderMap) -> Result<CallerIdenti
         },
     };
     Ok(CallerIdentity {
+        app: grant.app.clone(),
         asid: grant.asid.clone(),
         user_id: Some(user.persona.user_id.clone()),
         role: Some(role),

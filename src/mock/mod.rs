@@ -17,6 +17,7 @@
 //! The mock never calls into the harness; the harness reaches it only over HTTP.
 
 pub mod admin;
+pub mod audit;
 pub mod backend;
 pub mod gateway;
 pub mod identity;
@@ -103,6 +104,8 @@ pub struct AppState {
     pub identity: Option<Arc<identity::IdentityService>>,
     /// Whether SCR requests pass the gateway.
     pub auth: bool,
+    /// Every access to an SCR operation and the token endpoint, hash-chained.
+    pub audit: Arc<audit::AuditTrail>,
 }
 
 impl AppState {
@@ -118,6 +121,7 @@ pub struct RunningMock {
     profile: Profile,
     identity: Option<Arc<identity::IdentityService>>,
     auth: bool,
+    audit: Arc<audit::AuditTrail>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -139,6 +143,16 @@ impl RunningMock {
     /// The mock identity service (stateful profile), e.g. to introspect a token it issued.
     pub fn identity(&self) -> Option<&identity::IdentityService> {
         self.identity.as_deref()
+    }
+
+    /// The audit trail so far (what `GET /_admin/audit` answers).
+    pub fn audit_entries(&self) -> Vec<audit::AuditEntry> {
+        self.audit.entries(0)
+    }
+
+    /// The audit trail itself, readable after [`RunningMock::shutdown`].
+    pub fn audit(&self) -> Arc<audit::AuditTrail> {
+        self.audit.clone()
     }
 
     /// `http://127.0.0.1:<port>`
@@ -181,6 +195,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, MockError> {
         Profile::Sandbox => None,
     };
     let auth = config.auth && identity.is_some();
+    let audit = Arc::new(audit::AuditTrail::new(config.clock.clone()));
     let app = Arc::new(AppState {
         profile: config.profile,
         clock: config.clock,
@@ -189,6 +204,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, MockError> {
         store,
         identity: identity.clone(),
         auth,
+        audit: audit.clone(),
     });
     let router = transport::router(app);
     let (tx, rx) = oneshot::channel::<()>();
@@ -200,5 +216,5 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, MockError> {
             tracing::error!("mock server stopped: {e}");
         }
     });
-    Ok(RunningMock { addr, profile: config.profile, identity, auth, shutdown: Some(tx), task })
+    Ok(RunningMock { addr, profile: config.profile, identity, auth, audit, shutdown: Some(tx), task })
 }

@@ -14,9 +14,11 @@ use percent_encoding::percent_decode_str;
 use regex::Regex;
 use serde_json::Value;
 
+use super::audit::{self, AccessDraft};
 use super::backend::{self, Answer};
 use super::gateway::{self, CallerIdentity};
 use super::identity::IdentityService;
+use super::operation::Operation;
 use super::{admin, AppState};
 use crate::scr::codes::{BASE_PATH, FHIR_JSON};
 use crate::scr::{texts, IssueCode, ScrError};
@@ -84,7 +86,15 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
     let path = percent_decode_str(&raw_path).decode_utf8_lossy().into_owned();
     if let (Some(identity), true) = (&app.identity, IdentityService::serves(&path)) {
         let body = body.unwrap_or_default();
-        return identity.handle(&parts.method, &path, parts.uri.query(), &parts.headers, body).await;
+        // The token endpoint is audited by app name (never the client id itself: it is the API key).
+        let token_call = (Operation::recognise(&parts.method, &path) == Some(Operation::Token)).then(|| {
+            AccessDraft::from_headers(Operation::Token, audit::token_client(identity.apps(), &body), &parts.headers)
+        });
+        let response = identity.handle(&parts.method, &path, parts.uri.query(), &parts.headers, body).await;
+        if let Some(draft) = token_call {
+            app.audit.record(draft, response.status().as_u16());
+        }
+        return response;
     }
     if let Some(rest) = path.strip_prefix("/_admin") {
         let body = body.unwrap_or_default();
@@ -94,6 +104,9 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
     if suffix.as_deref() == Some("/_ping") && parts.method == Method::GET {
         return ping();
     }
+    // The audit trail's record of this request, if it is an SCR operation.
+    let operation = suffix.as_deref().and_then(|s| Operation::recognise(&parts.method, s));
+    let draft = |who: &str, headers: &HeaderMap| operation.map(|op| AccessDraft::from_headers(op, who, headers));
     // The gateway (auth on) answers before anything of the backend, on every path under the base path.
     let mut headers = parts.headers.clone();
     let caller = match (&app.identity, app.auth, suffix.as_deref()) {
@@ -108,22 +121,56 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
                     }
                     Some(caller)
                 }
-                Err(refusal) => return *refusal,
+                Err(refusal) => {
+                    if let Some(draft) = draft(audit::UNVERIFIED, &parts.headers) {
+                        app.audit.record(draft, refusal.status().as_u16());
+                    }
+                    return *refusal;
+                }
             }
         }
         _ => None,
     };
+    let who = caller.as_ref().map_or(audit::OPEN_ACCESS, CallerIdentity::audit_name);
+    let mut access = draft(who, &headers);
     if suffix.as_deref() == Some("/healthcheck") && parts.method == Method::GET {
         return healthcheck();
     }
     let ids = match CallIds::check(&parts.headers) {
         Ok(ids) => ids,
-        Err(e) => return outcome_response(&e),
+        Err(e) => {
+            let response = outcome_response(&e);
+            if let Some(draft) = access {
+                app.audit.record(draft, response.status().as_u16());
+            }
+            return response;
+        }
     };
+    if let Some(draft) = access.as_mut() {
+        draft.request_id = Some(ids.request_id.clone());
+    }
     let mut response = match (suffix, body) {
-        (_, Err(too_large)) => outcome_response(&too_large),
+        (_, Err(too_large)) => {
+            let response = outcome_response(&too_large);
+            if let Some(draft) = access {
+                app.audit.record(draft, response.status().as_u16());
+            }
+            response
+        }
         (Some(suffix), Ok(bytes)) => {
-            route(&app, &parts.method, &suffix, parts.uri.query(), &headers, bytes, caller.as_ref())
+            let mut recording = app.audit.recording(access);
+            let response = route(
+                &app,
+                &parts.method,
+                &suffix,
+                parts.uri.query(),
+                &headers,
+                bytes,
+                caller.as_ref(),
+                &mut recording,
+            );
+            recording.finish(response.status().as_u16());
+            response
         }
         (None, Ok(_)) => outcome_response(&ScrError::new(404, IssueCode::NotFound, texts::not_found(&path))),
     };
@@ -134,6 +181,7 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
 }
 
 /// 404 → 405 → 415 → the adaptor.
+#[allow(clippy::too_many_arguments)]
 fn route(
     app: &AppState,
     method: &Method,
@@ -142,6 +190,7 @@ fn route(
     headers: &HeaderMap,
     body: Bytes,
     caller: Option<&CallerIdentity>,
+    rec: &mut audit::Recording<'_>,
 ) -> Response {
     let Some(endpoint) = Endpoint::from_path(suffix) else {
         return outcome_response(&ScrError::new(404, IssueCode::NotFound, texts::not_found(suffix)));
@@ -170,11 +219,11 @@ fn route(
     }
     let params = parse_query(query);
     let answer = match (endpoint, effective) {
-        (Endpoint::DocumentReference, _) => backend::get_document_reference(app, &params),
-        (Endpoint::Bundle, &Method::GET) => backend::get_bundle(app, &params),
-        (Endpoint::Bundle, _) => backend::post_bundle(app, headers, &body),
-        (Endpoint::SetPermission, _) => backend::set_permission(app, headers, &body, caller),
-        (Endpoint::AuditEvent, _) => backend::post_audit_event(app, headers, &body, caller),
+        (Endpoint::DocumentReference, _) => backend::get_document_reference(app, &params, rec),
+        (Endpoint::Bundle, &Method::GET) => backend::get_bundle(app, &params, rec),
+        (Endpoint::Bundle, _) => backend::post_bundle(app, headers, &body, rec),
+        (Endpoint::SetPermission, _) => backend::set_permission(app, headers, &body, caller, rec),
+        (Endpoint::AuditEvent, _) => backend::post_audit_event(app, headers, &body, caller, rec),
     };
     match answer {
         Ok(Answer::Ok(value)) => fhir_response(StatusCode::OK, &value),

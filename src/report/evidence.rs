@@ -1,5 +1,6 @@
 //! The evidence bundle of a run: `reports/<run-id>/` with `manifest.json`, `exchanges/`, `junit.xml`,
-//! `cucumber.json`, `traceability.csv` and `report.html`, and `reports/latest` pointing at it. Built from the
+//! `cucumber.json`, `traceability.csv`, `report.html` and (mock target) `audit/<lane>.jsonl` with
+//! `audit/verification.json`, and `reports/latest` pointing at it. Built from the
 //! run's records; every file written atomically; `manifest.json` last, with the sha256 of every other file.
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use super::model::{
     Evidence, ExchangeRef, RequirementRow, RunFacts, RunSummary, ScalRow, ScenarioView, StepView, Verdict,
 };
 use super::{write_atomic, ReportError};
+use crate::mock::audit::{self, AuditEntry};
 use crate::requirements::{is_requirement_tag, Catalogue};
 use crate::runner::recorder::{ScenarioRecord, Status};
 
@@ -292,6 +294,61 @@ pub struct BundleFiles<'a> {
     pub junit_xml: &'a [u8],
     pub cucumber_json: Option<&'a [u8]>,
     pub report_html: &'a [u8],
+    /// The embedded mocks' audit trails (mock target), or why there are none.
+    pub audit: &'a AuditEvidence,
+}
+
+/// The audit trails of a run, for `audit/` in the bundle.
+#[derive(Debug, Clone)]
+pub enum AuditEvidence {
+    /// Sandbox and int: the real services keep their own audit; the harness records none.
+    NotRecorded { reason: String },
+    /// One trail per embedded mock.
+    Lanes(Vec<LaneAudit>),
+}
+
+/// One embedded mock's trail as fetched over HTTP at the end of the run.
+#[derive(Debug, Clone)]
+pub struct LaneAudit {
+    /// `main`, `open-access` or `sandbox`.
+    pub lane: String,
+    /// The entries, or why they could not be fetched.
+    pub trail: Result<Vec<AuditEntry>, String>,
+}
+
+impl LaneAudit {
+    /// The lane's verdict as the manifest and `audit/verification.json` state it.
+    fn verdict(&self) -> Value {
+        match &self.trail {
+            Err(e) => json!({ "lane": self.lane, "file": null, "error": e }),
+            Ok(entries) => {
+                let head = entries.last().map_or(audit::GENESIS, |e| e.hash.as_str());
+                let mut v = json!({ "lane": self.lane, "file": format!("audit/{}.jsonl", self.lane),
+                    "entries": entries.len(), "head": head });
+                match audit::verify(entries) {
+                    Ok(()) => v["valid"] = json!(true),
+                    Err(t) => {
+                        v["valid"] = json!(false);
+                        v["tampered"] = json!({ "seq": t.seq, "reason": t.reason });
+                    }
+                }
+                v
+            }
+        }
+    }
+}
+
+impl AuditEvidence {
+    fn manifest(&self) -> Value {
+        match self {
+            Self::NotRecorded { reason } => json!({ "recorded": false, "reason": reason }),
+            Self::Lanes(lanes) => json!({
+                "recorded": true,
+                "chain": "hash = sha256(prev_hash || canonical JSON of the entry without hash); `scr-assure audit verify FILE`",
+                "lanes": lanes.iter().map(LaneAudit::verdict).collect::<Vec<_>>(),
+            }),
+        }
+    }
 }
 
 /// Writes `reports/<run-id>/` and points `reports/latest` at it; returns the bundle directory.
@@ -332,6 +389,17 @@ pub fn write_bundle(
     }
     put("traceability.csv", &traceability_csv(evidence)?)?;
     put("report.html", files.report_html)?;
+    let audit = files.audit.manifest();
+    if let AuditEvidence::Lanes(lanes) = files.audit {
+        for lane in lanes {
+            if let Ok(entries) = &lane.trail {
+                put(&format!("audit/{}.jsonl", lane.lane), audit::to_json_lines(entries).as_bytes())?;
+            }
+        }
+        let verification = serde_json::to_vec_pretty(&audit)
+            .map_err(|e| ReportError::Render { what: "audit/verification.json", message: e.to_string() })?;
+        put("audit/verification.json", &verification)?;
+    }
     let scenarios: Vec<Value> = evidence
         .scenarios
         .iter()
@@ -359,6 +427,7 @@ pub fn write_bundle(
         "complete": evidence.summary.run.incomplete.is_none(),
         "incomplete_reason": evidence.summary.run.incomplete,
         "schemas": schema_facts(),
+        "audit": audit,
         "scenarios": scenarios,
         "files": written,
     });
@@ -406,7 +475,13 @@ mod tests {
             ..RunFacts::default()
         };
         let evidence = build(&[], &catalogue, None, &facts);
-        let files = BundleFiles { junit_xml: b"<testsuites/>", cucumber_json: None, report_html: b"<html></html>" };
+        let audit = AuditEvidence::NotRecorded { reason: "a unit test".into() };
+        let files = BundleFiles {
+            junit_xml: b"<testsuites/>",
+            cucumber_json: None,
+            report_html: b"<html></html>",
+            audit: &audit,
+        };
         let bundle = write_bundle(dir.path(), &evidence, &[], &files).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(bundle, dir.path().join("20260101T000000Z-abcdef"));
         let latest = dir.path().join("latest/manifest.json");
@@ -424,6 +499,30 @@ mod tests {
         let complete = manifest_of(None);
         assert_eq!(complete["complete"], true);
         assert_eq!(complete["incomplete_reason"], Value::Null);
+    }
+
+    #[test]
+    fn the_audit_manifest_says_what_was_recorded_and_whether_each_chain_holds() {
+        let none = AuditEvidence::NotRecorded { reason: "int".into() }.manifest();
+        assert_eq!(none, json!({ "recorded": false, "reason": "int" }));
+        let trail = audit::AuditTrail::new(crate::clock::Clock::frozen_now());
+        for status in [200, 403, 201] {
+            trail.record(audit::AccessDraft::new(crate::mock::operation::Operation::GetScrId, "u"), status);
+        }
+        let good = trail.entries(0);
+        let mut bad = good.clone();
+        bad[1].status = 200;
+        let lanes = AuditEvidence::Lanes(vec![
+            LaneAudit { lane: "main".into(), trail: Ok(good.clone()) },
+            LaneAudit { lane: "sandbox".into(), trail: Ok(bad) },
+            LaneAudit { lane: "open-access".into(), trail: Err("refused".into()) },
+        ])
+        .manifest();
+        let l = &lanes["lanes"];
+        assert_eq!((l[0]["valid"].as_bool(), l[0]["entries"].as_u64()), (Some(true), Some(3)));
+        assert_eq!(l[0]["head"].as_str(), good.last().map(|e| e.hash.as_str()));
+        assert_eq!((l[1]["valid"].as_bool(), l[1]["tampered"]["seq"].as_u64()), (Some(false), Some(2)));
+        assert_eq!((l[2]["error"].as_str(), l[2]["file"].is_null()), (Some("refused"), true));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! the embedded mocks if the target is `mock`, check the target answers, run cucumber with our
 //! [`recorder::Recorder`] and cucumber's JSON writer, then write `junit.xml` and `cucumber.json`.
 
+pub mod audit;
 pub mod auth;
 pub mod checks;
 pub mod context;
@@ -345,6 +346,8 @@ struct Target {
     /// The main lane's authentication.
     auth: Option<auth::Auth>,
     mocks: Vec<RunningMock>,
+    /// The embedded mocks by lane name and origin, for their audit trails.
+    audit_lanes: Vec<(String, String)>,
 }
 
 async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
@@ -360,6 +363,7 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
             let config = MockConfig { clock: clock.clone(), ..MockConfig::loopback(Profile::Stateful) };
             let mut endpoints = Vec::new();
             let mut main_origin = None;
+            let mut audit_lanes = Vec::new();
             // The stateful mock behind its gateway, the same without one (for @open-access), the sandbox profile.
             let wanted = [
                 (opts.profile != Some(Profile::Sandbox)).then(|| MockConfig { auth: true, ..config.clone() }),
@@ -367,7 +371,7 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
                 (opts.profile != Some(Profile::Stateful))
                     .then(|| MockConfig { profile: Profile::Sandbox, ..config.clone() }),
             ];
-            for config in wanted {
+            for (config, lane) in wanted.into_iter().zip(["main", "open-access", "sandbox"]) {
                 let Some(config) = config else {
                     endpoints.push(None);
                     continue;
@@ -382,6 +386,7 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
                     client: client(&m.base_url())?,
                     admin_origin: stateful.then(|| m.origin()),
                 }));
+                audit_lanes.push((lane.to_owned(), m.origin()));
                 mocks.push(m);
             }
             let mut endpoints = endpoints.into_iter();
@@ -396,6 +401,7 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
                 sandbox: sandbox.unwrap_or(fallback),
                 auth,
                 mocks,
+                audit_lanes,
             })
         }
         TargetKind::Sandbox | TargetKind::Int => {
@@ -419,6 +425,7 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
                 sandbox: endpoint,
                 auth,
                 mocks: Vec::new(),
+                audit_lanes: Vec::new(),
             })
         }
     }
@@ -725,10 +732,12 @@ async fn run_against(
     };
     let evidence = report::evidence::build(&outcome.records, catalogue, scal_map, &facts);
     let html = report::html::render(&evidence);
+    let audit = audit::collect(opts.target, &target.audit_lanes, &opts.http).await;
     let files = report::evidence::BundleFiles {
         junit_xml: junit.as_bytes(),
         cucumber_json: (!interrupted && !json_bytes.is_empty()).then_some(json_bytes.as_slice()),
         report_html: html.as_bytes(),
+        audit: &audit,
     };
     let bundle = report::evidence::write_bundle(&opts.reports, &evidence, &outcome.records, &files)?;
     outcome.reports.push(bundle);
