@@ -48,6 +48,8 @@ pub mod role_errors {
 /// Who is calling, as the gateway passes it to the backend.
 #[derive(Debug, Clone, Default)]
 pub struct CallerIdentity {
+    /// The app of the access token (what the rate limits count, [`super::rate_limit`]).
+    pub app: Option<String>,
     pub asid: Option<String>,
     /// CIS2 user id (`NHSD-Identity-UUID`), for user-restricted tokens.
     pub user_id: Option<String>,
@@ -71,7 +73,7 @@ fn access_denied(fault: &str) -> Response {
 }
 
 /// `AssignMessage.CatchallErrorMessage` filled with one error's variables.
-fn catch_all(status: StatusCode, code: &str, coding_code: &str, display: &str, diagnostics: &str) -> Response {
+pub(crate) fn catch_all(status: StatusCode, code: &str, coding_code: &str, display: &str, diagnostics: &str) -> Response {
     let body = json!({
         "resourceType": "OperationOutcome",
         "issue": [{
@@ -118,12 +120,13 @@ pub fn check(
         return Err(Box::new(access_denied(faults::INSUFFICIENT_SCOPE)));
     }
     let user_restricted = grant.scopes.iter().any(|s| USER_RESTRICTED_SCOPES.contains(&s.as_str()));
-    if user_restricted {
-        resolve_role(&grant, headers).map_err(|e| Box::new(role_error(e)))
+    let caller = if user_restricted {
+        resolve_role(&grant, headers).map_err(|e| Box::new(role_error(e)))?
     } else {
         app_restricted_rules(method, suffix)?;
-        Ok(CallerIdentity { asid: grant.asid.clone(), ..CallerIdentity::default() })
-    }
+        CallerIdentity { asid: grant.asid.clone(), ..CallerIdentity::default() }
+    };
+    Ok(CallerIdentity { app: Some(grant.app.clone()), ..caller })
 }
 
 /// The application-restricted flow of `scr-target.xml`.
@@ -176,6 +179,7 @@ fn resolve_role(grant: &AccessGrant, headers: &HeaderMap) -> Result<CallerIdenti
         },
     };
     Ok(CallerIdentity {
+        app: None,
         asid: grant.asid.clone(),
         user_id: Some(user.persona.user_id.clone()),
         role: Some(role),

@@ -18,9 +18,13 @@
 
 pub mod admin;
 pub mod backend;
+pub mod connection;
+pub mod faults;
 pub mod gateway;
 pub mod identity;
 pub mod operation;
+pub mod rate_limit;
+pub mod resend;
 pub mod responses;
 pub mod sandbox;
 pub mod seed;
@@ -67,6 +71,8 @@ pub struct MockConfig {
     pub seed: bool,
     /// Whether SCR requests pass the gateway (token, access mode, role). Off: open access, like the sandbox.
     pub auth: bool,
+    /// The proxy's SpikeArrest and Quota per app ([`rate_limit`]); `None`: off.
+    pub rate_limit: Option<rate_limit::RateLimit>,
 }
 
 impl MockConfig {
@@ -78,6 +84,7 @@ impl MockConfig {
             clock: Clock::system(),
             seed: true,
             auth: false,
+            rate_limit: None,
         }
     }
 }
@@ -103,6 +110,10 @@ pub struct AppState {
     pub identity: Option<Arc<identity::IdentityService>>,
     /// Whether SCR requests pass the gateway.
     pub auth: bool,
+    /// Armed faults ([`faults`]), the rate limits, and the uploads completed by X-Request-ID ([`resend`]).
+    pub faults: faults::FaultBook,
+    pub rate_limit: rate_limit::RateLimiter,
+    pub uploads: resend::CompletedUploads,
 }
 
 impl AppState {
@@ -189,8 +200,13 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, MockError> {
         store,
         identity: identity.clone(),
         auth,
+        faults: faults::FaultBook::default(),
+        rate_limit: rate_limit::RateLimiter::new(config.rate_limit),
+        uploads: resend::CompletedUploads::default(),
     });
-    let router = transport::router(app);
+    // Connections that a `connection-reset` fault can close with an RST.
+    let listener = connection::ResettingListener::new(listener);
+    let router = transport::router(app).into_make_service_with_connect_info::<connection::ConnectionHandle>();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, router).with_graceful_shutdown(async {

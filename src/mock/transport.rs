@@ -6,7 +6,8 @@
 use std::sync::{Arc, LazyLock};
 
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -15,6 +16,9 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::backend::{self, Answer};
+use super::connection::ConnectionHandle;
+use super::operation::Operation;
+use super::{faults, rate_limit, resend};
 use super::gateway::{self, CallerIdentity};
 use super::identity::IdentityService;
 use super::{admin, AppState};
@@ -82,6 +86,27 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
     };
     let raw_path = parts.uri.path().to_owned();
     let path = percent_decode_str(&raw_path).decode_utf8_lossy().into_owned();
+    // Injected faults play the Apigee layer: before the identity service, the gateway and the backend.
+    let operation = match path.strip_prefix(BASE_PATH) {
+        Some(suffix) => Operation::recognise(&parts.method, suffix),
+        None => Operation::recognise(&parts.method, &path).filter(|op| *op == Operation::Token),
+    };
+    let fault = operation.and_then(|op| {
+        let bytes = body.as_deref().unwrap_or_default();
+        app.faults.take(op, || faults::request_text(&path, parts.uri.query(), bytes))
+    });
+    match fault {
+        None => serve(app, parts, body, path).await,
+        Some(kind) => {
+            let connection = parts.extensions.get::<ConnectInfo<ConnectionHandle>>().map(|c| c.0.clone());
+            let headers = parts.headers.clone();
+            faults::answer(kind, &headers, connection, serve(app, parts, body, path)).await
+        }
+    }
+}
+
+/// A request as the NHS deployment serves it: identity service, gateway, rate limits, ids, then [`route`].
+async fn serve(app: Arc<AppState>, parts: Parts, body: Result<Bytes, ScrError>, path: String) -> Response {
     if let (Some(identity), true) = (&app.identity, IdentityService::serves(&path)) {
         let body = body.unwrap_or_default();
         return identity.handle(&parts.method, &path, parts.uri.query(), &parts.headers, body).await;
@@ -113,6 +138,13 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
         }
         _ => None,
     };
+    // The proxy's Quota and SpikeArrest, per app, after the token check (`scr-target.xml`'s PreFlow).
+    if suffix.is_some() {
+        let app_name = caller.as_ref().and_then(|c| c.app.as_deref()).unwrap_or(rate_limit::OPEN_ACCESS_APP);
+        if let Err(refusal) = app.rate_limit.admit(app_name, app.clock.now()) {
+            return faults::rate_limited(refusal.retry_after_secs);
+        }
+    }
     if suffix.as_deref() == Some("/healthcheck") && parts.method == Method::GET {
         return healthcheck();
     }
@@ -172,7 +204,7 @@ fn route(
     let answer = match (endpoint, effective) {
         (Endpoint::DocumentReference, _) => backend::get_document_reference(app, &params),
         (Endpoint::Bundle, &Method::GET) => backend::get_bundle(app, &params),
-        (Endpoint::Bundle, _) => backend::post_bundle(app, headers, &body),
+        (Endpoint::Bundle, _) => resend::upload_once(app, headers, &body),
         (Endpoint::SetPermission, _) => backend::set_permission(app, headers, &body, caller),
         (Endpoint::AuditEvent, _) => backend::post_audit_event(app, headers, &body, caller),
     };
