@@ -156,7 +156,9 @@ pub enum FaultSpecError {
     NotAnObject(String),
     #[error("'{0}' is required")]
     Missing(&'static str),
-    #[error("unknown operation '{0}': expected any, get-scr-id, get-scr, upload-scr, set-permission, send-alert or token")]
+    #[error(
+        "unknown operation '{0}': expected any, get-scr-id, get-scr, upload-scr, set-permission, send-alert or token"
+    )]
     UnknownOperation(String),
     #[error("unknown fault '{0}': expected one of {names}", names = FAULT_NAMES.join(", "))]
     UnknownFault(String),
@@ -202,8 +204,9 @@ impl ArmedFault {
             return Err(FaultSpecError::UnknownFault(name.to_owned()));
         }
         let allowed = FaultKind::allowed_parameters(name);
-        if let Some(member) =
-            obj.keys().find(|k| !["operation", "fault", "count", "match"].contains(&k.as_str()) && !allowed.contains(&k.as_str()))
+        if let Some(member) = obj
+            .keys()
+            .find(|k| !["operation", "fault", "count", "match"].contains(&k.as_str()) && !allowed.contains(&k.as_str()))
         {
             let allowed = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
             return Err(FaultSpecError::UnknownMember { member: member.clone(), fault: name.to_owned(), allowed });
@@ -392,10 +395,8 @@ fn unavailable_html() -> Response {
 
 /// The backend's 504, echoing the tracing ids it was given (it is the backend's answer, not the proxy's).
 fn gateway_timeout(ids_from: &HeaderMap) -> Response {
-    let mut response = fhir_json(
-        StatusCode::GATEWAY_TIMEOUT,
-        &operation_outcome("error", "transient", texts::SPINE_TIMEOUT),
-    );
+    let mut response =
+        fhir_json(StatusCode::GATEWAY_TIMEOUT, &operation_outcome("error", "transient", texts::SPINE_TIMEOUT));
     for name in [super::transport::X_REQUEST_ID, super::transport::X_CORRELATION_ID] {
         if let Some(v) = ids_from.get(name) {
             response.headers_mut().insert(name, v.clone());
@@ -430,7 +431,8 @@ async fn slow(real: Response, chunks: u64, delay: Duration) -> Response {
     };
     let count = usize::try_from(chunks).unwrap_or(1).clamp(1, bytes.len().max(1));
     let size = bytes.len().div_ceil(count).max(1);
-    let pieces: Vec<Bytes> = (0..bytes.len()).step_by(size).map(|i| bytes.slice(i..(i + size).min(bytes.len()))).collect();
+    let pieces: Vec<Bytes> =
+        (0..bytes.len()).step_by(size).map(|i| bytes.slice(i..(i + size).min(bytes.len()))).collect();
     let stream = futures::stream::unfold(pieces.into_iter(), move |mut rest| async move {
         let piece = rest.next()?;
         tokio::time::sleep(delay).await;
@@ -480,7 +482,9 @@ pub async fn answer(
             }
             None => unknown_error(StatusCode::INTERNAL_SERVER_ERROR),
         },
-        FaultKind::MalformedJson => (StatusCode::OK, [(header::CONTENT_TYPE, FHIR_JSON)], MALFORMED_JSON_BODY).into_response(),
+        FaultKind::MalformedJson => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, FHIR_JSON)], MALFORMED_JSON_BODY).into_response()
+        }
         FaultKind::WrongContentType { content_type } => {
             let mut response = real.await;
             if let Ok(v) = HeaderValue::from_str(&content_type) {
@@ -502,14 +506,19 @@ mod tests {
 
     #[test]
     fn admin_bodies_are_parsed_with_defaults() {
-        let f = arm(json!({"operation":"get-scr-id","fault":"unavailable-html","count":2})).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((f.scope, f.kind.clone(), f.remaining), (Scope::Only(Operation::GetScrId), FaultKind::UnavailableHtml, 2));
+        let f = arm(json!({"operation":"get-scr-id","fault":"unavailable-html","count":2}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (f.scope, f.kind.clone(), f.remaining),
+            (Scope::Only(Operation::GetScrId), FaultKind::UnavailableHtml, 2)
+        );
         let f = arm(json!({"operation":"any","fault":"gateway-timeout"})).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(f.kind, FaultKind::GatewayTimeout { delay_ms: 200, processed: false });
         assert_eq!(f.remaining, 1);
         let f = arm(json!({"operation":"upload-scr","fault":"oversized"})).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(f.kind, FaultKind::Oversized { bytes: 64 * 1024 * 1024 });
-        let f = arm(json!({"operation":"token","fault":"wrong-content-type","match":"x"})).unwrap_or_else(|e| panic!("{e}"));
+        let f = arm(json!({"operation":"token","fault":"wrong-content-type","match":"x"}))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(f.kind, FaultKind::WrongContentType { content_type: "text/plain".into() });
         assert_eq!(f.to_json()["contentType"], "text/plain");
         assert_eq!(f.to_json()["match"], "x");
@@ -521,18 +530,24 @@ mod tests {
         assert!(err(json!([])).contains("JSON object"));
         assert_eq!(err(json!({"fault":"server-error"})), "'operation' is required");
         assert!(err(json!({"operation":"read","fault":"server-error"})).starts_with("unknown operation 'read'"));
-        assert!(err(json!({"operation":"any","fault":"explode"})).contains("unknown fault 'explode': expected one of rate-limited"));
+        assert!(err(json!({"operation":"any","fault":"explode"}))
+            .contains("unknown fault 'explode': expected one of rate-limited"));
         assert_eq!(
             err(json!({"operation":"any","fault":"server-error","delayMs":5})),
             "'delayMs' is not a parameter of 'server-error' (its parameters: none)"
         );
-        assert_eq!(err(json!({"operation":"any","fault":"server-error","count":0})), "'count' must be an integer from 1 to 10000");
+        assert_eq!(
+            err(json!({"operation":"any","fault":"server-error","count":0})),
+            "'count' must be an integer from 1 to 10000"
+        );
         assert_eq!(
             err(json!({"operation":"any","fault":"gateway-timeout","processed":"yes"})),
             "'processed' must be true or false"
         );
         assert!(err(json!({"operation":"any","fault":"oversized","bytes":10})).starts_with("'bytes' must be"));
-        assert!(err(json!({"operation":"any","fault":"wrong-content-type","contentType":"a\nb"})).contains("header value"));
+        assert!(
+            err(json!({"operation":"any","fault":"wrong-content-type","contentType":"a\nb"})).contains("header value")
+        );
     }
 
     #[test]

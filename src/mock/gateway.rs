@@ -73,7 +73,13 @@ fn access_denied(fault: &str) -> Response {
 }
 
 /// `AssignMessage.CatchallErrorMessage` filled with one error's variables.
-pub(crate) fn catch_all(status: StatusCode, code: &str, coding_code: &str, display: &str, diagnostics: &str) -> Response {
+pub(crate) fn catch_all(
+    status: StatusCode,
+    code: &str,
+    coding_code: &str,
+    display: &str,
+    diagnostics: &str,
+) -> Response {
     let body = json!({
         "resourceType": "OperationOutcome",
         "issue": [{

@@ -17,11 +17,11 @@ use serde_json::Value;
 
 use super::backend::{self, Answer};
 use super::connection::ConnectionHandle;
-use super::operation::Operation;
-use super::{faults, rate_limit, resend};
 use super::gateway::{self, CallerIdentity};
 use super::identity::IdentityService;
+use super::operation::Operation;
 use super::{admin, AppState};
+use super::{faults, rate_limit, resend};
 use crate::scr::codes::{BASE_PATH, FHIR_JSON};
 use crate::scr::{texts, IssueCode, ScrError};
 

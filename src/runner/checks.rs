@@ -281,6 +281,116 @@ pub fn json_at(r: &RecordedResponse, pointer: &str, expected: &Value) -> Check {
     }
 }
 
+/// What kind of transport failure (no HTTP answer at all) a client error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    /// The peer reset the connection (TCP RST).
+    ConnectionReset,
+    /// The connection closed before a complete answer (EOF).
+    ConnectionClosed,
+    /// No answer within the client's timeout.
+    Timeout,
+    /// Nothing listening, or the name did not resolve.
+    Unreachable,
+    /// The answer was larger than the client accepts.
+    BodyTooLarge,
+    Other,
+}
+
+impl TransportFailure {
+    /// As scenarios name it (`Then the request fails with a connection reset`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::ConnectionReset => "a connection reset",
+            Self::ConnectionClosed => "a closed connection",
+            Self::Timeout => "a timeout",
+            Self::Unreachable => "an unreachable target",
+            Self::BodyTooLarge => "a body too large",
+            Self::Other => "another transport failure",
+        }
+    }
+
+    pub fn from_description(words: &str) -> Option<Self> {
+        [
+            Self::ConnectionReset,
+            Self::ConnectionClosed,
+            Self::Timeout,
+            Self::Unreachable,
+            Self::BodyTooLarge,
+            Self::Other,
+        ]
+        .into_iter()
+        .find(|k| k.describe() == words)
+    }
+}
+
+/// The one place a transport failure is classified, from the client error's text (`ClientError`'s display,
+/// which includes reqwest's and the OS's error chain). ECONNRESET is `os error 104` on Linux, 54 on macOS,
+/// 10054 on Windows.
+pub fn classify_transport_failure(error_text: &str) -> TransportFailure {
+    let text = error_text.to_ascii_lowercase();
+    let any = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    if any(&["connection reset", "reset by peer", "os error 104)", "os error 54)", "os error 10054)"]) {
+        TransportFailure::ConnectionReset
+    } else if any(&["timed out", "timeout"]) {
+        TransportFailure::Timeout
+    } else if any(&["too large", "exceeds", "length limit"]) {
+        TransportFailure::BodyTooLarge
+    } else if any(&["cannot reach", "connection refused", "dns error", "os error 111)"]) {
+        TransportFailure::Unreachable
+    } else if any(&["connection closed", "incomplete message", "unexpected eof", "broken pipe"]) {
+        TransportFailure::ConnectionClosed
+    } else {
+        TransportFailure::Other
+    }
+}
+
+/// A request expected to get no HTTP answer, failing in a given way. `failure` is the scenario's latest
+/// transport failure (`None`: the request was answered).
+pub fn transport_failure(failure: Option<&str>, expected: TransportFailure, answered_status: Option<u16>) -> Check {
+    let Some(text) = failure else {
+        let status = answered_status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "an answer".to_owned());
+        return Err(format!("expected the request to fail with {}, but it got {status}", expected.describe()));
+    };
+    let got = classify_transport_failure(text);
+    if got == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected the request to fail with {}, but it failed with {}: {text}",
+            expected.describe(),
+            got.describe()
+        ))
+    }
+}
+
+/// Why a response cannot be taken as a FHIR JSON resource, if it cannot: its Content-Type is not a JSON one,
+/// its body is not JSON, or it has no `resourceType`. The harness reports these plainly rather than as a
+/// missing member.
+pub fn fhir_problem(r: &RecordedResponse) -> Option<String> {
+    let content_type = r.header("content-type").unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if media != "application/fhir+json" && media != "application/json" {
+        return Some(format!("the response Content-Type is {content_type:?}, not application/fhir+json"));
+    }
+    match serde_json::from_str::<Value>(&r.body) {
+        Err(e) => Some(format!("the response body is not valid JSON ({e}) after {} bytes", r.body.len())),
+        Ok(v) if v.get("resourceType").and_then(Value::as_str).is_none() => {
+            Some("the response body is JSON but not a FHIR resource (no resourceType)".to_owned())
+        }
+        Ok(_) => None,
+    }
+}
+
+/// The response cannot be taken as FHIR, for a reason containing `expected`.
+pub fn not_fhir(r: &RecordedResponse, expected: &str) -> Check {
+    match fhir_problem(r) {
+        Some(problem) if problem.contains(expected) => Ok(()),
+        Some(problem) => Err(format!("the response is not FHIR, but not for {expected:?}: {problem}")),
+        None => Err(format!("expected a response that is not FHIR JSON ({expected}), got: {}", abbreviate(&r.body))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +411,52 @@ mod tests {
         assert!(operation_outcome(&r, "value", "error", "bad", CodeMatch::ValueOrInvalid).is_ok());
         assert!(operation_outcome(&r, "value", "error", "bad!", CodeMatch::ValueOrInvalid).is_err());
         assert!(operation_outcome(&r, "forbidden", "error", "bad", CodeMatch::ValueOrInvalid).is_err());
+    }
+
+    #[test]
+    fn transport_failures_are_classified_from_the_error_text() {
+        let reset = "request to http://127.0.0.1:1/x failed: error sending request for url (http://127.0.0.1:1/x): client error (SendRequest): connection error: Connection reset by peer (os error 104)";
+        assert_eq!(classify_transport_failure(reset), TransportFailure::ConnectionReset);
+        assert_eq!(classify_transport_failure("request to u timed out after 30 s"), TransportFailure::Timeout);
+        assert_eq!(
+            classify_transport_failure("cannot reach u: tcp connect error: Connection refused (os error 111)"),
+            TransportFailure::Unreachable
+        );
+        assert_eq!(
+            classify_transport_failure("request to u failed: connection closed before message completed"),
+            TransportFailure::ConnectionClosed
+        );
+        assert_eq!(classify_transport_failure("response body too large"), TransportFailure::BodyTooLarge);
+        assert_eq!(classify_transport_failure("something odd"), TransportFailure::Other);
+        for kind in [TransportFailure::ConnectionReset, TransportFailure::Timeout, TransportFailure::Other] {
+            assert_eq!(TransportFailure::from_description(kind.describe()), Some(kind));
+        }
+        assert!(transport_failure(Some(reset), TransportFailure::ConnectionReset, None).is_ok());
+        let answered = transport_failure(None, TransportFailure::ConnectionReset, Some(200));
+        assert_eq!(answered, Err("expected the request to fail with a connection reset, but it got HTTP 200".into()));
+        assert!(transport_failure(Some("timed out"), TransportFailure::ConnectionReset, None).is_err());
+    }
+
+    #[test]
+    fn responses_that_are_not_fhir_say_why() {
+        let truncated = response(200, r#"{"resourceType":"Bundle","ent"#);
+        let problem = fhir_problem(&truncated).unwrap_or_default();
+        assert!(problem.starts_with("the response body is not valid JSON (EOF while parsing"), "{problem}");
+        assert!(not_fhir(&truncated, "not valid JSON").is_ok());
+        assert!(not_fhir(&truncated, "Content-Type").is_err());
+        let text = RecordedResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: r#"{"resourceType":"Bundle"}"#.into(),
+        };
+        assert_eq!(
+            fhir_problem(&text).as_deref(),
+            Some("the response Content-Type is \"text/plain\", not application/fhir+json")
+        );
+        let fine = response(200, r#"{"resourceType":"Bundle"}"#);
+        assert_eq!(fhir_problem(&fine), None);
+        assert!(not_fhir(&fine, "anything").is_err());
+        assert!(fhir_problem(&response(200, "[]")).is_some_and(|p| p.contains("no resourceType")));
     }
 
     #[test]
