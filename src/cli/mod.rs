@@ -146,6 +146,14 @@ struct MockArgs {
     /// No gateway in front of the SCR endpoints (no token checked), like the NHS sandbox.
     #[arg(long)]
     open_access: bool,
+    /// Turn on the proxy's rate limits: SpikeArrest at this many requests per second per app (the live
+    /// default is 5), smoothed to one request per 1000/N ms.
+    #[arg(long, value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    rate_limit: Option<u32>,
+    /// With --rate-limit: the Quota, requests per calendar minute per app.
+    #[arg(long, value_name = "PER_MINUTE", default_value_t = 300, requires = "rate_limit",
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    quota: u32,
 }
 
 pub fn main() -> ExitCode {
@@ -299,6 +307,8 @@ async fn serve_mock(args: MockArgs) -> anyhow::Result<u8> {
     config.addr.set_port(args.port);
     config.seed = !args.no_seed;
     config.auth = !args.open_access;
+    config.rate_limit =
+        args.rate_limit.map(|per_second| mock::rate_limit::RateLimit { per_second, per_minute: args.quota });
     let running = match mock::start(config).await {
         Ok(m) => m,
         Err(e) => {
@@ -309,8 +319,12 @@ async fn serve_mock(args: MockArgs) -> anyhow::Result<u8> {
     println!("{}", running.base_url());
     let gateway =
         if running.auth() { "gateway on: SCR requests need a token from /oauth2/token" } else { "open access" };
+    let limits = match args.rate_limit {
+        Some(per_second) => format!(", rate limits {per_second}/s and {}/min per app", args.quota),
+        None => String::new(),
+    };
     eprintln!(
-        "mock SCR service ({} profile, {gateway}) listening on {}; identity service at {}/oauth2; admin routes under {}/_admin; Ctrl-C stops it",
+        "mock SCR service ({} profile, {gateway}{limits}) listening on {}; identity service at {}/oauth2; admin routes under {}/_admin; Ctrl-C stops it",
         running.profile().as_str(),
         running.addr(),
         running.origin(),
