@@ -281,6 +281,52 @@ pub fn json_at(r: &RecordedResponse, pointer: &str, expected: &Value) -> Check {
     }
 }
 
+/// The live proxy's catch-all `UNKNOWN_ERROR` OperationOutcome (reference §3.5) with this status: its
+/// diagnostics are `AssignMessage.Errors.Default`'s text around a Message ID, which differs every time.
+pub fn unknown_error(r: &RecordedResponse, status_code: u16) -> Check {
+    gateway_outcome(r, status_code, "unknown", "UNKNOWN_ERROR", "Unknown Error", None)?;
+    let b = body_json(r)?;
+    let diagnostics = b["issue"][0]["diagnostics"].as_str().unwrap_or("");
+    let expected = texts::apigee_unknown_error_diagnostics("");
+    let prefix = expected.trim_end_matches(')');
+    match diagnostics.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(')')) {
+        Some(message_id) if !message_id.trim().is_empty() => Ok(()),
+        _ => Err(format!("diagnostics {diagnostics:?} is not {:?} with a Message ID", expected)),
+    }
+}
+
+/// Spine's NACK of an upload whose event id (SCR id) it already holds (reference §4.3).
+pub fn duplicate_event(r: &RecordedResponse, scr_id: &str, nhs_number: &str, mode: CodeMatch) -> Check {
+    status(r, 400)?;
+    let text = texts::spine_processing_errors(&[
+        ("400", "Invalid Request"),
+        ("30134", &texts::duplicate_event(scr_id, nhs_number)),
+    ]);
+    operation_outcome(r, "value", "error", &text, mode)
+}
+
+/// The body contains a text (for answers that are not JSON, such as an HTML error page).
+pub fn body_contains(r: &RecordedResponse, text: &str) -> Check {
+    if r.body.contains(text) {
+        Ok(())
+    } else {
+        Err(format!("expected the body to contain {text:?}, got: {}", abbreviate(&r.body)))
+    }
+}
+
+/// The statuses of the latest `n` exchanges are all `expected`.
+pub fn latest_statuses(statuses: &[u16], n: usize, expected: u16) -> Check {
+    if statuses.len() < n {
+        return Err(format!("expected {n} responses, the scenario has {}", statuses.len()));
+    }
+    let latest = &statuses[statuses.len() - n..];
+    if latest.iter().all(|s| *s == expected) {
+        Ok(())
+    } else {
+        Err(format!("expected the last {n} responses to have status {expected}, got {latest:?}"))
+    }
+}
+
 /// What kind of transport failure (no HTTP answer at all) a client error is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportFailure {
@@ -371,7 +417,7 @@ pub fn fhir_problem(r: &RecordedResponse) -> Option<String> {
     let content_type = r.header("content-type").unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if media != "application/fhir+json" && media != "application/json" {
-        return Some(format!("the response Content-Type is {content_type:?}, not application/fhir+json"));
+        return Some(format!("the response Content-Type is {content_type}, not application/fhir+json"));
     }
     match serde_json::from_str::<Value>(&r.body) {
         Err(e) => Some(format!("the response body is not valid JSON ({e}) after {} bytes", r.body.len())),
@@ -438,6 +484,30 @@ mod tests {
     }
 
     #[test]
+    fn unknown_error_accepts_any_message_id_but_not_another_text() {
+        let body = |diagnostics: &str| {
+            serde_json::json!({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"unknown",
+                "details":{"coding":[{"system":"https://fhir.nhs.uk/CodeSystem/Spine-ErrorOrWarningCode","version":"1",
+                "code":"UNKNOWN_ERROR","display":"Unknown Error"}]},"diagnostics":diagnostics}]})
+            .to_string()
+        };
+        let json = |b: String| RecordedResponse {
+            status: 429,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: b,
+        };
+        assert!(unknown_error(&json(body(&texts::apigee_unknown_error_diagnostics("rrt-1-b"))), 429).is_ok());
+        assert!(unknown_error(&json(body(&texts::apigee_unknown_error_diagnostics("rrt-1-b"))), 500).is_err());
+        assert!(unknown_error(&json(body(&texts::apigee_unknown_error_diagnostics(""))), 429).is_err());
+        assert!(unknown_error(&json(body("An unknown server-side error occurred")), 429).is_err());
+        assert!(latest_statuses(&[201, 200, 200], 2, 200).is_ok());
+        assert!(body_contains(&response(503, "<h1>503 Service</h1>"), "503 Service").is_ok());
+        assert!(body_contains(&response(503, "<h1>503</h1>"), "503 Service").is_err());
+        assert!(latest_statuses(&[201, 200, 429], 2, 200).is_err());
+        assert!(latest_statuses(&[200], 2, 200).is_err());
+    }
+
+    #[test]
     fn responses_that_are_not_fhir_say_why() {
         let truncated = response(200, r#"{"resourceType":"Bundle","ent"#);
         let problem = fhir_problem(&truncated).unwrap_or_default();
@@ -451,7 +521,7 @@ mod tests {
         };
         assert_eq!(
             fhir_problem(&text).as_deref(),
-            Some("the response Content-Type is \"text/plain\", not application/fhir+json")
+            Some("the response Content-Type is text/plain, not application/fhir+json")
         );
         let fine = response(200, r#"{"resourceType":"Bundle"}"#);
         assert_eq!(fhir_problem(&fine), None);

@@ -237,3 +237,9 @@ pub fn apigee_unknown_error_diagnostics(message_id: &str) -> String {
         "An unknown error occurred processing this request. Contact us for assistance diagnosing this issue: https://digital.nhs.uk/developer/help-and-support. (Message ID: {message_id})"
     )
 }
+
+/// Spine's PSIS-30134 NACK display for an event id it already holds (reference §4.3, spec example; wording
+/// **derived** in the mock's upload NACK, see the README).
+pub fn duplicate_event(scr_id: &str, nhs_number: &str) -> String {
+    format!("[PSIS-30134] - Duplicate event with eventId {scr_id} and nhsNumber {nhs_number}.")
+}
