@@ -437,3 +437,59 @@ async fn the_token_endpoint_can_be_faulted_and_the_sandbox_has_no_fault_routes()
     assert_eq!(r.status().as_u16(), 404);
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn behind_the_gateway_the_rate_limit_counts_the_tokens_app_after_the_token_check() {
+    use scr_assure::identity::apps::AppRegistry;
+    use scr_assure::identity::assertion::{self, AssertionSpec};
+    use scr_assure::identity::client::TokenClient;
+    use scr_assure::identity::keys::SigningKey;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/identity");
+    let clock = Clock::fixed(minute_start());
+    let config = MockConfig {
+        auth: true,
+        clock: clock.clone(),
+        rate_limit: Some(RateLimit::default()),
+        ..MockConfig::loopback(Profile::Stateful)
+    };
+    let mock = mock::start(config).await.unwrap_or_else(|e| panic!("mock starts: {e}"));
+    let http = client();
+    let apps = AppRegistry::load(format!("{FIXTURES}/apps.toml")).unwrap_or_else(|e| panic!("apps: {e}"));
+    let api_key = apps.by_name("scr-assure-test").map(|a| a.api_key.clone()).unwrap_or_else(|| panic!("test app"));
+    let key = SigningKey::from_pem_file(format!("{FIXTURES}/test-app-private-key.pem"), "scr-assure-test-1")
+        .unwrap_or_else(|e| panic!("key: {e}"));
+    let token_url = format!("{}/oauth2/token", mock.origin());
+    let spec = AssertionSpec::new(api_key, "scr-assure-test-1", token_url.clone(), clock.now());
+    let minted = assertion::mint(&spec, &key).unwrap_or_else(|e| panic!("assertion: {e}"));
+    let form = TokenClient::client_credentials_form(&minted, &[]).encode();
+    let r = http
+        .post(&token_url)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("token: {e}"));
+    assert_eq!(r.status().as_u16(), 200, "the token endpoint is not rate limited");
+    let token = json_of(r).await["access_token"].as_str().unwrap_or_else(|| panic!("no access_token")).to_owned();
+    let nhs = nhs_number(999_309_000);
+    let get = |bearer: Option<String>| {
+        let request = http.get(scr_id_url(&mock, &nhs));
+        let request = match bearer {
+            Some(t) => request.header("Authorization", format!("Bearer {t}")),
+            None => request,
+        };
+        async move { request.send().await.map(|r| r.status().as_u16()).unwrap_or_else(|e| panic!("{e}")) }
+    };
+    assert_eq!(get(None).await, 401, "refused by the token check");
+    assert_eq!(get(Some(token.clone())).await, 200, "the token's app has its own count");
+    assert_eq!(
+        get(None).await,
+        401,
+        "the token check answers before the rate limit (else a second request at this instant would be 429)"
+    );
+    assert_eq!(get(Some(token.clone())).await, 429, "the app's second request in the same 200 ms");
+    clock.advance(chrono::Duration::milliseconds(200));
+    assert_eq!(get(Some(token)).await, 200);
+    mock.shutdown().await;
+}
