@@ -167,6 +167,14 @@ struct MockArgs {
     /// When the mock stops, write its audit trail here (JSON lines).
     #[arg(long)]
     audit_out: Option<PathBuf>,
+    /// Turn on the proxy's rate limits: SpikeArrest at this many requests per second per app (the live
+    /// default is 5), smoothed to one request per 1000/N ms.
+    #[arg(long, value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    rate_limit: Option<u32>,
+    /// With --rate-limit: the Quota, requests per calendar minute per app.
+    #[arg(long, value_name = "PER_MINUTE", default_value_t = 300, requires = "rate_limit",
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    quota: u32,
 }
 
 pub fn main() -> ExitCode {
@@ -344,6 +352,8 @@ async fn serve_mock(args: MockArgs) -> anyhow::Result<u8> {
     config.addr.set_port(args.port);
     config.seed = !args.no_seed;
     config.auth = !args.open_access;
+    config.rate_limit =
+        args.rate_limit.map(|per_second| mock::rate_limit::RateLimit { per_second, per_minute: args.quota });
     let running = match mock::start(config).await {
         Ok(m) => m,
         Err(e) => {
@@ -351,17 +361,22 @@ async fn serve_mock(args: MockArgs) -> anyhow::Result<u8> {
             return Ok(3);
         }
     };
+    let stop = StopSignal::install().context("installing the Ctrl-C and SIGTERM handlers")?;
     println!("{}", running.base_url());
     let gateway =
         if running.auth() { "gateway on: SCR requests need a token from /oauth2/token" } else { "open access" };
+    let limits = match args.rate_limit {
+        Some(per_second) => format!(", rate limits {per_second}/s and {}/min per app", args.quota),
+        None => String::new(),
+    };
     eprintln!(
-        "mock SCR service ({} profile, {gateway}) listening on {}; identity service at {}/oauth2; admin routes (and the audit trail) under {}/_admin; Ctrl-C or SIGTERM stops it",
+        "mock SCR service ({} profile, {gateway}{limits}) listening on {}; identity service at {}/oauth2; admin routes (and the audit trail) under {}/_admin; Ctrl-C or SIGTERM stops it",
         running.profile().as_str(),
         running.addr(),
         running.origin(),
         running.origin()
     );
-    stop_signal().await.context("waiting for Ctrl-C or SIGTERM")?;
+    stop.wait().await.context("waiting for Ctrl-C or SIGTERM")?;
     let audit = running.audit();
     running.shutdown().await;
     eprintln!("mock stopped");
@@ -377,18 +392,37 @@ async fn serve_mock(args: MockArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Ctrl-C, or SIGTERM (a container or service manager stopping the mock).
-async fn stop_signal() -> std::io::Result<()> {
+/// Ctrl-C, or SIGTERM (a container or service manager stopping the mock). Installed before the mock says it
+/// is listening, so a signal sent as soon as the URL is printed is never the default (fatal) one.
+struct StopSignal {
     #[cfg(unix)]
-    {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = terminate.recv() => Ok(()),
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await
+
+    async fn wait(mut self) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => Ok(()),
+                _ = self.terminate.recv() => Ok(()),
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await
+    }
 }
 
 fn print_requirements(args: &CatalogueArgs) -> anyhow::Result<u8> {

@@ -6,9 +6,11 @@
 //! | `GET /_admin/alerts[?nhs=N]` | the privacy alerts received (all, or about one patient), as JSON |
 //! | `GET /_admin/patients/{nhs}` | that patient's permission and SCR ids, as JSON |
 //! | `PUT /_admin/patients/{nhs}/permission` with `{"permission":"Yes"\|"No"\|"Ask"\|null}` | sets ACS state directly |
-//! | `POST /_admin/reset` | forgets every patient and alert |
+//! | `POST /_admin/reset` | forgets every patient and alert (and the uploads remembered for re-sends) |
 //! | `GET /_admin/audit[?since=N]` | the audit trail (entries after `seq` N), as a JSON array; both profiles |
 //! | `GET /_admin/audit/verify` | `{"valid":true,"entries":N,"head":…}` or the first tampered entry |
+//! | `POST /_admin/faults`, `GET`, `DELETE [?match=TEXT]` | arms, lists, disarms faults ([`super::faults`]) |
+//! | `PUT /_admin/rate-limit` `{"perSecond":5,"perMinute":300}`, `GET`, `DELETE` | the rate limits ([`super::rate_limit`]) |
 //!
 //! Answers are `application/json`; errors are `{"error": "..."}` with 400/404/405.
 
@@ -21,11 +23,11 @@ use super::transport::parse_query;
 use super::{AppState, Profile};
 use crate::scr::PermissionToView;
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     json_response(status, &json!({ "error": message }))
 }
 
@@ -72,8 +74,11 @@ pub fn handle(app: &AppState, method: &Method, rest: &str, query: Option<&str>, 
         }
         (&Method::POST, ["reset"]) => {
             app.store.reset();
+            app.uploads.clear();
             StatusCode::NO_CONTENT.into_response()
         }
+        (_, ["faults"]) => super::faults::admin(app, method, query, body),
+        (_, ["rate-limit"]) => super::rate_limit::admin(app, method, body),
         (_, ["alerts"] | ["patients", _] | ["patients", _, "permission"] | ["reset"]) => {
             error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this admin route")
         }

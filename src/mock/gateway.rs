@@ -80,7 +80,13 @@ fn access_denied(fault: &str) -> Response {
 }
 
 /// `AssignMessage.CatchallErrorMessage` filled with one error's variables.
-fn catch_all(status: StatusCode, code: &str, coding_code: &str, display: &str, diagnostics: &str) -> Response {
+pub(crate) fn catch_all(
+    status: StatusCode,
+    code: &str,
+    coding_code: &str,
+    display: &str,
+    diagnostics: &str,
+) -> Response {
     let body = json!({
         "resourceType": "OperationOutcome",
         "issue": [{
@@ -127,12 +133,13 @@ pub fn check(
         return Err(Box::new(access_denied(faults::INSUFFICIENT_SCOPE)));
     }
     let user_restricted = grant.scopes.iter().any(|s| USER_RESTRICTED_SCOPES.contains(&s.as_str()));
-    if user_restricted {
-        resolve_role(&grant, headers).map_err(|e| Box::new(role_error(e)))
+    let caller = if user_restricted {
+        resolve_role(&grant, headers).map_err(|e| Box::new(role_error(e)))?
     } else {
         app_restricted_rules(method, suffix)?;
-        Ok(CallerIdentity { app: grant.app.clone(), asid: grant.asid.clone(), ..CallerIdentity::default() })
-    }
+        CallerIdentity { app: grant.app.clone(), asid: grant.asid.clone(), ..CallerIdentity::default() }
+    };
+    Ok(caller)
 }
 
 /// The application-restricted flow of `scr-target.xml`.

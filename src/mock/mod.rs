@@ -19,9 +19,13 @@
 pub mod admin;
 pub mod audit;
 pub mod backend;
+pub mod connection;
+pub mod faults;
 pub mod gateway;
 pub mod identity;
 pub mod operation;
+pub mod rate_limit;
+pub mod resend;
 pub mod responses;
 pub mod sandbox;
 pub mod seed;
@@ -68,6 +72,8 @@ pub struct MockConfig {
     pub seed: bool,
     /// Whether SCR requests pass the gateway (token, access mode, role). Off: open access, like the sandbox.
     pub auth: bool,
+    /// The proxy's SpikeArrest and Quota per app ([`rate_limit`]); `None`: off.
+    pub rate_limit: Option<rate_limit::RateLimit>,
 }
 
 impl MockConfig {
@@ -79,6 +85,7 @@ impl MockConfig {
             clock: Clock::system(),
             seed: true,
             auth: false,
+            rate_limit: None,
         }
     }
 }
@@ -106,6 +113,10 @@ pub struct AppState {
     pub auth: bool,
     /// Every access to an SCR operation and the token endpoint, hash-chained.
     pub audit: Arc<audit::AuditTrail>,
+    /// Armed faults ([`faults`]), the rate limits, and the uploads completed by X-Request-ID ([`resend`]).
+    pub faults: faults::FaultBook,
+    pub rate_limit: rate_limit::RateLimiter,
+    pub uploads: resend::CompletedUploads,
 }
 
 impl AppState {
@@ -205,8 +216,13 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, MockError> {
         identity: identity.clone(),
         auth,
         audit: audit.clone(),
+        faults: faults::FaultBook::default(),
+        rate_limit: rate_limit::RateLimiter::new(config.rate_limit),
+        uploads: resend::CompletedUploads::default(),
     });
-    let router = transport::router(app);
+    // Connections that a `connection-reset` fault can close with an RST.
+    let listener = connection::ResettingListener::new(listener);
+    let router = transport::router(app).into_make_service_with_connect_info::<connection::ConnectionHandle>();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, router).with_graceful_shutdown(async {

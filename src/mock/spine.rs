@@ -64,7 +64,7 @@ pub fn nack_unknown_nhs_number() -> ScrError {
 
 /// Spine's NACK for an event id it already holds (reference §4.3, spec example of PSIS-30134).
 pub fn nack_duplicate_event(scr_id: &str, nhs_number: &str) -> ScrError {
-    let display = format!("[PSIS-30134] - Duplicate event with eventId {scr_id} and nhsNumber {nhs_number}.");
+    let display = texts::duplicate_event(scr_id, nhs_number);
     ScrError::bad_request(texts::spine_processing_errors(&[("400", "Invalid Request"), ("30134", &display)]))
 }
 

@@ -6,7 +6,8 @@
 use std::sync::{Arc, LazyLock};
 
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -16,10 +17,12 @@ use serde_json::Value;
 
 use super::audit::{self, AccessDraft};
 use super::backend::{self, Answer};
+use super::connection::ConnectionHandle;
 use super::gateway::{self, CallerIdentity};
 use super::identity::IdentityService;
 use super::operation::Operation;
 use super::{admin, AppState};
+use super::{faults, rate_limit, resend};
 use crate::scr::codes::{BASE_PATH, FHIR_JSON};
 use crate::scr::{texts, IssueCode, ScrError};
 
@@ -84,6 +87,36 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
     };
     let raw_path = parts.uri.path().to_owned();
     let path = percent_decode_str(&raw_path).decode_utf8_lossy().into_owned();
+    // Injected faults play the Apigee layer: before the identity service, the gateway and the backend.
+    let operation = match path.strip_prefix(BASE_PATH) {
+        Some(suffix) => Operation::recognise(&parts.method, suffix),
+        None => Operation::recognise(&parts.method, &path).filter(|op| *op == Operation::Token),
+    };
+    let fault = operation.and_then(|op| {
+        let bytes = body.as_deref().unwrap_or_default();
+        app.faults.take(op, || faults::request_text(&path, parts.uri.query(), bytes))
+    });
+    match (fault, operation) {
+        (Some(kind), Some(operation)) => {
+            let connection = parts.extensions.get::<ConnectInfo<ConnectionHandle>>().map(|c| c.0.clone());
+            let headers = parts.headers.clone();
+            let edge_answer = kind.answers_at_the_edge();
+            let app_for_audit = app.clone();
+            let response = faults::answer(kind, &headers, connection, serve(app, parts, body, path)).await;
+            // The edge's own answer is an access too (no caller verified); a request that went on to the service
+            // was recorded there, and a reset has no answer to record.
+            if edge_answer.is_some_and(|status| status.is_none_or(|s| s == response.status().as_u16())) {
+                let draft = AccessDraft::from_headers(operation, audit::UNVERIFIED, &headers);
+                app_for_audit.audit.record(draft, response.status().as_u16());
+            }
+            response
+        }
+        _ => serve(app, parts, body, path).await,
+    }
+}
+
+/// A request as the NHS deployment serves it: identity service, gateway, rate limits, ids, then [`route`].
+async fn serve(app: Arc<AppState>, parts: Parts, body: Result<Bytes, ScrError>, path: String) -> Response {
     if let (Some(identity), true) = (&app.identity, IdentityService::serves(&path)) {
         let body = body.unwrap_or_default();
         // The token endpoint is audited by app name (never the client id itself: it is the API key).
@@ -131,6 +164,18 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
         }
         _ => None,
     };
+    // The proxy's Quota and SpikeArrest, per app, after the token check (`scr-target.xml`'s PreFlow).
+    if suffix.is_some() {
+        let app_name = caller.as_ref().map_or(rate_limit::OPEN_ACCESS_APP, |c| c.app.as_str());
+        if let Err(refusal) = app.rate_limit.admit(app_name, app.clock.now()) {
+            let response = faults::rate_limited(refusal.retry_after_secs);
+            let who = caller.as_ref().map_or(audit::OPEN_ACCESS, CallerIdentity::audit_name);
+            if let Some(draft) = draft(who, &headers) {
+                app.audit.record(draft, response.status().as_u16());
+            }
+            return response;
+        }
+    }
     let who = caller.as_ref().map_or(audit::OPEN_ACCESS, CallerIdentity::audit_name);
     let mut access = draft(who, &headers);
     if suffix.as_deref() == Some("/healthcheck") && parts.method == Method::GET {
@@ -221,7 +266,7 @@ fn route(
     let answer = match (endpoint, effective) {
         (Endpoint::DocumentReference, _) => backend::get_document_reference(app, &params, rec),
         (Endpoint::Bundle, &Method::GET) => backend::get_bundle(app, &params, rec),
-        (Endpoint::Bundle, _) => backend::post_bundle(app, headers, &body, rec),
+        (Endpoint::Bundle, _) => resend::upload_once(app, headers, &body, rec),
         (Endpoint::SetPermission, _) => backend::set_permission(app, headers, &body, caller, rec),
         (Endpoint::AuditEvent, _) => backend::post_audit_event(app, headers, &body, caller, rec),
     };

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::client::RecordedResponse;
+use crate::client::{RecordedResponse, TransportFault};
 use crate::scr::codes::{
     ACS_PERMISSION_SYSTEM, BASE_PATH, GP_SUMMARY_CODE, GP_SUMMARY_DISPLAY_RETURNED, NHS_NUMBER_SYSTEM, SCR_UUID_SYSTEM,
 };
@@ -331,6 +331,121 @@ pub fn json_at(r: &RecordedResponse, pointer: &str, expected: &Value) -> Check {
     }
 }
 
+/// The live proxy's catch-all `UNKNOWN_ERROR` OperationOutcome (reference §3.5) with this status: its
+/// diagnostics are `AssignMessage.Errors.Default`'s text around a Message ID, which differs every time.
+pub fn unknown_error(r: &RecordedResponse, status_code: u16) -> Check {
+    gateway_outcome(r, status_code, "unknown", "UNKNOWN_ERROR", "Unknown Error", None)?;
+    let b = body_json(r)?;
+    let diagnostics = b["issue"][0]["diagnostics"].as_str().unwrap_or("");
+    let expected = texts::apigee_unknown_error_diagnostics("");
+    let prefix = expected.trim_end_matches(')');
+    match diagnostics.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(')')) {
+        Some(message_id) if !message_id.trim().is_empty() => Ok(()),
+        _ => Err(format!("diagnostics {diagnostics:?} is not {:?} with a Message ID", expected)),
+    }
+}
+
+/// Spine's NACK of an upload whose event id (SCR id) it already holds (reference §4.3).
+pub fn duplicate_event(r: &RecordedResponse, scr_id: &str, nhs_number: &str, mode: CodeMatch) -> Check {
+    status(r, 400)?;
+    let text = texts::spine_processing_errors(&[
+        ("400", "Invalid Request"),
+        ("30134", &texts::duplicate_event(scr_id, nhs_number)),
+    ]);
+    operation_outcome(r, "value", "error", &text, mode)
+}
+
+/// The body contains a text (for answers that are not JSON, such as an HTML error page).
+pub fn body_contains(r: &RecordedResponse, text: &str) -> Check {
+    if r.body.contains(text) {
+        Ok(())
+    } else {
+        Err(format!("expected the body to contain {text:?}, got: {}", abbreviate(&r.body)))
+    }
+}
+
+/// The statuses of the latest `n` exchanges are all `expected`.
+pub fn latest_statuses(statuses: &[u16], n: usize, expected: u16) -> Check {
+    if statuses.len() < n {
+        return Err(format!("expected {n} responses, the scenario has {}", statuses.len()));
+    }
+    let latest = &statuses[statuses.len() - n..];
+    if latest.iter().all(|s| *s == expected) {
+        Ok(())
+    } else {
+        Err(format!("expected the last {n} responses to have status {expected}, got {latest:?}"))
+    }
+}
+
+/// How scenarios name a transport fault (`Then the request fails with a connection reset`); the fault itself
+/// is the client's classification ([`crate::client::ClientError::fault`]), the one place it is decided.
+pub fn describe_fault(fault: TransportFault) -> &'static str {
+    match fault {
+        TransportFault::ConnectTimeout => "a connect timeout",
+        TransportFault::ReadTimeout => "a read timeout",
+        TransportFault::Unreachable => "an unreachable target",
+        TransportFault::ConnectionReset => "a connection reset",
+        TransportFault::Tls => "a TLS failure",
+        TransportFault::BodyTooLarge => "a body too large",
+        TransportFault::RedirectRefused => "a refused redirect",
+        TransportFault::Transport => "another transport failure",
+    }
+}
+
+/// The fault a scenario's words name.
+pub fn fault_from_description(words: &str) -> Option<TransportFault> {
+    TransportFault::ALL.into_iter().find(|f| describe_fault(*f) == words)
+}
+
+/// A request expected to get no HTTP answer, failing in a given way. `failure` is the scenario's latest
+/// transport failure with its message (`None`: the request was answered).
+pub fn transport_failure(
+    failure: Option<&(TransportFault, String)>,
+    expected: TransportFault,
+    answered_status: Option<u16>,
+) -> Check {
+    let Some((got, text)) = failure else {
+        let status = answered_status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "an answer".to_owned());
+        return Err(format!("expected the request to fail with {}, but it got {status}", describe_fault(expected)));
+    };
+    if *got == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected the request to fail with {}, but it failed with {}: {text}",
+            describe_fault(expected),
+            describe_fault(*got)
+        ))
+    }
+}
+
+/// Why a response cannot be taken as a FHIR JSON resource, if it cannot: its Content-Type is not a JSON one,
+/// its body is not JSON, or it has no `resourceType`. The harness reports these plainly rather than as a
+/// missing member.
+pub fn fhir_problem(r: &RecordedResponse) -> Option<String> {
+    let content_type = r.header("content-type").unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if media != "application/fhir+json" && media != "application/json" {
+        return Some(format!("the response Content-Type is {content_type}, not application/fhir+json"));
+    }
+    match serde_json::from_str::<Value>(&r.body) {
+        Err(e) => Some(format!("the response body is not valid JSON ({e}) after {} bytes", r.body.len())),
+        Ok(v) if v.get("resourceType").and_then(Value::as_str).is_none() => {
+            Some("the response body is JSON but not a FHIR resource (no resourceType)".to_owned())
+        }
+        Ok(_) => None,
+    }
+}
+
+/// The response cannot be taken as FHIR, for a reason containing `expected`.
+pub fn not_fhir(r: &RecordedResponse, expected: &str) -> Check {
+    match fhir_problem(r) {
+        Some(problem) if problem.contains(expected) => Ok(()),
+        Some(problem) => Err(format!("the response is not FHIR, but not for {expected:?}: {problem}")),
+        None => Err(format!("expected a response that is not FHIR JSON ({expected}), got: {}", abbreviate(&r.body))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,6 +466,71 @@ mod tests {
         assert!(operation_outcome(&r, "value", "error", "bad", CodeMatch::ValueOrInvalid).is_ok());
         assert!(operation_outcome(&r, "value", "error", "bad!", CodeMatch::ValueOrInvalid).is_err());
         assert!(operation_outcome(&r, "forbidden", "error", "bad", CodeMatch::ValueOrInvalid).is_err());
+    }
+
+    #[test]
+    fn transport_failures_are_named_as_scenarios_say_them() {
+        for fault in TransportFault::ALL {
+            assert_eq!(fault_from_description(describe_fault(fault)), Some(fault));
+        }
+        let reset = (TransportFault::ConnectionReset, "the connection was reset".to_owned());
+        assert!(transport_failure(Some(&reset), TransportFault::ConnectionReset, None).is_ok());
+        let answered = transport_failure(None, TransportFault::ConnectionReset, Some(200));
+        assert_eq!(answered, Err("expected the request to fail with a connection reset, but it got HTTP 200".into()));
+        let timeout = (TransportFault::ReadTimeout, "headers never came".to_owned());
+        let wrong = transport_failure(Some(&timeout), TransportFault::ConnectionReset, None);
+        assert_eq!(
+            wrong,
+            Err("expected the request to fail with a connection reset, but it failed with a read timeout: headers \
+                 never came"
+                .into())
+        );
+    }
+
+    #[test]
+    fn unknown_error_accepts_any_message_id_but_not_another_text() {
+        let body = |diagnostics: &str| {
+            serde_json::json!({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"unknown",
+                "details":{"coding":[{"system":"https://fhir.nhs.uk/CodeSystem/Spine-ErrorOrWarningCode","version":"1",
+                "code":"UNKNOWN_ERROR","display":"Unknown Error"}]},"diagnostics":diagnostics}]})
+            .to_string()
+        };
+        let json = |b: String| RecordedResponse {
+            status: 429,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: b,
+        };
+        assert!(unknown_error(&json(body(&texts::apigee_unknown_error_diagnostics("rrt-1-b"))), 429).is_ok());
+        assert!(unknown_error(&json(body(&texts::apigee_unknown_error_diagnostics("rrt-1-b"))), 500).is_err());
+        assert!(unknown_error(&json(body(&texts::apigee_unknown_error_diagnostics(""))), 429).is_err());
+        assert!(unknown_error(&json(body("An unknown server-side error occurred")), 429).is_err());
+        assert!(latest_statuses(&[201, 200, 200], 2, 200).is_ok());
+        assert!(body_contains(&response(503, "<h1>503 Service</h1>"), "503 Service").is_ok());
+        assert!(body_contains(&response(503, "<h1>503</h1>"), "503 Service").is_err());
+        assert!(latest_statuses(&[201, 200, 429], 2, 200).is_err());
+        assert!(latest_statuses(&[200], 2, 200).is_err());
+    }
+
+    #[test]
+    fn responses_that_are_not_fhir_say_why() {
+        let truncated = response(200, r#"{"resourceType":"Bundle","ent"#);
+        let problem = fhir_problem(&truncated).unwrap_or_default();
+        assert!(problem.starts_with("the response body is not valid JSON (EOF while parsing"), "{problem}");
+        assert!(not_fhir(&truncated, "not valid JSON").is_ok());
+        assert!(not_fhir(&truncated, "Content-Type").is_err());
+        let text = RecordedResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: r#"{"resourceType":"Bundle"}"#.into(),
+        };
+        assert_eq!(
+            fhir_problem(&text).as_deref(),
+            Some("the response Content-Type is text/plain, not application/fhir+json")
+        );
+        let fine = response(200, r#"{"resourceType":"Bundle"}"#);
+        assert_eq!(fhir_problem(&fine), None);
+        assert!(not_fhir(&fine, "anything").is_err());
+        assert!(fhir_problem(&response(200, "[]")).is_some_and(|p| p.contains("no resourceType")));
     }
 
     #[test]

@@ -662,6 +662,7 @@ async fn run_against(
             let key = (feature.path.clone().unwrap_or_default(), scenario.position.line);
             Box::pin(async move {
                 if let Some(world) = world {
+                    world.clean_up().await;
                     let exchanges = std::mem::take(&mut world.exchanges);
                     world.ctx().exchanges.put(key, exchanges);
                 }

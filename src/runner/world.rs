@@ -105,8 +105,13 @@ pub struct ScrWorld {
     pub deliberately_invalid: bool,
     /// The next request is built non-conformant on purpose (a change, a raw body, another media type).
     pub next_request_deliberate: bool,
+    /// Headers the next request alone carries, over the defaults and the scenario's changes.
+    pub next_headers: Vec<(String, String)>,
     /// The latest request that failed below HTTP (timeout, reset, refused redirect …): its fault and message.
     pub transport_failure: Option<(TransportFault, String)>,
+    /// Mock-only admin routes to `DELETE` when the scenario ends, whatever its outcome (faults it armed, the
+    /// rate limit it turned on).
+    pub cleanups: Vec<String>,
 }
 
 impl fmt::Debug for ScrWorld {
@@ -141,7 +146,9 @@ impl ScrWorld {
             userinfo: None,
             deliberately_invalid: false,
             next_request_deliberate: false,
+            next_headers: Vec::new(),
             transport_failure: None,
+            cleanups: Vec::new(),
         })
     }
 
@@ -295,16 +302,17 @@ impl ScrWorld {
         content_type: Option<&str>,
     ) -> Result<&Exchange, StepFailure> {
         let mut headers = self.request_headers(&method).await?;
-        if let Some(ct) = content_type {
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("Content-Type"));
-            headers.push(("Content-Type".into(), HeaderValue::Plain(ct.to_owned())));
+        let content_type = content_type.map(|ct| ("Content-Type".to_owned(), ct.to_owned()));
+        for (name, value) in content_type.into_iter().chain(std::mem::take(&mut self.next_headers)) {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+            headers.push((name, HeaderValue::Plain(value)));
         }
         let request = ScrRequest { method, path: path.to_owned(), headers, body };
+        self.transport_failure = None;
         let mut exchange = match self.client().send(request).await {
             Ok(exchange) => exchange,
             Err(e) => return Err(self.transport_failed(e)),
         };
-        self.transport_failure = None;
         let deliberate = self.deliberately_invalid || std::mem::take(&mut self.next_request_deliberate);
         let validator =
             FhirValidator::shared().map_err(|e| StepFailure(format!("cannot load the FHIR schema: {e}")))?;
@@ -336,6 +344,16 @@ impl ScrWorld {
         StepFailure(message)
     }
 
+    /// Sends like [`ScrWorld::send`], but a request that gets no HTTP answer does not fail the step: the failure
+    /// is kept in `transport_failure` for a Then step.
+    pub async fn try_send(&mut self, method: Method, path: &str, body: Option<Vec<u8>>) -> StepResult {
+        let outcome = self.send(method, path, body, None).await.map(|_| ());
+        match outcome {
+            Err(_) if self.transport_failure.is_some() => Ok(()),
+            other => other,
+        }
+    }
+
     /// POSTs a JSON body.
     pub async fn post_json(&mut self, path: &str, body: &Value) -> Result<&Exchange, StepFailure> {
         self.send(Method::POST, path, Some(body.to_string().into_bytes()), None).await
@@ -344,6 +362,48 @@ impl ScrWorld {
     /// The latest exchange.
     pub fn last(&self) -> Result<&Exchange, StepFailure> {
         self.exchanges.last().ok_or_else(|| StepFailure("no request has been sent in this scenario".into()))
+    }
+
+    /// Sends a request to a mock-only admin route (`/_admin/...`); returns the status and the JSON body (null
+    /// when empty).
+    pub async fn admin_send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), StepFailure> {
+        let origin = self
+            .ctx
+            .endpoint(self.lane)
+            .admin_origin
+            .as_deref()
+            .ok_or("this step needs the embedded mock's admin routes: tag the scenario @mock-only")?;
+        let client = ScrClient::new(origin, self.ctx.clock.clone(), ClientOptions::default())
+            .map_err(|e| StepFailure(e.to_string()))?;
+        let headers = vec![("Content-Type".to_owned(), HeaderValue::Plain("application/json".to_owned()))];
+        let request = ScrRequest {
+            method,
+            path: format!("/_admin{path}"),
+            headers,
+            body: body.map(|b| b.to_string().into_bytes()),
+        };
+        let exchange = client.send(request).await.map_err(|e| StepFailure(e.to_string()))?;
+        let status = exchange.response.status;
+        if exchange.response.body.is_empty() {
+            return Ok((status, Value::Null));
+        }
+        let json = serde_json::from_str(&exchange.response.body)
+            .map_err(|e| StepFailure(format!("admin route {path} answered {status}: not JSON ({e})")))?;
+        Ok((status, json))
+    }
+
+    /// Undoes what the scenario arranged on the mock (its `cleanups`); failures are only logged.
+    pub async fn clean_up(&mut self) {
+        for path in std::mem::take(&mut self.cleanups) {
+            if let Err(e) = self.admin_send(Method::DELETE, &path, None).await {
+                tracing::warn!("cleaning up {path} after the scenario failed: {e}");
+            }
+        }
     }
 
     /// GETs a mock-only admin route (`/_admin/...`) and parses its JSON.

@@ -219,3 +219,27 @@ pub const ALERT_ROLE_EMPTY: &str =
 pub fn unknown_code(element: &str, value: &str, enumeration: &str) -> String {
     format!("[element=\"{element}\"] Invalid attribute value \"{value}\": Unknown {enumeration} code '{value}'")
 }
+
+/// 504 after Spine's POST and polling found no answer in time (reference §3.4; spec `POST /Bundle` 504 example;
+/// `J/exceptions/ScrTimeoutException.java`).
+pub const SPINE_TIMEOUT: &str = "Request processing timed out. Spine POST + polling GET has timed out";
+
+/// 503 from the infrastructure, JSON form (reference §3.5; spec 503 example).
+pub const SERVICE_NOT_AVAILABLE: &str = "Code: 503, Display: Service Not Available";
+
+/// 503 from the infrastructure, HTML form: the spec only says the page contains this term (reference §3.5).
+pub const SERVICE_TEMPORARILY_UNAVAILABLE: &str = "503 Service Temporarily Unavailable";
+
+/// The live proxy's `AssignMessage.Errors.Default` diagnostics, which its catch-all fault rule sends for any
+/// error it does not name (reference §3.5). `message_id` is Apigee's `{messageid}`.
+pub fn apigee_unknown_error_diagnostics(message_id: &str) -> String {
+    format!(
+        "An unknown error occurred processing this request. Contact us for assistance diagnosing this issue: https://digital.nhs.uk/developer/help-and-support. (Message ID: {message_id})"
+    )
+}
+
+/// Spine's PSIS-30134 NACK display for an event id it already holds (reference §4.3, spec example; wording
+/// **derived** in the mock's upload NACK, see the README).
+pub fn duplicate_event(scr_id: &str, nhs_number: &str) -> String {
+    format!("[PSIS-30134] - Duplicate event with eventId {scr_id} and nhsNumber {nhs_number}.")
+}

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod arrange;
 pub mod assert;
 pub mod consent;
+pub mod faults;
 pub mod identity;
 pub mod retrieve;
 pub mod transport;

@@ -7,7 +7,7 @@ use crate::runner::world::{ScrWorld, StepFailure, StepResult};
 use crate::scr::{patch, payloads};
 
 /// The Composition identifier of an upload body, upper-cased as the adaptor stores it.
-fn composition_identifier(body: &Value) -> Option<String> {
+pub(crate) fn composition_identifier(body: &Value) -> Option<String> {
     body.get("entry")?
         .as_array()?
         .iter()
