@@ -1660,3 +1660,54 @@ fn the_three_body_validators_answer_any_mutation_of_a_valid_payload_with_a_4xx()
         Ok(())
     });
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Regressions found by fuzzing (kept as explicit cases)
+// ---------------------------------------------------------------------------------------------------------
+
+/// Writes `request` on a raw loopback connection, half-closes it, and returns the status and body answered.
+fn raw_exchange(f: &Fixture, lane: Lane, request: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    f.rt.block_on(async {
+        let mut stream = tokio::net::TcpStream::connect(f.mock(lane).addr())
+            .await
+            .unwrap_or_else(|e| panic!("connect to the mock: {e}"));
+        stream.write_all(request).await.unwrap_or_else(|e| panic!("write: {e}"));
+        stream.shutdown().await.unwrap_or_else(|e| panic!("half-close: {e}"));
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+        read.unwrap_or_else(|_| panic!("no answer within 10 s")).unwrap_or_else(|e| panic!("read: {e}"));
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        (status, body)
+    })
+}
+
+/// Found by fuzzing the framing: a body that cannot be read (malformed chunked encoding, or shorter than its
+/// Content-Length) was answered 413 "Request body exceeds the host imposed limitation" although it was tiny.
+/// Only a body over the limit is 413; an unreadable one is the backend's 400 (Spring's wording, derived).
+#[test]
+fn an_unreadable_body_is_400_not_413() {
+    let f = fixture();
+    let head = |framing: &str| {
+        format!(
+            "POST /summary-care-record/FHIR/R4/Bundle HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {FHIR_JSON}\r\n\
+             NHSD-Session-URID: {URID}\r\n{framing}\r\n\r\n"
+        )
+    };
+    let cases = [
+        ("malformed chunk size", format!("{}zz\r\n{{}}\r\n0\r\n\r\n", head("Transfer-Encoding: chunked"))),
+        ("shorter than Content-Length", format!("{}{{}}", head("Content-Length: 100"))),
+    ];
+    for lane in [Lane::Open, Lane::Sandbox] {
+        for (case, request) in &cases {
+            let (status, body) = raw_exchange(&f, lane, request.as_bytes());
+            assert_eq!(status, 400, "{lane:?} {case}: {body}");
+            let outcome: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{case}: {e}: {body}"));
+            assert_eq!(outcome["issue"][0]["code"], "value", "{case}: {body}");
+            assert_eq!(outcome["issue"][0]["details"]["text"], "I/O error while reading input message", "{case}");
+            f.still_serves(lane).unwrap_or_else(|e| panic!("{lane:?}: {e}"));
+        }
+    }
+}

@@ -78,7 +78,11 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
     // unread cannot be reused, and a client that has already pooled it would fail its next request.
     let body = match to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => Ok(bytes),
-        Err(_) => Err(ScrError::new(413, IssueCode::Invalid, "Request body exceeds the host imposed limitation")),
+        Err(e) if is_length_limit(&e) => {
+            Err(ScrError::new(413, IssueCode::Invalid, "Request body exceeds the host imposed limitation"))
+        }
+        // Malformed chunked encoding, or fewer bytes than Content-Length: not "too large" (found by fuzzing).
+        Err(_) => Err(ScrError::bad_request(texts::UNREADABLE_BODY)),
     };
     let raw_path = parts.uri.path().to_owned();
     let path = percent_decode_str(&raw_path).decode_utf8_lossy().into_owned();
@@ -181,6 +185,11 @@ fn route(
         Ok(Answer::Created) => StatusCode::CREATED.into_response(),
         Err(e) => outcome_response(&e),
     }
+}
+
+/// Whether reading a body failed because it exceeded [`MAX_BODY_BYTES`] (rather than being malformed).
+fn is_length_limit(error: &axum::Error) -> bool {
+    std::error::Error::source(error).is_some_and(|e| e.is::<http_body_util::LengthLimitError>())
 }
 
 /// `application/fhir+json`, with any parameters (e.g. `;charset=UTF-8`), case-insensitive.
