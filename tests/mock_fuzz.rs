@@ -1130,6 +1130,80 @@ fn a_body_over_the_limit_is_413_as_an_outcome_on_every_lane() {
     }
 }
 
+/// A request path: a known prefix, then segments that are endpoint names, dot segments, encoded slashes and
+/// NULs, invalid escapes, matrix parameters or random text.
+fn raw_path() -> impl Strategy<Value = String> {
+    let prefix = prop::sample::select(vec![
+        "",
+        "/summary-care-record/FHIR/R4",
+        "/summary-care-record/FHIR/R4",
+        "/summary-care-record/FHIR/R4",
+        "/summary-care-record",
+        "/summary-care-record/FHIR/R4%2F",
+        "/oauth2",
+        "/mock-cis2",
+        "/mock-apps",
+    ]);
+    let segment = prop_oneof![
+        3 => prop::sample::select(vec![
+            "DocumentReference", "Bundle", "$setPermission", "%24setPermission", "AuditEvent", "_ping", "healthcheck",
+            "token", "authorize", "userinfo", "login", "..", ".", "", "%2F", "%2e%2e", "%00", "%FF", "%", "%zz",
+            ";jsessionid=1", "Bundle;x=1", "bundle", "BUNDLE", "Bundle%20", "é",
+        ])
+        .prop_map(str::to_owned),
+        1 => "[A-Za-z0-9%._~$-]{0,12}",
+    ];
+    let segments =
+        prop_oneof![3 => prop::collection::vec(segment.clone(), 1..=1), 1 => prop::collection::vec(segment, 0..4)];
+    (prefix, segments, any::<bool>()).prop_map(|(prefix, segments, slash)| {
+        let mut path = prefix.to_owned();
+        for s in segments {
+            path.push('/');
+            path.push_str(&s);
+        }
+        if slash || path.is_empty() {
+            path.push('/');
+        }
+        path
+    })
+}
+
+#[test]
+fn any_path_gets_no_5xx_and_the_answer_of_the_layer_it_reaches() {
+    let f = fixture();
+    let strategy = (prop::sample::select(LANES.to_vec()), method(), raw_path());
+    let tally = Tally::default();
+    check(160, strategy, |(lane, method, path)| {
+        // A query both reads accept, so a path that reaches one of them can succeed.
+        let nhs = if lane == Lane::Sandbox { SANDBOX_NHS } else { SEED_NHS };
+        let query = format!(
+            "patient={NHS_SYSTEM}|{nhs}&composition.identifier=X&composition.subject:Patient.identifier={NHS_SYSTEM}|{nhs}"
+        );
+        let Ok(url) = reqwest::Url::parse(&format!("{}{path}?{query}", f.mock(lane).origin())) else {
+            return Ok(());
+        };
+        // As the mock routes it: the whole path percent-decoded.
+        let routed = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy().into_owned();
+        prop_assume!(!routed.starts_with("/_admin"), "mock-only admin routes change state: not fuzzed");
+        let headers = f.good_headers(lane);
+        let body = if method == Method::POST { b"{}".to_vec() } else { vec![] };
+        let reply = f.send(method.clone(), url.as_str(), headers.clone(), body)?;
+        let identity =
+            lane != Lane::Sandbox && ["/oauth2/", "/mock-cis2/", "/mock-apps/"].iter().any(|p| routed.starts_with(p));
+        let ping = ["/_ping", "/healthcheck"].iter().any(|p| routed == format!("/summary-care-record/FHIR/R4{p}"));
+        if identity && routed.starts_with("/oauth2/") {
+            check_oauth_reply(&reply, &routed, &method)?;
+        } else if identity || (ping && reply.status == 200) {
+            reply.no_5xx()?;
+        } else {
+            check_scr_reply(&reply, lane, &method, &SentIds::of(&headers))?;
+        }
+        tally.add(reply.status.to_string());
+        f.still_serves(lane)
+    });
+    tally.require(&["200", "400", "404", "405"]);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The identity service over HTTP
 // ---------------------------------------------------------------------------------------------------------
