@@ -14,9 +14,16 @@
 //!   any version) are echoed exactly, absent ones generated upper-case, and an invalid one is a 400 without
 //!   echo headers.
 //!
-//! Deterministic: a fixed seed unless `PROPTEST_RNG_SEED` is set; `PROPTEST_CASES` overrides the case counts.
-//! Pure parsers (query, form, NHS number, FHIR parse and validators) get the same treatment in-process at the
-//! end of the file.
+//! A model-based property plays random lives of a patient (uploads, duplicate events, consent changes, reads)
+//! and checks the stateful mock against a model of its consent and latest SCR. Pure parsers (query, form, NHS
+//! number, FHIR parse and validators) get the property treatment in-process, and inputs that broke a rule stay
+//! at the end of the file as explicit regression tests.
+//!
+//! `/oauth2/token`'s 405 is checked for `Allow: POST` only: the reference gives it no body (§10).
+//! Each property also tallies what its cases reached and fails if the inputs never got past the first checks
+//! (no grant, no 201, no gateway pass). Deterministic: a fixed seed unless `PROPTEST_RNG_SEED` is set;
+//! `PROPTEST_CASES` overrides the case counts (and turns the reach checks off). A failure is minimised and its
+//! seed saved in `tests/mock_fuzz.regressions`, replayed first on the next run.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -1116,6 +1123,136 @@ fn read_back(f: &Fixture, lane: Lane, nhs: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// One step of a patient's life on the stateful mock.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Upload a new SCR (`reuse`: with the id of the previous upload, a duplicate event Spine NACKs).
+    Upload {
+        reuse: bool,
+        replaces_latest: bool,
+    },
+    SetPermission(&'static str),
+    ReadIds,
+    /// Read the latest SCR (else an id the patient never had).
+    ReadScr {
+        latest: bool,
+    },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => (prop::bool::weighted(0.2), any::<bool>())
+            .prop_map(|(reuse, replaces_latest)| Step::Upload { reuse, replaces_latest }),
+        2 => prop::sample::select(vec!["Yes", "No", "Ask"]).prop_map(Step::SetPermission),
+        2 => Just(Step::ReadIds),
+        2 => any::<bool>().prop_map(|latest| Step::ReadScr { latest }),
+    ]
+}
+
+/// What the stateful mock should hold for one patient (reference §4, §7): the consent and the SCR ids.
+#[derive(Debug, Default)]
+struct PatientModel {
+    consent: Option<&'static str>,
+    latest: Option<String>,
+    last_uploaded: Option<String>,
+}
+
+#[test]
+fn random_lives_of_a_patient_match_a_model_of_consent_and_the_latest_scr() {
+    let f = fixture();
+    let strategy =
+        (prop::sample::select(vec![Lane::Gateway, Lane::Open]), nhs_number(), prop::collection::vec(step(), 1..10));
+    let tally = Tally::default();
+    check(48, strategy, |(lane, nhs, steps)| {
+        let base = f.base(lane);
+        let mut model = PatientModel::default();
+        // Each case needs a patient the mock has never seen: numbers can repeat across cases.
+        let fresh = f.send(
+            Method::GET,
+            &format!("{base}/DocumentReference?patient={NHS_SYSTEM}|{nhs}"),
+            f.good_headers(lane),
+            vec![],
+        )?;
+        prop_assume!(fresh.json()?["total"] == 0);
+        for step in &steps {
+            let forbidden = model.consent == Some("No");
+            let kind = format!("{step:?}").split([' ', '(']).next().unwrap_or("").to_owned();
+            tally.add(if forbidden { format!("{kind} forbidden") } else { kind });
+            match step {
+                Step::Upload { reuse, replaces_latest } => {
+                    let fresh_id = uuid::Uuid::new_v4().to_string().to_uppercase();
+                    let id = match (&model.last_uploaded, reuse) {
+                        (Some(last), true) => last.clone(),
+                        _ => fresh_id,
+                    };
+                    let replaces = model.latest.clone().filter(|_| *replaces_latest);
+                    let body = payloads::upload_bundle(&nhs, &id, replaces.as_deref()).to_string().into_bytes();
+                    let reply = f.send(Method::POST, &format!("{base}/Bundle"), f.good_headers(lane), body)?;
+                    let duplicate = model.last_uploaded.as_deref() == Some(id.as_str());
+                    let expected = if forbidden {
+                        403
+                    } else if duplicate {
+                        400
+                    } else {
+                        201
+                    };
+                    prop_assert_eq!(reply.status, expected, "{:?} in {:?}: {}", step, model, reply.text());
+                    if reply.status == 201 {
+                        model.latest = Some(id.clone());
+                    }
+                    if !forbidden {
+                        model.last_uploaded = Some(id);
+                    }
+                }
+                Step::SetPermission(code) => {
+                    let body = payloads::set_permission(&nhs, code).to_string().into_bytes();
+                    let reply = f.send(Method::POST, &format!("{base}/$setPermission"), f.good_headers(lane), body)?;
+                    prop_assert_eq!(reply.status, 201, "{:?}: {}", step, reply.text());
+                    model.consent = Some(code);
+                }
+                Step::ReadIds => {
+                    let url = format!("{base}/DocumentReference?patient={NHS_SYSTEM}|{nhs}");
+                    let reply = f.send(Method::GET, &url, f.good_headers(lane), vec![])?;
+                    if forbidden {
+                        prop_assert_eq!(reply.status, 403, "{:?} in {:?}: {}", step, model, reply.text());
+                        continue;
+                    }
+                    prop_assert_eq!(reply.status, 200, "{:?}: {}", step, reply.text());
+                    let body = reply.json()?;
+                    let id = body.pointer("/entry/0/resource/masterIdentifier/value").and_then(Value::as_str);
+                    prop_assert_eq!(id, model.latest.as_deref(), "{:?} in {:?}", step, model);
+                    if id.is_some() {
+                        let label =
+                            body.pointer("/entry/0/resource/securityLabel/0/coding/0/code").and_then(Value::as_str);
+                        prop_assert_eq!(label, Some(model.consent.unwrap_or("Ask")), "{:?} in {:?}", step, model);
+                    }
+                }
+                Step::ReadScr { latest } => {
+                    let id = match (latest, &model.latest) {
+                        (true, Some(id)) => id.clone(),
+                        _ => uuid::Uuid::new_v4().to_string().to_uppercase(),
+                    };
+                    let mut url = reqwest::Url::parse(&format!("{base}/Bundle"))
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    url.query_pairs_mut()
+                        .append_pair("composition.identifier", &id)
+                        .append_pair("composition.subject:Patient.identifier", &format!("{NHS_SYSTEM}|{nhs}"));
+                    let reply = f.send(Method::GET, url.as_str(), f.good_headers(lane), vec![])?;
+                    if forbidden {
+                        prop_assert_eq!(reply.status, 403, "{:?} in {:?}: {}", step, model, reply.text());
+                        continue;
+                    }
+                    prop_assert_eq!(reply.status, 200, "{:?}: {}", step, reply.text());
+                    let found = reply.json()?["total"].as_u64().unwrap_or(0) > 0;
+                    prop_assert_eq!(found, model.latest.as_deref() == Some(id.as_str()), "{:?} in {:?}", step, model);
+                }
+            }
+        }
+        Ok(())
+    });
+    tally.require(&["Upload", "Upload forbidden", "SetPermission", "ReadIds", "ReadIds forbidden", "ReadScr"]);
+}
+
 #[test]
 fn a_body_over_the_limit_is_413_as_an_outcome_on_every_lane() {
     let f = fixture();
@@ -1138,6 +1275,8 @@ fn raw_path() -> impl Strategy<Value = String> {
         "/summary-care-record/FHIR/R4",
         "/summary-care-record/FHIR/R4",
         "/summary-care-record/FHIR/R4",
+        "/summary-care-record/FHIR/R4",
+        "/summary-care-record/FHIR/R4",
         "/summary-care-record",
         "/summary-care-record/FHIR/R4%2F",
         "/oauth2",
@@ -1145,9 +1284,10 @@ fn raw_path() -> impl Strategy<Value = String> {
         "/mock-apps",
     ]);
     let segment = prop_oneof![
+        3 => prop::sample::select(vec!["DocumentReference", "Bundle", "$setPermission", "%24setPermission", "AuditEvent"])
+            .prop_map(str::to_owned),
         3 => prop::sample::select(vec![
-            "DocumentReference", "Bundle", "$setPermission", "%24setPermission", "AuditEvent", "_ping", "healthcheck",
-            "token", "authorize", "userinfo", "login", "..", ".", "", "%2F", "%2e%2e", "%00", "%FF", "%", "%zz",
+            "_ping", "healthcheck", "token", "authorize", "userinfo", "login", "..", ".", "", "%2F", "%2e%2e", "%00", "%FF", "%", "%zz",
             ";jsessionid=1", "Bundle;x=1", "bundle", "BUNDLE", "Bundle%20", "é",
         ])
         .prop_map(str::to_owned),
@@ -1219,8 +1359,21 @@ enum JwtMutation {
     Claims(Vec<Mutation>),
     Claim(String, Value),
     HeaderField(String, Value),
+    /// `iss` = `sub` = another registered app's API key (its JWKS, products and approval then decide).
+    App(&'static str),
     NotBase64,
 }
+
+/// The API keys of `fixtures/identity/apps.toml`.
+const APP_KEYS: [&str; 7] = [
+    "scr-assure-test-app-key",
+    "scr-assure-no-key-app-key",
+    "scr-assure-unreachable-jwks-app-key",
+    "scr-assure-no-level3-app-key",
+    "scr-assure-jwks-by-url-app-key",
+    "scr-assure-revoked-app-key",
+    "scr-assure-no-products-app-key",
+];
 
 fn jwt_mutation() -> impl Strategy<Value = JwtMutation> {
     let field = prop::sample::select(vec!["alg", "typ", "kid", "exp", "iss", "sub", "aud", "jti", "iat", "x"]);
@@ -1233,6 +1386,7 @@ fn jwt_mutation() -> impl Strategy<Value = JwtMutation> {
         3 => prop::collection::vec(mutation(), 1..=3).prop_map(JwtMutation::Claims),
         3 => (field.clone(), json_value()).prop_map(|(f, v)| JwtMutation::Claim(f.to_owned(), v)),
         2 => (field, json_value()).prop_map(|(f, v)| JwtMutation::HeaderField(f.to_owned(), v)),
+                2 => prop::sample::select(APP_KEYS.to_vec()).prop_map(JwtMutation::App),
         1 => Just(JwtMutation::NotBase64),
     ]
 }
@@ -1271,6 +1425,12 @@ fn mutate_jwt(jwt: &str, m: &JwtMutation) -> String {
         JwtMutation::HeaderField(k, x) => rebuild(0, &|v| {
             if let Some(o) = v.as_object_mut() {
                 o.insert(k.clone(), x.clone());
+            }
+        }),
+        JwtMutation::App(key) => rebuild(1, &|v| {
+            if let Some(o) = v.as_object_mut() {
+                o.insert("iss".into(), json!(key));
+                o.insert("sub".into(), json!(key));
             }
         }),
         JwtMutation::NotBase64 => format!("{jwt}!*%"),
@@ -1478,8 +1638,10 @@ fn any_token_request_gets_no_5xx_and_oauth_errors() {
         check_oauth_reply(&reply, "/oauth2/token", &case.method)?;
         tally.add(reply.status.to_string());
         if let Ok(body) = reply.json() {
-            if let Some(d) = body["error_description"].as_str() {
-                tally.add(d.to_owned());
+            for member in ["error", "error_description"] {
+                if let Some(d) = body[member].as_str() {
+                    tally.add(d.to_owned());
+                }
             }
         }
         if reply.status == 405 {
@@ -1502,6 +1664,7 @@ fn any_token_request_gets_no_5xx_and_oauth_errors() {
         "JWT signature verification failed",
         "Malformed JWT in subject_token",
         "grant_type is invalid",
+        "public_key error",
     ]);
 }
 
