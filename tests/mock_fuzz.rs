@@ -1898,6 +1898,52 @@ fn the_three_body_validators_answer_any_mutation_of_a_valid_payload_with_a_4xx()
     });
 }
 
+#[test]
+fn the_change_language_and_the_jwt_decoder_take_anything() {
+    use scr_assure::identity::jwt;
+    use scr_assure::scr::patch;
+    let segment = prop_oneof![
+        3 => prop::sample::select(vec![
+            "entry", "0", "1", "-", "99999999999999999999", "resource", "entry[Composition]", "entry[Patient]",
+            "entry[]", "agent[nhs-number]", "agent[", "]", "identifier", "value", "~0", "~1", "~", "~2", "",
+        ])
+        .prop_map(str::to_owned),
+        1 => "\\PC{0,8}",
+    ];
+    let pointer =
+        prop::collection::vec(segment, 0..5).prop_map(|s| s.iter().map(|s| format!("/{s}")).collect::<String>());
+    let value = prop_oneof![json_value().prop_map(|v| v.to_string()), "\\PC{0,12}"];
+    let edit = (prop::sample::select(vec!["set", "add", "remove", "replace", ""]), pointer, value)
+        .prop_map(|(op, p, v)| if op == "remove" { format!("{op} {p}") } else { format!("{op} {p} = {v}") });
+    let change = prop::collection::vec(edit, 1..4).prop_map(|edits| edits.join(" ; "));
+    check(512, (0u8..3, change), |(which, change)| {
+        let mut doc = match which {
+            0 => payloads::upload_bundle("9000000009", "X", None),
+            1 => payloads::set_permission("9000000009", "Yes"),
+            _ => payloads::privacy_alert("9000000009", "2", "5", "X"),
+        };
+        if let Err(e) = patch::apply_change(&mut doc, &change) {
+            prop_assert!(e.index >= 1, "{e}");
+        }
+        Ok(())
+    });
+    let token = prop_oneof![
+        "\\PC{0,60}",
+        prop::collection::vec("[A-Za-z0-9_=+/-]{0,24}", 0..5).prop_map(|s| s.join(".")),
+        (json_value(), json_value()).prop_map(|(h, c)| format!(
+            "{}.{}.",
+            B64.encode(h.to_string()),
+            B64.encode(c.to_string())
+        )),
+    ];
+    check(512, token, |token| {
+        if let Ok(raw) = jwt::decode_unverified(&token) {
+            prop_assert!(raw.header.is_object() && raw.claims.is_object(), "{token}");
+        }
+        Ok(())
+    });
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Regressions found by fuzzing (kept as explicit cases)
 // ---------------------------------------------------------------------------------------------------------
