@@ -1960,11 +1960,97 @@ fn raw_exchange(f: &Fixture, lane: Lane, request: &[u8]) -> (u16, String) {
         let mut answer = Vec::new();
         let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
         read.unwrap_or_else(|_| panic!("no answer within 10 s")).unwrap_or_else(|e| panic!("read: {e}"));
+        // The first response only (bytes after a short body may have been read as a second request).
         let text = String::from_utf8_lossy(&answer).into_owned();
         let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-        (status, body)
+        let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
+        let length = head
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("content-length")))
+            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+            .unwrap_or(rest.len());
+        (status, rest.get(..length).unwrap_or(rest).to_owned())
     })
+}
+
+/// How a raw request frames its body.
+#[derive(Debug, Clone)]
+enum Framing {
+    /// `Content-Length: declared` (none: the true length) followed by the body.
+    Length { declared: Option<usize> },
+    /// Chunked: (size line as sent, chunk bytes) pairs, then (if `complete`) the rest of the body as one
+    /// well-formed chunk, then the terminator if `terminated`.
+    Chunked { chunks: Vec<(String, usize)>, complete: bool, terminated: bool },
+}
+
+fn framing() -> impl Strategy<Value = Framing> {
+    let size_line = prop_oneof![
+        Just(None),
+        "[0-9a-fA-F]{1,3}".prop_map(Some),
+        "[ -~]{0,8}".prop_map(Some),
+        Just(Some("ffffffffffffffffff".to_owned())),
+        Just(Some("5;ext=1".to_owned())),
+    ];
+    prop_oneof![
+        prop::option::weighted(0.6, 0usize..8192).prop_map(|declared| Framing::Length { declared }),
+        (prop::collection::vec((size_line, 0usize..64), 0..5), any::<bool>(), any::<bool>()).prop_map(
+            |(chunks, complete, terminated)| {
+                let chunks =
+                    chunks.into_iter().map(|(line, len)| (line.unwrap_or_else(|| format!("{len:x}")), len)).collect();
+                Framing::Chunked { chunks, complete, terminated }
+            }
+        ),
+    ]
+}
+
+#[test]
+fn any_body_framing_gets_an_answer_without_5xx_and_the_mock_keeps_serving() {
+    let f = fixture();
+    let strategy = (prop::sample::select(vec![Lane::Open, Lane::Sandbox]), framing(), any::<bool>());
+    let tally = Tally::default();
+    check(96, strategy, |(lane, framing, valid)| {
+        let body = if valid {
+            payloads::upload_bundle(SANDBOX_NHS, &uuid::Uuid::new_v4().to_string().to_uppercase(), None).to_string()
+        } else {
+            "{\"resourceType\":\"Bundle\"}".to_owned()
+        };
+        let mut request = format!(
+            "POST /summary-care-record/FHIR/R4/Bundle HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {FHIR_JSON}\r\n\
+             NHSD-Session-URID: {URID}\r\n"
+        );
+        match &framing {
+            Framing::Length { declared } => {
+                let declared = declared.unwrap_or(body.len());
+                request.push_str(&format!("Content-Length: {declared}\r\n\r\n{body}"));
+            }
+            Framing::Chunked { chunks, complete, terminated } => {
+                request.push_str("Transfer-Encoding: chunked\r\n\r\n");
+                let mut offset = 0;
+                for (line, len) in chunks {
+                    let end = (offset + len).min(body.len());
+                    request.push_str(&format!("{line}\r\n{}\r\n", body.get(offset..end).unwrap_or("")));
+                    offset = end;
+                }
+                if *complete && offset < body.len() {
+                    request.push_str(&format!("{:x}\r\n{}\r\n", body.len() - offset, body.get(offset..).unwrap_or("")));
+                }
+                if *terminated {
+                    request.push_str("0\r\n\r\n");
+                }
+            }
+        }
+        let (status, answer) = raw_exchange(&f, lane, request.as_bytes());
+        prop_assert!((200..500).contains(&status), "{framing:?}: {status} {answer}");
+        if status >= 400 {
+            let outcome: Value = serde_json::from_str(&answer)
+                .map_err(|e| TestCaseError::fail(format!("{framing:?}: {status} {e}: {answer:?}")))?;
+            prop_assert_eq!(&outcome["resourceType"], "OperationOutcome", "{:?}", framing);
+            prop_assert!(status != 413, "{framing:?}: 413 for a body of at most {} bytes", request.len());
+        }
+        tally.add(status.to_string());
+        f.still_serves(lane)
+    });
+    tally.require(&["201", "400"]);
 }
 
 /// Found by fuzzing the framing: a body that cannot be read (malformed chunked encoding, or shorter than its
