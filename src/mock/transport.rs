@@ -291,6 +291,15 @@ mod tests {
         assert!(!is_fhir_json(""));
     }
 
+    #[tokio::test]
+    async fn only_a_body_over_the_limit_counts_as_too_large() {
+        let over = to_bytes(Body::from(vec![b' '; 11]), 10).await.err();
+        assert!(over.as_ref().is_some_and(is_length_limit), "{over:?}");
+        let chunks = [Ok(Bytes::from_static(b"{")), Err(std::io::Error::other("connection reset"))];
+        let broken = to_bytes(Body::from_stream(futures::stream::iter(chunks)), 10).await.err();
+        assert!(broken.as_ref().is_some_and(|e| !is_length_limit(e)), "{broken:?}");
+    }
+
     #[test]
     fn allow_headers_match_the_controllers() {
         assert_eq!(Endpoint::Bundle.allow_header(), "GET,POST");
