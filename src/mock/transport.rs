@@ -83,7 +83,11 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
     // unread cannot be reused, and a client that has already pooled it would fail its next request.
     let body = match to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => Ok(bytes),
-        Err(_) => Err(ScrError::new(413, IssueCode::Invalid, "Request body exceeds the host imposed limitation")),
+        Err(e) if is_length_limit(&e) => {
+            Err(ScrError::new(413, IssueCode::Invalid, "Request body exceeds the host imposed limitation"))
+        }
+        // Malformed chunked encoding, or fewer bytes than Content-Length: not "too large" (found by fuzzing).
+        Err(_) => Err(ScrError::bad_request(texts::UNREADABLE_BODY)),
     };
     let raw_path = parts.uri.path().to_owned();
     let path = percent_decode_str(&raw_path).decode_utf8_lossy().into_owned();
@@ -277,6 +281,11 @@ fn route(
     }
 }
 
+/// Whether reading a body failed because it exceeded [`MAX_BODY_BYTES`] (rather than being malformed).
+fn is_length_limit(error: &axum::Error) -> bool {
+    std::error::Error::source(error).is_some_and(|e| e.is::<http_body_util::LengthLimitError>())
+}
+
 /// `application/fhir+json`, with any parameters (e.g. `;charset=UTF-8`), case-insensitive.
 pub fn is_fhir_json(content_type: &str) -> bool {
     content_type.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case(FHIR_JSON))
@@ -374,6 +383,15 @@ mod tests {
         assert!(is_fhir_json("Application/FHIR+JSON"));
         assert!(!is_fhir_json("application/json"));
         assert!(!is_fhir_json(""));
+    }
+
+    #[tokio::test]
+    async fn only_a_body_over_the_limit_counts_as_too_large() {
+        let over = to_bytes(Body::from(vec![b' '; 11]), 10).await.err();
+        assert!(over.as_ref().is_some_and(is_length_limit), "{over:?}");
+        let chunks = [Ok(Bytes::from_static(b"{")), Err(std::io::Error::other("connection reset"))];
+        let broken = to_bytes(Body::from_stream(futures::stream::iter(chunks)), 10).await.err();
+        assert!(broken.as_ref().is_some_and(|e| !is_length_limit(e)), "{broken:?}");
     }
 
     #[test]

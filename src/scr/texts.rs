@@ -68,6 +68,10 @@ pub fn incorrect_resource_type(expected: &str, found: &str) -> String {
     format!("Incorrect resource type found, expected \"{expected}\" but found \"{found}\"")
 }
 
+/// A request body that cannot be read (malformed chunked encoding, fewer bytes than `Content-Length`): Spring's
+/// `HttpMessageNotReadableException` wording, 400 `value` (**derived**; the reference lists no such row).
+pub const UNREADABLE_BODY: &str = "I/O error while reading input message";
+
 /// HAPI parser: body that is not JSON at all (HAPI 5 wording prefix; **derived**).
 pub fn unparseable_json(detail: &str) -> String {
     format!("Failed to parse JSON encoded FHIR content: {detail}")
