@@ -62,6 +62,7 @@ ID_PATH="$BASE_PATH/DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number|
 check 200 "$MOCK$ID_PATH"
 grep -q FA60BE64-1F34-11EB-A2A8-000C29A364EB "$OUT/check.body" || { echo "load: the mock is not seeded" >&2; exit 1; }
 check 200 "$MOCK$BASE_PATH/Bundle?composition.identifier=FA60BE64-1F34-11EB-A2A8-000C29A364EB&composition.subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number|9995000180"
+DOC_KB=$(( $(wc -c <"$OUT/check.body") / 1000 ))
 sed 's/{{nhsNumber}}/9995001047/; s/{{compositionId}}/0C9E5F4A-6B3D-4E2A-9F1B-7D8C6E5A4B3C/; s/{{bundleId}}/5A4B3C2D-1E0F-4A9B-8C7D-6E5F4A3B2C1D/' \
   "$OUT/upload.json" >"$OUT/check.upload"
 check 201 "$MOCK$BASE_PATH/Bundle" -X POST -H 'Content-Type: application/fhir+json' \
@@ -139,7 +140,7 @@ in the order of the table; a row's figure is its median round by req/s, with the
 just before that run. Workloads: **GET id** = \`GET /DocumentReference\` for the seeded patient 9995000180 with
 the headers a clinical system sends (\`Accept\`, \`Authorization\`, \`NHSD-Session-URID\`, \`X-Request-ID\`,
 \`X-Correlation-ID\`); **mix** = of every 10 requests 5 GET id, 4 \`GET /Bundle\` (the seeded 48-entry GP Summary,
-about 60 kB) and 1 \`POST /Bundle\` (scr-assure's own 56 kB upload body, \`examples/upload_template.rs\`, with a
+$DOC_KB kB) and 1 \`POST /Bundle\` (scr-assure's own upload body, $(( $(wc -c <"$OUT/upload.json") / 1000 )) kB compact, \`examples/upload_template.rs\`, with a
 fresh SCR id; the mock validates and stores it). The hello-world answers the same requests (reading each
 body). Every request of every run answered 2xx (checked). Recorded $(date -u '+%F %H:%M UTC') on $(machine); load
 average $LOAD_START at the start, $LOAD_END at the end. Server, load generator and the other sessions on this

@@ -3,7 +3,7 @@
 --   SCR_BASE_PATH   the base path, /summary-care-record/FHIR/R4
 --   SCR_WORKLOAD    get: only GET /DocumentReference (the seeded patient's SCR id);
 --                   mix: of every 10 requests 5 GET /DocumentReference, 4 GET /Bundle (the seeded 48-entry
---                   document), 1 POST /Bundle (a 56 kB GP Summary with a fresh SCR id, for one of 4 patients)
+--                   document), 1 POST /Bundle (the 37 kB GP Summary scr-assure uploads, with a fresh SCR id, for one of 4 patients)
 --   SCR_BEARER      the access token (the gateway-on mock); absent: an inert "bench" token
 --   SCR_UPLOAD      the upload body with {{nhsNumber}}, {{compositionId}}, {{bundleId}} (mix only)
 --   WRK_JSON        where done() writes the results as JSON (latencies in microseconds)
