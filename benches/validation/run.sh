@@ -25,6 +25,8 @@ RESULTS=$ROOT/benches/RESULTS.md
 OUT=$CACHE/run
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
+source "$ROOT/benches/common.sh"
+need_apt /usr/bin/time time
 for tool in cargo node npm jq /usr/bin/time sha1sum; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is needed" >&2; exit 2; }
 done
