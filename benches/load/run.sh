@@ -87,7 +87,7 @@ wrk_run() { # row, seconds, json out
     WRK_JSON=$3 wrk -t "$threads" -c "$conns" -d "${2}s" -s "$HERE/scr.lua" "$url" >"$3.txt"
 }
 echo "== warm-up: 2 s per row" >&2
-for row in "${ROWS[@]}"; do wrk_run "$row" 2 "$OUT/warmup.json"; done
+for row in "${ROWS[@]}"; do wrk_run "$row" 2 "$OUT/warmup-${row%%|*}.json"; done
 LOAD_START=$(loadavg)
 for round in $(seq 1 "$ROUNDS"); do
   for row in "${ROWS[@]}"; do
@@ -116,11 +116,20 @@ done
 v() { jq -r "$2" "$OUT/$1.json"; }
 rps() { v "$1" '.rps' | awk '{ printf "%\047.0f", $1 }'; }
 lat() { v "$1" ".latency_us.$2" | awk '{ if ($1 >= 1000) printf "%.2f ms", $1 / 1000; else printf "%.0f µs", $1 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# ratio NAME BASELINE JQ-PATH: the median over the rounds of NAME / BASELINE, each round's pair run back to back
+# (so a change of load between rounds moves both sides).
+ratio() {
+  local round
+  for round in $(seq 1 "$ROUNDS"); do
+    jq -rn --slurpfile a "$OUT/$1.$round.json" --slurpfile b "$OUT/$2.$round.json" \
+      "(\$a[0] | $3) / (\$b[0] | $3)"
+  done | sort -g | awk '{ x[NR] = $1 } END { printf "%.2f", NR % 2 ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2 }'
+}
+RPS='.requests / (.duration_us / 1e6)'
 row() { # label, name, baseline name ("" for none)
   local r="| $1 | $(rps "$2") | $(lat "$2" p50) | $(lat "$2" p99) | $(v "$2" .load) |"
   if [[ -n $3 ]]; then
-    r+=" $(ratio "$(v "$2" .rps)" "$(v "$3" .rps)") | $(ratio "$(v "$2" .latency_us.p50)" "$(v "$3" .latency_us.p50)") | $(ratio "$(v "$2" .latency_us.p99)" "$(v "$3" .latency_us.p99)") |"
+    r+=" $(ratio "$2" "$3" "$RPS") | $(ratio "$2" "$3" .latency_us.p50) | $(ratio "$2" "$3" .latency_us.p99) |"
   else
     r+=" | | |"
   fi
@@ -136,8 +145,9 @@ $(crate_version axum), tokio $(crate_version tokio), the same as the mock's: eve
 mock --open-access\` and \`scr-assure mock\` (gateway on: the access token checked on every request) — loaded by
 $WRK_VERSION with \`benches/load/scr.lua\`, $THREADS threads and $CONNECTIONS keep-alive connections (the 1-connection rows:
 1 thread, 1 connection) for ${DURATION} s per run, after a 2 s warm-up per row. $ROUNDS rounds, each running every row once
-in the order of the table; a row's figure is its median round by req/s, with the 1-minute load average taken
-just before that run. Workloads: **GET id** = \`GET /DocumentReference\` for the seeded patient 9995000180 with
+in the order of the table; a row's figures are its median round by req/s, with the 1-minute load average taken
+just before that run; a ratio is the median over the rounds of that round's ratio (the two runs of a pair are
+back to back, so a change of load between rounds moves both). Workloads: **GET id** = \`GET /DocumentReference\` for the seeded patient 9995000180 with
 the headers a clinical system sends (\`Accept\`, \`Authorization\`, \`NHSD-Session-URID\`, \`X-Request-ID\`,
 \`X-Correlation-ID\`); **mix** = of every 10 requests 5 GET id, 4 \`GET /Bundle\` (the seeded 48-entry GP Summary,
 $DOC_KB kB) and 1 \`POST /Bundle\` (scr-assure's own upload body, $(( $(wc -c <"$OUT/upload.json") / 1000 )) kB compact, \`examples/upload_template.rs\`, with a
@@ -157,7 +167,8 @@ $(row "hello-world, mix" hello-mix "")
 $(row "**mock, mix** (baseline: hello-world)" mock-mix hello-mix)
 
 The figure is the ratio of req/s, mock / hello-world. Peak RSS after the runs (VmHWM): hello-world $(mib hello),
-open-access mock $(mib mock) (it stored every upload of the mix: $(jq -s 'map(.requests) | add / 10 | floor' "$OUT"/mock-mix.[0-9]*.json) GP Summaries), gateway mock $(mib gateway).
+open-access mock $(mib mock) (it holds every upload of the mix rounds and their warm-up: about $(jq -s 'map(.requests) | add / 10 | floor' "$OUT"/mock-mix.[0-9]*.json "$OUT/warmup-mock-mix.json")
+GP Summaries), gateway mock $(mib gateway).
 Raw: \`target/bench/load/<row>.<round>.json\` (wrk's results, latencies in µs) and \`<row>.<round>.raw.txt\` (wrk's output).
 MD
 cat "$OUT/section.md"
