@@ -28,7 +28,8 @@ mkdir -p "$OUT"
 rm -f "$OUT"/*.json
 "$ROOT/target/release/examples/upload_template" >"$OUT/upload.json"
 
-# 1. The servers, each on a free loopback port: hello, the open-access mock, the mock behind its gateway.
+# 1. The servers, each on a free loopback port: hello, the open-access mock, the same for the mix (its uploads are
+#    stored and the store's size must not weigh on the GET rows), the mock behind its gateway.
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do stop_server "$p"; done' EXIT
 start_server "$OUT/hello.url" "$ROOT/target/release/examples/hello_axum"
@@ -36,6 +37,9 @@ HELLO_PID=$SERVER_PID HELLO=$SERVER_URL
 PIDS+=("$SERVER_PID")
 start_server "$OUT/mock.url" "$SCR" mock --open-access
 MOCK_PID=$SERVER_PID MOCK=${SERVER_URL%"$BASE_PATH"}
+PIDS+=("$SERVER_PID")
+start_server "$OUT/mix.url" "$SCR" mock --open-access
+MIX_PID=$SERVER_PID MIX=${SERVER_URL%"$BASE_PATH"}
 PIDS+=("$SERVER_PID")
 start_server "$OUT/gateway.url" "$SCR" mock
 GATEWAY_PID=$SERVER_PID GATEWAY=${SERVER_URL%"$BASE_PATH"}
@@ -65,7 +69,7 @@ check 200 "$MOCK$BASE_PATH/Bundle?composition.identifier=FA60BE64-1F34-11EB-A2A8
 DOC_KB=$(( $(wc -c <"$OUT/check.body") / 1000 ))
 sed 's/{{nhsNumber}}/9995001047/; s/{{compositionId}}/0C9E5F4A-6B3D-4E2A-9F1B-7D8C6E5A4B3C/; s/{{bundleId}}/5A4B3C2D-1E0F-4A9B-8C7D-6E5F4A3B2C1D/' \
   "$OUT/upload.json" >"$OUT/check.upload"
-check 201 "$MOCK$BASE_PATH/Bundle" -X POST -H 'Content-Type: application/fhir+json' \
+check 201 "$MIX$BASE_PATH/Bundle" -X POST -H 'Content-Type: application/fhir+json' \
   -H 'NHSD-Session-URID: 555254242102' -H 'Authorization: Bearer bench' --data-binary "@$OUT/check.upload"
 check 401 "$GATEWAY$ID_PATH"
 check 200 "$GATEWAY$ID_PATH" -H "Authorization: Bearer $TOKEN"
@@ -78,7 +82,8 @@ ROWS=(
   "hello-get-1|$HELLO|get|1|1|"
   "mock-get-1|$MOCK|get|1|1|"
   "hello-mix|$HELLO|mix|$CONNECTIONS|$THREADS|"
-  "mock-mix|$MOCK|mix|$CONNECTIONS|$THREADS|"
+  "mock-mix|$MIX|mix|$CONNECTIONS|$THREADS|"
+  "mix-mock-get|$MIX|get|$CONNECTIONS|$THREADS|"
 )
 wrk_run() { # row, seconds, json out
   local name url workload conns threads bearer
@@ -101,7 +106,7 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 LOAD_END=$(loadavg)
-for who in hello:$HELLO_PID mock:$MOCK_PID gateway:$GATEWAY_PID; do
+for who in hello:$HELLO_PID mock:$MOCK_PID mix:$MIX_PID gateway:$GATEWAY_PID; do
   awk '/^VmHWM/ { print $2 }' "/proc/${who#*:}/status" >"$OUT/${who%%:*}.hwm"
 done
 
@@ -126,8 +131,11 @@ ratio() {
   done | sort -g | awk '{ x[NR] = $1 } END { printf "%.2f", NR % 2 ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2 }'
 }
 RPS='.requests / (.duration_us / 1e6)'
+spread() { # name: the lowest and highest req/s over the rounds
+  jq -rs "map($RPS) | \"\\(min | floor)–\\(max | floor)\"" "$OUT/$1".[0-9]*.json
+}
 row() { # label, name, baseline name ("" for none)
-  local r="| $1 | $(rps "$2") | $(lat "$2" p50) | $(lat "$2" p99) | $(v "$2" .load) |"
+  local r="| $1 | $(rps "$2") | $(spread "$2") | $(lat "$2" p50) | $(lat "$2" p99) | $(v "$2" .load) |"
   if [[ -n $3 ]]; then
     r+=" $(ratio "$2" "$3" "$RPS") | $(ratio "$2" "$3" .latency_us.p50) | $(ratio "$2" "$3" .latency_us.p99) |"
   else
@@ -156,8 +164,8 @@ body). Every request of every run answered 2xx (checked). Recorded $(date -u '+%
 average $LOAD_START at the start, $LOAD_END at the end. Server, load generator and the other sessions on this
 machine share its cores.
 
-| server, workload | req/s | latency p50 | latency p99 | load | req/s vs baseline | p50 vs baseline | p99 vs baseline |
-|---|---|---|---|---|---|---|---|
+| server, workload | req/s | req/s, all rounds | latency p50 | latency p99 | load | req/s vs baseline | p50 vs baseline | p99 vs baseline |
+|---|---|---|---|---|---|---|---|---|
 $(row "hello-world, GET id" hello-get "")
 $(row "**mock, GET id** (baseline: hello-world)" mock-get hello-get)
 $(row "mock behind its gateway, GET id (baseline: mock)" gateway-get mock-get)
@@ -165,10 +173,19 @@ $(row "hello-world, GET id, 1 connection" hello-get-1 "")
 $(row "mock, GET id, 1 connection (baseline: hello-world)" mock-get-1 hello-get-1)
 $(row "hello-world, mix" hello-mix "")
 $(row "**mock, mix** (baseline: hello-world)" mock-mix hello-mix)
+$(row "the mix's mock after its mix run, GET id (baseline: mock, GET id)" mix-mock-get mock-get)
 
-The figure is the ratio of req/s, mock / hello-world. Peak RSS after the runs (VmHWM): hello-world $(mib hello),
-open-access mock $(mib mock) (it holds every upload of the mix rounds and their warm-up: about $(jq -s 'map(.requests) | add / 10 | floor' "$OUT"/mock-mix.[0-9]*.json "$OUT/warmup-mock-mix.json")
-GP Summaries), gateway mock $(mib gateway).
+The figure is the ratio of req/s, mock / hello-world. The mix runs on its own open-access mock, which stores
+every upload (about $(jq -s 'map(.requests) | add / 10 | floor' "$OUT"/mock-mix.[0-9]*.json "$OUT/warmup-mock-mix.json") by the end); the last row loads that mock with GET id after each
+mix run, against the mock that holds only the seed. Peak RSS after the runs (VmHWM): hello-world $(mib hello),
+open-access mock $(mib mock), the mix's mock $(mib mix), gateway mock $(mib gateway): about
+$(awk -v m="$(cat "$OUT/mix.hwm")" -v g="$(cat "$OUT/mock.hwm")" -v n="$(jq -s 'map(.requests) | add / 10' "$OUT"/mock-mix.[0-9]*.json "$OUT/warmup-mock-mix.json")" 'BEGIN { printf "%.0f kB", (m - g) * 1.024 / n }') per stored upload of $(( $(wc -c <"$OUT/upload.json") / 1000 )) kB of JSON (the difference between the two open-access mocks,
+over the uploads).
+
+Caveats: the servers, wrk and any other work on the machine share its cores, so the absolute figures depend on
+the load (the "all rounds" column shows how much they moved); the ratios come from back-to-back pairs. wrk
+measures a closed loop ($CONNECTIONS connections, each waiting for its answer), so the latencies are those of a
+saturated server, not of a lone request (the 1-connection rows come closest to that).
 Raw: \`target/bench/load/<row>.<round>.json\` (wrk's results, latencies in µs) and \`<row>.<round>.raw.txt\` (wrk's output).
 MD
 cat "$OUT/section.md"
