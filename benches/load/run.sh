@@ -148,9 +148,9 @@ WRK_VERSION=$( (wrk -v 2>&1 || true) | head -n 1 | cut -d" " -f1-2)
 cat >"$OUT/section.md" <<MD
 ## The mock under load, next to a bare axum hello-world (wrk)
 
-\`benches/load/run.sh\`: three servers on 127.0.0.1 started from release builds — \`examples/hello_axum.rs\` (axum
+\`benches/load/run.sh\`: four servers on 127.0.0.1 started from release builds — \`examples/hello_axum.rs\` (axum
 $(crate_version axum), tokio $(crate_version tokio), the same as the mock's: every path answers \`200 Hello, World!\`), \`scr-assure
-mock --open-access\` and \`scr-assure mock\` (gateway on: the access token checked on every request) — loaded by
+mock --open-access\` (twice: one for the GET rows, one for the mix) and \`scr-assure mock\` (gateway on: the access token checked on every request) — loaded by
 $WRK_VERSION with \`benches/load/scr.lua\`, $THREADS threads and $CONNECTIONS keep-alive connections (the 1-connection rows:
 1 thread, 1 connection) for ${DURATION} s per run, after a 2 s warm-up per row. $ROUNDS rounds, each running every row once
 in the order of the table; a row's figures are its median round by req/s, with the 1-minute load average taken
