@@ -46,14 +46,18 @@ GATEWAY_PID=$SERVER_PID GATEWAY=${SERVER_URL%"$BASE_PATH"}
 PIDS+=("$SERVER_PID")
 
 # An application-restricted access token from the gateway mock's identity service (client credentials with a
-# client assertion minted by `scr-assure token assertion`); kept in a variable, never printed.
-ASSERTION=$("$SCR" token assertion --token-url "$GATEWAY/oauth2/token")
-TOKEN=$(curl -sf "$GATEWAY/oauth2/token" \
-  --data-urlencode grant_type=client_credentials \
-  --data-urlencode client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \
-  --data-urlencode "client_assertion=$ASSERTION" | jq -r .access_token)
-unset ASSERTION
-[[ -n $TOKEN && $TOKEN != null ]] || { echo "load: no access token from the gateway mock" >&2; exit 1; }
+# client assertion minted by `scr-assure token assertion`), fresh before each gateway run (it lives 599 s); kept
+# in a variable, never printed.
+new_token() {
+  local assertion
+  assertion=$("$SCR" token assertion --token-url "$GATEWAY/oauth2/token")
+  TOKEN=$(curl -sf "$GATEWAY/oauth2/token" \
+    --data-urlencode grant_type=client_credentials \
+    --data-urlencode client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \
+    --data-urlencode "client_assertion=$assertion" | jq -r .access_token)
+  [[ -n $TOKEN && $TOKEN != null ]] || { echo "load: no access token from the gateway mock" >&2; exit 1; }
+}
+new_token
 
 # 2. The requests are valid: each answers as expected once (wrk itself only counts non-2xx answers).
 check() { # expected status, url, curl args...
@@ -74,11 +78,11 @@ check 201 "$MIX$BASE_PATH/Bundle" -X POST -H 'Content-Type: application/fhir+jso
 check 401 "$GATEWAY$ID_PATH"
 check 200 "$GATEWAY$ID_PATH" -H "Authorization: Bearer $TOKEN"
 
-# 3. The runs. A row: name, server URL, workload, connections, threads, bearer token.
+# 3. The runs. A row: name, server URL, workload, connections, threads, token ("gateway": a fresh access token).
 ROWS=(
   "hello-get|$HELLO|get|$CONNECTIONS|$THREADS|"
   "mock-get|$MOCK|get|$CONNECTIONS|$THREADS|"
-  "gateway-get|$GATEWAY|get|$CONNECTIONS|$THREADS|$TOKEN"
+  "gateway-get|$GATEWAY|get|$CONNECTIONS|$THREADS|gateway"
   "hello-get-1|$HELLO|get|1|1|"
   "mock-get-1|$MOCK|get|1|1|"
   "hello-mix|$HELLO|mix|$CONNECTIONS|$THREADS|"
@@ -88,6 +92,10 @@ ROWS=(
 wrk_run() { # row, seconds, json out
   local name url workload conns threads bearer
   IFS='|' read -r name url workload conns threads bearer <<<"$1"
+  if [[ $bearer == gateway ]]; then
+    new_token
+    bearer=$TOKEN
+  fi
   SCR_BASE_PATH=$BASE_PATH SCR_WORKLOAD=$workload SCR_BEARER=${bearer:-bench} SCR_UPLOAD=$OUT/upload.json \
     WRK_JSON=$3 wrk -t "$threads" -c "$conns" -d "${2}s" -s "$HERE/scr.lua" "$url" >"$3.txt"
 }
