@@ -25,6 +25,8 @@ RESULTS=$ROOT/benches/RESULTS.md
 OUT=$CACHE/run
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
+source "$ROOT/benches/common.sh"
+need_apt /usr/bin/time time
 for tool in cargo node npm jq /usr/bin/time sha1sum; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is needed" >&2; exit 2; }
 done
@@ -99,7 +101,7 @@ SCR_VERDICTS=$(jq -rs '[.[].scr_bundles | .as_is.valid, .repaired.valid, .condit
 cpu=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/^model name[[:space:]]*:[[:space:]]*//')
 mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 jsonschema=$(awk '/^name = "jsonschema"$/ { getline; gsub(/version = |"/, ""); print }' "$ROOT/Cargo.lock")
-export BENCH_DATE=$(date -u +%F) BENCH_MACHINE="$(nproc) cores ($cpu), $mem, load average $LOAD_AT_START at the start and $(cut -d' ' -f1 /proc/loadavg) at the end" BENCH_RUSTC="$(rustc --version)" \
+export BENCH_DATE="$(date -u '+%F %H:%M UTC')" BENCH_MACHINE="$(nproc) cores ($cpu), $mem, load average $LOAD_AT_START at the start and $(cut -d' ' -f1 /proc/loadavg) at the end" BENCH_RUSTC="$(rustc --version)" \
   BENCH_JSONSCHEMA=$jsonschema BENCH_VERDICTS=$VERDICTS BENCH_SCR_VERDICTS=$SCR_VERDICTS \
   BENCH_BARE_VALID=$(jq .schema_only.valid "$OUT/rust.json")
 node - "$OUT" >"$OUT/section.md" <<'EOF'
