@@ -36,7 +36,12 @@ pub fn seed(store: &ScrStore, clock: &Clock) -> Result<(), String> {
         let mut previous: Option<String> = None;
         for id in p.scr_ids {
             let document = payloads::upload_bundle(&p.nhs_number, &id, previous.as_deref());
-            let stored = StoredScr { id: id.clone(), document, stored_at: clock.timestamp(), replaces: previous };
+            let stored = StoredScr {
+                id: id.clone(),
+                document: document.to_string(),
+                stored_at: clock.timestamp(),
+                replaces: previous,
+            };
             if !store.store_scr(&p.nhs_number, stored) {
                 return Err(format!("fixtures/mock/seed.json: SCR id {id} is seeded twice"));
             }

@@ -115,7 +115,9 @@ impl Spine for StatefulSpine {
 
     fn event_query(&self, nhs_number: &str, scr_id: &str) -> Option<ScrDocument> {
         let scr = self.store.document(nhs_number, scr_id)?;
-        let mut resources = document_order(bundle_resources(&scr.document));
+        // Stored from a parsed `Value`, so it parses again.
+        let document: Value = serde_json::from_str(&scr.document).ok()?;
+        let mut resources = document_order(bundle_resources(&document));
         // The backend's HL7→FHIR mapping returns Conditions without `subject` (every NHS read fixture).
         for r in resources.iter_mut().filter(|r| r.get("resourceType").and_then(Value::as_str) == Some("Condition")) {
             if let Some(members) = r.as_object_mut() {
@@ -140,7 +142,7 @@ impl Spine for StatefulSpine {
         }
         let scr = StoredScr {
             id: upload.composition_identifier.clone(),
-            document: document.clone(),
+            document: document.to_string(),
             stored_at: self.clock.timestamp(),
             replaces: upload.replaces.clone(),
         };
