@@ -210,16 +210,27 @@ pub fn token_client(apps: &AppRegistry, form_body: &[u8]) -> String {
     key.and_then(|k| apps.by_api_key(&k).map(|a| a.name.clone())).unwrap_or_else(|| UNREGISTERED_CLIENT.to_owned())
 }
 
+/// The entries, each kept as its compact JSON line: about half the memory of the parsed entry (a mock under
+/// sustained load records every request), parsed back only when the trail is read.
 #[derive(Debug, Default)]
 struct Chain {
-    entries: Vec<AuditEntry>,
+    lines: Vec<Box<str>>,
+    /// The last entry's hash (empty before the first).
+    head: String,
 }
 
 impl Chain {
+    fn head_hash(&self) -> String {
+        if self.head.is_empty() {
+            GENESIS.to_owned()
+        } else {
+            self.head.clone()
+        }
+    }
+
     fn append(&mut self, clock: &Clock, draft: AccessDraft, status: u16) -> AuditEntry {
-        let prev_hash = self.entries.last().map_or_else(|| GENESIS.to_owned(), |e| e.hash.clone());
         let mut entry = AuditEntry {
-            seq: self.entries.len() as u64 + 1,
+            seq: self.lines.len() as u64 + 1,
             at: clock.timestamp(),
             operation: draft.operation,
             status,
@@ -229,12 +240,21 @@ impl Chain {
             permission: draft.permission,
             alert: draft.alert,
             request_id: draft.request_id,
-            prev_hash,
+            prev_hash: self.head_hash(),
             hash: String::new(),
         };
         entry.hash = entry.expected_hash();
-        self.entries.push(entry.clone());
+        // Serialising plain strings and numbers cannot fail; were it to, the entry is still chained by `head`
+        // and the gap shows in `verify`.
+        if let Ok(line) = serde_json::to_string(&entry) {
+            self.lines.push(line.into_boxed_str());
+        }
+        self.head.clone_from(&entry.hash);
         entry
+    }
+
+    fn entries(&self, from: usize) -> Vec<AuditEntry> {
+        self.lines[from.min(self.lines.len())..].iter().filter_map(|line| serde_json::from_str(line).ok()).collect()
     }
 }
 
@@ -262,15 +282,13 @@ impl AuditTrail {
 
     /// The entries after `since` (0: all), oldest first.
     pub fn entries(&self, since: u64) -> Vec<AuditEntry> {
-        let chain = self.lock();
-        let from = usize::try_from(since).unwrap_or(usize::MAX).min(chain.entries.len());
-        chain.entries[from..].to_vec()
+        self.lock().entries(usize::try_from(since).unwrap_or(usize::MAX))
     }
 
     /// How many entries, and the last hash ([`GENESIS`] when empty).
     pub fn head(&self) -> (u64, String) {
         let chain = self.lock();
-        (chain.entries.len() as u64, chain.entries.last().map_or_else(|| GENESIS.to_owned(), |e| e.hash.clone()))
+        (chain.lines.len() as u64, chain.head_hash())
     }
 
     /// Starts recording one request (`None`: a request that is no SCR operation, which is not recorded).
