@@ -80,15 +80,24 @@ pub struct AuditEntry {
 impl AuditEntry {
     /// The hash this entry should carry: `sha256(prev_hash || canonical JSON without hash)`.
     pub fn expected_hash(&self) -> String {
+        hash_of(&self.prev_hash, &self.canonical_without_hash())
+    }
+
+    /// The canonical JSON of the entry without its `hash` member: what the hash covers.
+    fn canonical_without_hash(&self) -> String {
         let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Some(members) = value.as_object_mut() {
             members.remove("hash");
         }
-        let mut hasher = Sha256::new();
-        hasher.update(self.prev_hash.as_bytes());
-        hasher.update(canonical_json(&value).as_bytes());
-        format!("{:x}", hasher.finalize())
+        canonical_json(&value)
     }
+}
+
+fn hash_of(prev_hash: &str, canonical: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(canonical.as_bytes());
+    format!("{:x}", hasher.finalize())
 }
 
 /// Compact JSON with object keys sorted, recursively: the bytes the hash covers.
@@ -243,12 +252,13 @@ impl Chain {
             prev_hash: self.head_hash(),
             hash: String::new(),
         };
-        entry.hash = entry.expected_hash();
-        // Serialising plain strings and numbers cannot fail; were it to, the entry is still chained by `head`
-        // and the gap shows in `verify`.
-        if let Ok(line) = serde_json::to_string(&entry) {
-            self.lines.push(line.into_boxed_str());
-        }
+        // One serialisation serves both the hash and the stored line: the canonical object without `hash`,
+        // then `hash` added as its last member (a reader finds members by name).
+        let canonical = entry.canonical_without_hash();
+        entry.hash = hash_of(&entry.prev_hash, &canonical);
+        let body = canonical.strip_suffix('}').unwrap_or(&canonical);
+        let separator = if body.len() > 1 { "," } else { "" };
+        self.lines.push(format!("{body}{separator}\"hash\":\"{}\"}}", entry.hash).into_boxed_str());
         self.head.clone_from(&entry.hash);
         entry
     }
@@ -399,6 +409,21 @@ mod tests {
         assert_eq!(trail.entries(3), entries[3..].to_vec());
         assert!(trail.entries(99).is_empty());
         assert_eq!(verify(&[]), Ok(()));
+    }
+
+    #[test]
+    fn a_stored_entry_reads_back_as_it_was_appended() {
+        let trail = AuditTrail::new(Clock::frozen_now());
+        let mut draft = AccessDraft::new(Operation::SendAlert, "user-\"quoted\" \u{e9}");
+        draft.role = Some("555254242102".into());
+        draft.patient = Some("9990000018".into());
+        draft.permission = Some("Yes".into());
+        let appended = trail.record(draft, 201);
+        let empty = trail.record(AccessDraft::new(Operation::Token, "app"), 400);
+        assert_eq!(trail.entries(0), vec![appended.clone(), empty.clone()]);
+        assert_eq!(appended.hash, appended.expected_hash());
+        assert_eq!(empty.prev_hash, appended.hash);
+        assert_eq!(verify(&trail.entries(0)), Ok(()));
     }
 
     #[test]
