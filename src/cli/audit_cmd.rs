@@ -6,8 +6,8 @@
 //! written but does not verify, 2 when the file cannot be written, 3 when the mock cannot be reached.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use scr_assure::client::ClientOptions;
 use scr_assure::mock::audit::{self, AuditEntry};
 use scr_assure::report;
 use scr_assure::scr::codes::BASE_PATH;
@@ -72,27 +72,14 @@ fn verify_file(file: &Path) -> u8 {
 async fn export(url: &str, out: &Path) -> anyhow::Result<u8> {
     let origin = url.trim_end_matches('/');
     let origin = origin.strip_suffix(BASE_PATH).unwrap_or(origin);
-    let endpoint = format!("{origin}/_admin/audit");
-    let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build()?;
-    let response = match http.get(&endpoint).send().await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot reach {endpoint}: {e}");
-            return Ok(3);
-        }
-    };
-    if !response.status().is_success() {
-        eprintln!("error: {endpoint} answered {}: is this an scr-assure mock?", response.status());
-        return Ok(3);
-    }
-    let entries: Vec<AuditEntry> = match response.json().await {
+    let entries = match scr_assure::runner::audit::fetch_trail(origin, &ClientOptions::default()).await {
         Ok(entries) => entries,
         Err(e) => {
-            eprintln!("error: {endpoint} did not answer an audit trail: {e}");
+            eprintln!("error: cannot export the audit trail: {e}");
             return Ok(3);
         }
     };
-    if let Err(e) = report::write_atomic(out, audit::to_json_lines(&entries).as_bytes()) {
+    if let Err(e) = write_trail(out, &entries) {
         eprintln!("error: {e}");
         return Ok(2);
     }

@@ -16,19 +16,17 @@ pub async fn collect(target: TargetKind, lanes: &[(String, String)], options: &C
     if target != TargetKind::Mock {
         return AuditEvidence::NotRecorded { reason: NOT_RECORDED.into() };
     }
-    let http = http_client(options);
     let mut out = Vec::new();
     for (lane, origin) in lanes {
-        let trail = match &http {
-            Ok(http) => fetch(http, options, origin).await,
-            Err(e) => Err(format!("no HTTP client: {e}")),
-        };
-        out.push(LaneAudit { lane: lane.clone(), trail });
+        out.push(LaneAudit { lane: lane.clone(), trail: fetch_trail(origin, options).await });
     }
     AuditEvidence::Lanes(out)
 }
 
-async fn fetch(http: &reqwest::Client, options: &ClientOptions, origin: &str) -> Result<Vec<AuditEntry>, String> {
+/// A mock's whole trail, `GET <origin>/_admin/audit`, through the harness's bounded client (the run's bundle
+/// and `scr-assure audit export` both read it this way).
+pub async fn fetch_trail(origin: &str, options: &ClientOptions) -> Result<Vec<AuditEntry>, String> {
+    let http = http_client(options).map_err(|e| format!("no HTTP client: {e}"))?;
     let url = format!("{origin}/_admin/audit");
     let response = fetch_bounded(http.get(&url), options, &url).await.map_err(|e| e.to_string())?;
     if !(200..300).contains(&response.status) {

@@ -364,14 +364,8 @@ impl ScrWorld {
         self.exchanges.last().ok_or_else(|| StepFailure("no request has been sent in this scenario".into()))
     }
 
-    /// Sends a request to a mock-only admin route (`/_admin/...`); returns the status and the JSON body (null
-    /// when empty).
-    pub async fn admin_send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<(u16, Value), StepFailure> {
+    /// One exchange with a mock-only admin route (`/_admin/...`), JSON body if any.
+    async fn admin_exchange(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Exchange, StepFailure> {
         let origin = self
             .ctx
             .endpoint(self.lane)
@@ -380,14 +374,28 @@ impl ScrWorld {
             .ok_or("this step needs the embedded mock's admin routes: tag the scenario @mock-only")?;
         let client = ScrClient::new(origin, self.ctx.clock.clone(), ClientOptions::default())
             .map_err(|e| StepFailure(e.to_string()))?;
-        let headers = vec![("Content-Type".to_owned(), HeaderValue::Plain("application/json".to_owned()))];
+        let headers = match body {
+            Some(_) => vec![("Content-Type".to_owned(), HeaderValue::Plain("application/json".to_owned()))],
+            None => vec![],
+        };
         let request = ScrRequest {
             method,
             path: format!("/_admin{path}"),
             headers,
             body: body.map(|b| b.to_string().into_bytes()),
         };
-        let exchange = client.send(request).await.map_err(|e| StepFailure(e.to_string()))?;
+        client.send(request).await.map_err(|e| StepFailure(e.to_string()))
+    }
+
+    /// Sends a request to a mock-only admin route (`/_admin/...`); returns the status and the JSON body (null
+    /// when empty).
+    pub async fn admin_send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), StepFailure> {
+        let exchange = self.admin_exchange(method, path, body).await?;
         let status = exchange.response.status;
         if exchange.response.body.is_empty() {
             return Ok((status, Value::Null));
@@ -408,16 +416,7 @@ impl ScrWorld {
 
     /// GETs a mock-only admin route (`/_admin/...`) and parses its JSON.
     pub async fn admin_get(&self, path: &str) -> Result<Value, StepFailure> {
-        let origin = self
-            .ctx
-            .endpoint(self.lane)
-            .admin_origin
-            .as_deref()
-            .ok_or("this step needs the embedded mock's admin routes: tag the scenario @mock-only")?;
-        let client = ScrClient::new(origin, self.ctx.clock.clone(), ClientOptions::default())
-            .map_err(|e| StepFailure(e.to_string()))?;
-        let request = ScrRequest { method: Method::GET, path: format!("/_admin{path}"), headers: vec![], body: None };
-        let exchange = client.send(request).await.map_err(|e| StepFailure(e.to_string()))?;
+        let exchange = self.admin_exchange(Method::GET, path, None).await?;
         super::checks::json_body(&exchange.response).map_err(|e| StepFailure(format!("admin route {path}: {e}")))
     }
 }
