@@ -21,6 +21,19 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// A stable, non-reversible name for this secret: the first 16 hex digits of its SHA-256. Lets evidence
+    /// say "the same token" or "a refresh token presented twice" without holding the token.
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.0)
+    }
+}
+
+/// [`Secret::fingerprint`] of a raw value (for values read off the wire before they are typed).
+pub fn fingerprint(raw: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(raw.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 impl fmt::Debug for Secret {
@@ -131,6 +144,15 @@ fn redact_json(value: &mut serde_json::Value) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_fingerprint_names_a_secret_without_holding_it() {
+        let a = super::Secret::new("eyJhbGciOi.token.one");
+        assert_eq!(a.fingerprint().len(), 16);
+        assert_eq!(a.fingerprint(), super::fingerprint("eyJhbGciOi.token.one"));
+        assert_ne!(a.fingerprint(), super::Secret::new("eyJhbGciOi.token.two").fingerprint());
+        assert!(!a.fingerprint().contains("token"));
+    }
+
     #[test]
     fn bodies_lose_their_secrets_only() {
         let form = "grant_type=client_credentials&client_assertion=eyJ.a.b&client_assertion_type=x";
