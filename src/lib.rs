@@ -18,3 +18,4 @@ pub mod scr;
 pub mod secret;
 pub mod snapshot;
 pub mod steps;
+pub mod sut;

@@ -31,6 +31,7 @@ pub mod sandbox;
 pub mod seed;
 pub mod spine;
 pub mod state;
+pub mod traffic;
 pub mod transport;
 
 use std::net::{Ipv4Addr, SocketAddr};
