@@ -9,6 +9,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod fhir;
+pub mod grader;
 pub mod identity;
 pub mod mock;
 pub mod report;
