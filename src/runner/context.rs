@@ -55,6 +55,32 @@ impl ExchangeLog {
     }
 }
 
+/// What the system under test did in one scenario: the actions run and its traffic, for the reports.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SutEvidence {
+    pub actions: Vec<crate::sut::ActionReport>,
+    pub traffic: Vec<crate::mock::traffic::TrafficEntry>,
+}
+
+/// Where SUT evidence of finished scenarios waits for the reporters, keyed like [`ExchangeLog`].
+#[derive(Debug, Default)]
+pub struct SutLog {
+    by_scenario: Mutex<HashMap<(PathBuf, usize), SutEvidence>>,
+}
+
+impl SutLog {
+    pub fn put(&self, key: (PathBuf, usize), evidence: SutEvidence) {
+        let mut map = self.by_scenario.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = map.entry(key).or_default();
+        slot.actions.extend(evidence.actions);
+        slot.traffic.extend(evidence.traffic);
+    }
+
+    pub fn take(&self, key: &(PathBuf, usize)) -> Option<SutEvidence> {
+        self.by_scenario.lock().unwrap_or_else(PoisonError::into_inner).remove(key)
+    }
+}
+
 /// Which server a scenario talks to, from its tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lane {
@@ -64,6 +90,9 @@ pub enum Lane {
     OpenAccess,
     /// `@sandbox`: the sandbox-profile mock, or the real sandbox.
     Sandbox,
+    /// `@client`: the client lane, where the system under test talks to its own embedded mock
+    /// (`docs/CLIENT.md`); the harness arranges state there and grades what the SUT sent.
+    Client,
 }
 
 impl Lane {
@@ -72,6 +101,7 @@ impl Lane {
         for t in tags {
             match t.as_str() {
                 "sandbox" => return Self::Sandbox,
+                "client" => return Self::Client,
                 "open-access" => lane = Self::OpenAccess,
                 _ => {}
             }
@@ -87,6 +117,36 @@ pub struct Endpoint {
     pub admin_origin: Option<String>,
 }
 
+/// The client lane: the embedded mock the system under test talks to, the harness's own way in (to arrange
+/// state as "another system"), and the SUT.
+#[derive(Debug)]
+pub struct ClientLane {
+    pub endpoint: Endpoint,
+    /// The harness's own authentication on this mock (the fixture app), for arranging state.
+    pub auth: super::auth::Auth,
+    /// Real time: the SUT's clock is real, so the lane's must be too.
+    pub clock: Clock,
+    pub sut: crate::sut::SutConfig,
+    /// The name the SUT's app is registered under.
+    pub app_name: String,
+    /// `http://127.0.0.1:<port>`
+    pub origin: String,
+    /// The CIS2 persona the SUT's clinician signs in as, and their roles.
+    pub persona: String,
+    pub user_id: String,
+    pub roles: Vec<String>,
+    /// The role the SUT is told to use (`SCR_ASSURE_URID`).
+    pub urid: String,
+    /// Where each scenario's session directory is made (removed when the run ends).
+    pub sessions: tempfile::TempDir,
+}
+
+impl ClientLane {
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth2/token", self.origin)
+    }
+}
+
 /// Everything a scenario needs from the run.
 #[derive(Debug)]
 pub struct RunContext {
@@ -94,6 +154,8 @@ pub struct RunContext {
     pub main: Endpoint,
     pub open_access: Endpoint,
     pub sandbox: Endpoint,
+    /// The client lane, when client scenarios run.
+    pub client: Option<ClientLane>,
     pub clock: Clock,
     pub patients: PatientAllocator,
     /// Default `NHSD-Session-URID`.
@@ -105,6 +167,8 @@ pub struct RunContext {
     /// given in `SCR_ASSURE_ACCESS_TOKEN`.
     pub access_token: Secret,
     pub exchanges: ExchangeLog,
+    /// What the SUT did, per scenario (client scenarios).
+    pub sut_log: SutLog,
     pub snapshots: crate::snapshot::SnapshotStore,
     /// Scenarios (by location) that have met `Given this scenario fails on its first attempt` in this run.
     pub first_attempts: Mutex<std::collections::HashSet<String>>,
@@ -116,6 +180,7 @@ impl RunContext {
             Lane::Main => &self.main,
             Lane::OpenAccess => &self.open_access,
             Lane::Sandbox => &self.sandbox,
+            Lane::Client => self.client.as_ref().map_or(&self.main, |c| &c.endpoint),
         }
     }
 }

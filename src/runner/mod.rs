@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod auth;
 pub mod checks;
+pub mod client_lane;
 pub mod context;
 pub mod recorder;
 pub mod vocabulary;
@@ -97,6 +98,9 @@ pub struct RunOptions {
     pub only: Option<std::collections::BTreeSet<String>>,
     /// Lift the production guard (`--allow-production`): see [`crate::config::guard`].
     pub allow_production: bool,
+    /// The system the `@client` scenarios grade: the bundled reference client (default), or a supplier's
+    /// `sut.toml` (`--sut`), in which case only the client scenarios run.
+    pub sut: client_lane::SutChoice,
 }
 
 impl RunOptions {
@@ -123,6 +127,7 @@ impl RunOptions {
             name: None,
             only: None,
             allow_production: false,
+            sut: client_lane::SutChoice::default(),
         }
     }
 }
@@ -267,9 +272,17 @@ fn first_patient_stem(target: TargetKind) -> u64 {
     }
 }
 
-/// Whether a scenario runs against this target (before the user's `--tags`).
-pub fn runs_on(target: TargetKind, profile: Option<Profile>, tags: &[String]) -> bool {
+/// Whether a scenario runs against this target (before the user's `--tags`). `only_client`: a supplier's
+/// system is graded (`--sut`), so only the `@client` scenarios run; they need the embedded mock's client
+/// lane, so they never run against the sandbox or INT.
+pub fn runs_on(target: TargetKind, profile: Option<Profile>, only_client: bool, tags: &[String]) -> bool {
     let has = |t: &str| tags.iter().any(|x| x == t);
+    if has("client") {
+        return target == TargetKind::Mock && profile != Some(Profile::Sandbox);
+    }
+    if only_client {
+        return false;
+    }
     match (target, profile) {
         (TargetKind::Mock, None) => true,
         (TargetKind::Mock, Some(Profile::Stateful)) => !has("sandbox"),
@@ -309,7 +322,7 @@ pub fn selected_scenarios(opts: &RunOptions) -> Result<Vec<ScenarioInfo>, RunErr
         .map_err(|e| RunError::Config(format!("invalid --name regular expression: {e}")))?;
     Ok(scenarios
         .into_iter()
-        .filter(|sc| runs_on(opts.target, opts.profile, &sc.tags))
+        .filter(|sc| runs_on(opts.target, opts.profile, opts.sut.only_client(), &sc.tags))
         .filter(|sc| name.as_ref().is_none_or(|re| re.is_match(&sc.name)))
         .filter(|sc| opts.only.as_ref().is_none_or(|set| set.contains(&format!("{}:{}", sc.file.display(), sc.line))))
         .filter(|sc| expr.as_ref().is_none_or(|e| cucumber::tag::Ext::eval(e, sc.tags.iter())))
@@ -348,6 +361,8 @@ struct Target {
     mocks: Vec<RunningMock>,
     /// The embedded mocks by lane name and origin, for their audit trails.
     audit_lanes: Vec<(String, String)>,
+    /// The client lane, when client scenarios run.
+    client: Option<context::ClientLane>,
 }
 
 async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
@@ -402,6 +417,7 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
                 auth,
                 mocks,
                 audit_lanes,
+                client: None,
             })
         }
         TargetKind::Sandbox | TargetKind::Int => {
@@ -426,6 +442,7 @@ async fn connect(opts: &RunOptions, clock: &Clock) -> Result<Target, RunError> {
                 auth,
                 mocks: Vec::new(),
                 audit_lanes: Vec::new(),
+                client: None,
             })
         }
     }
@@ -551,6 +568,25 @@ async fn run_with(
         target = connect(&opts, &clock) => target?,
         why = &mut setup_cancel => return Err(RunError::Interrupted(why)),
     };
+    if needs_client_lane(&opts)? {
+        let started = tokio::select! {
+            started = client_lane::start(&opts.sut, &opts.http) => started,
+            why = &mut setup_cancel => Err(RunError::Interrupted(why)),
+        };
+        match started {
+            Ok((lane, mock)) => {
+                target.audit_lanes.push(("client".to_owned(), mock.origin()));
+                target.mocks.push(mock);
+                target.client = Some(lane);
+            }
+            Err(e) => {
+                for m in target.mocks {
+                    m.shutdown().await;
+                }
+                return Err(e);
+            }
+        }
+    }
     let reached = tokio::select! {
         reached = reach(&target) => reached,
         why = &mut setup_cancel => Err(RunError::Interrupted(why)),
@@ -566,6 +602,17 @@ async fn run_with(
         m.shutdown().await;
     }
     result
+}
+
+/// Whether the run selects any `@client` scenario (and so needs the client lane); a `--sut` file is only for
+/// the embedded mock target.
+fn needs_client_lane(opts: &RunOptions) -> Result<bool, RunError> {
+    if opts.sut.only_client() && opts.target != TargetKind::Mock {
+        return Err(RunError::Config(
+            "--sut grades your system against the embedded mock's client lane: it needs --target mock".into(),
+        ));
+    }
+    Ok(selected_scenarios(opts)?.iter().any(|s| s.tags.iter().any(|t| t == "client")))
 }
 
 /// Checks every lane's target answers (`GET {base}/_ping`, any status).
@@ -608,6 +655,7 @@ async fn run_against(
         main: target.main.clone(),
         open_access: target.open_access.clone(),
         sandbox: target.sandbox.clone(),
+        client: target.client.take(),
         auth: target.auth.take(),
         clock: clock.clone(),
         patients: PatientAllocator::new(first_patient_stem(opts.target)),
@@ -619,6 +667,7 @@ async fn run_against(
             .unwrap_or_else(|| opts.session_urid.clone()),
         access_token,
         exchanges: ExchangeLog::default(),
+        sut_log: context::SutLog::default(),
         snapshots: crate::snapshot::SnapshotStore::new(opts.snapshots_dir.clone(), opts.snapshots),
         first_attempts: Mutex::default(),
     });
@@ -635,7 +684,7 @@ async fn run_against(
     }
     let writer = recorder.tee::<ScrWorld, _>(cucumber::writer::Json::for_tee(json.clone())).normalized();
 
-    let (target_kind, profile) = (opts.target, opts.profile);
+    let (target_kind, profile, only_client) = (opts.target, opts.profile, opts.sut.only_client());
     let only = opts.only.clone();
     let active = context::activate(ctx.clone()).await;
     let name_filter = opts
@@ -644,7 +693,10 @@ async fn run_against(
         .map(regex::Regex::new)
         .transpose()
         .map_err(|e| RunError::Config(format!("invalid --name regular expression: {e}")))?;
-    let mut base = ScrWorld::cucumber().max_concurrent_scenarios(opts.concurrency.max(1)).retries(opts.retries);
+    // A tester at the keyboard (the attended driver) can follow one scenario at a time.
+    let attended = ctx.client.as_ref().is_some_and(|c| c.sut.driver == crate::sut::DriverKind::Attended);
+    let concurrency = if attended { 1 } else { opts.concurrency.max(1) };
+    let mut base = ScrWorld::cucumber().max_concurrent_scenarios(concurrency).retries(opts.retries);
     if opts.fail_fast {
         base = base.fail_fast();
     }
@@ -664,6 +716,9 @@ async fn run_against(
                 if let Some(world) = world {
                     world.clean_up().await;
                     let exchanges = std::mem::take(&mut world.exchanges);
+                    if let Some(evidence) = world.take_sut_evidence().await {
+                        world.ctx().sut_log.put(key.clone(), evidence);
+                    }
                     world.ctx().exchanges.put(key, exchanges);
                 }
             })
@@ -678,7 +733,7 @@ async fn run_against(
                 .path
                 .as_deref()
                 .map(|p| format!("{}:{}", recorder::relative_path(p).display(), scenario.position.line));
-            runs_on(target_kind, profile, &tags)
+            runs_on(target_kind, profile, only_client, &tags)
                 && name_filter.as_ref().is_none_or(|re| re.is_match(&scenario.name))
                 && only.as_ref().is_none_or(|set| location.is_some_and(|l| set.contains(&l)))
                 && expr.as_ref().is_none_or(|e| cucumber::tag::Ext::eval(e, tags.iter()))
@@ -781,12 +836,19 @@ mod tests {
         let plain = tags(&["SCRA-RET-001"]);
         let sandbox = tags(&["SCRA-SBX-001", "sandbox"]);
         let mock_only = tags(&["SCRA-ALR-001", "mock-only"]);
-        assert!(runs_on(TargetKind::Mock, None, &plain) && runs_on(TargetKind::Mock, None, &sandbox));
-        assert!(!runs_on(TargetKind::Mock, Some(Profile::Stateful), &sandbox));
-        assert!(!runs_on(TargetKind::Mock, Some(Profile::Sandbox), &plain));
-        assert!(runs_on(TargetKind::Sandbox, None, &sandbox) && !runs_on(TargetKind::Sandbox, None, &plain));
-        assert!(runs_on(TargetKind::Int, None, &plain));
-        assert!(!runs_on(TargetKind::Int, None, &mock_only) && !runs_on(TargetKind::Int, None, &sandbox));
+        let client = tags(&["SCRC-WFL-001", "client"]);
+        assert!(runs_on(TargetKind::Mock, None, false, &plain) && runs_on(TargetKind::Mock, None, false, &sandbox));
+        assert!(!runs_on(TargetKind::Mock, Some(Profile::Stateful), false, &sandbox));
+        assert!(!runs_on(TargetKind::Mock, Some(Profile::Sandbox), false, &plain));
+        assert!(runs_on(TargetKind::Sandbox, None, false, &sandbox) && !runs_on(TargetKind::Sandbox, None, false, &plain));
+        assert!(runs_on(TargetKind::Int, None, false, &plain));
+        assert!(!runs_on(TargetKind::Int, None, false, &mock_only) && !runs_on(TargetKind::Int, None, false, &sandbox));
+        // Client scenarios: on the mock (both its default and stateful profile), never elsewhere; with --sut alone.
+        assert!(runs_on(TargetKind::Mock, None, false, &client) && runs_on(TargetKind::Mock, None, true, &client));
+        assert!(runs_on(TargetKind::Mock, Some(Profile::Stateful), false, &client));
+        assert!(!runs_on(TargetKind::Mock, Some(Profile::Sandbox), false, &client));
+        assert!(!runs_on(TargetKind::Int, None, false, &client) && !runs_on(TargetKind::Sandbox, None, false, &client));
+        assert!(!runs_on(TargetKind::Mock, None, true, &plain), "--sut runs only the client scenarios");
     }
 
     #[test]

@@ -112,6 +112,23 @@ pub struct ScrWorld {
     /// Mock-only admin routes to `DELETE` when the scenario ends, whatever its outcome (faults it armed, the
     /// rate limit it turned on).
     pub cleanups: Vec<String>,
+    /// Client scenarios: what the system under test was asked and did.
+    pub sut: SutState,
+}
+
+/// A client scenario's view of the system under test.
+#[derive(Default)]
+pub struct SutState {
+    /// The folder the SUT may keep its session in between this scenario's actions (removed with the World).
+    session_dir: Option<tempfile::TempDir>,
+    /// The CIS2 id_token handed to the SUT, and its fingerprint (how the journal names the SUT's session).
+    id_token: Option<Secret>,
+    pub session: Option<String>,
+    pub actions: Vec<crate::sut::ActionReport>,
+    /// The SUT's traffic in this scenario, as of the latest fetch.
+    pub traffic: Vec<crate::mock::traffic::TrafficEntry>,
+    /// The Bundle file last handed to an upload action.
+    pub bundle_file: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for ScrWorld {
@@ -149,6 +166,7 @@ impl ScrWorld {
             next_headers: Vec::new(),
             transport_failure: None,
             cleanups: Vec::new(),
+            sut: SutState::default(),
         })
     }
 
@@ -255,6 +273,12 @@ impl ScrWorld {
             TokenChoice::Absent => return Ok(None),
             TokenChoice::Literal(t) | TokenChoice::Held { token: t, .. } => t.clone(),
             TokenChoice::Default => match (self.lane, &self.ctx.auth) {
+                (Lane::Client, _) => {
+                    let lane = self.client_lane()?;
+                    lane.auth.default_token(&lane.clock).await.map_err(|e| {
+                        StepFailure(format!("cannot obtain the harness's access token on the client lane: {e}"))
+                    })?
+                }
                 (Lane::Main, Some(auth)) => auth
                     .default_token(&self.ctx.clock)
                     .await
@@ -412,6 +436,106 @@ impl ScrWorld {
                 tracing::warn!("cleaning up {path} after the scenario failed: {e}");
             }
         }
+    }
+
+    /// The client lane (client scenarios only).
+    pub fn client_lane(&self) -> Result<&context::ClientLane, StepFailure> {
+        self.ctx.client.as_ref().ok_or_else(|| {
+            StepFailure("this step needs the client lane: tag the scenario @client and run against the mock".into())
+        })
+    }
+
+    /// Runs one action of the system under test, with this scenario's session folder and clinician id_token,
+    /// then fetches the SUT's traffic. The action's report is kept whatever happened; a driver failure
+    /// (missing program, timeout, no JSON …) fails the step with its message.
+    pub async fn sut_action(
+        &mut self,
+        action: crate::sut::Action,
+        params: Vec<(&str, String)>,
+        instruction: String,
+    ) -> Result<&crate::sut::ActionReport, StepFailure> {
+        let lane = self.ctx.client.as_ref().ok_or("this step needs the client lane: tag the scenario @client")?;
+        if self.sut.session_dir.is_none() {
+            let dir = tempfile::Builder::new()
+                .prefix("scenario-")
+                .tempdir_in(lane.sessions.path())
+                .map_err(|e| StepFailure(format!("cannot make the SUT's session folder: {e}")))?;
+            self.sut.session_dir = Some(dir);
+        }
+        if self.sut.id_token.is_none() {
+            let token = lane
+                .auth
+                .id_token(&lane.persona, lane.clock.now(), 0, vec![], None)
+                .map_err(|e| StepFailure(format!("cannot mint the clinician's CIS2 id_token: {e}")))?;
+            self.sut.session = Some(token.0.fingerprint());
+            self.sut.id_token = Some(token.0);
+        }
+        let (Some(dir), Some(id_token)) = (&self.sut.session_dir, &self.sut.id_token) else {
+            return Err("the SUT's session was not set up".into());
+        };
+        let env = crate::sut::ActionEnv {
+            base_url: lane.endpoint.client.base_url().to_owned(),
+            token_url: lane.token_url(),
+            authorize_url: format!("{}/oauth2/authorize", lane.origin),
+            userinfo_url: format!("{}/oauth2/userinfo", lane.origin),
+            id_token: id_token.clone(),
+            urid: lane.urid.clone(),
+            session_dir: dir.path().to_owned(),
+            scenario: self.location.clone(),
+        };
+        let request = crate::sut::ActionRequest {
+            action,
+            params: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            env,
+            instruction,
+        };
+        let report = crate::sut::run_action(&lane.sut, &request).await;
+        self.sut.actions.push(report);
+        self.refresh_sut_traffic().await?;
+        let report = self.sut.actions.last().ok_or("the action's report vanished")?;
+        if let Some(failure) = &report.failure {
+            return Err(StepFailure(format!("the SUT could not be driven: {failure}")));
+        }
+        Ok(report)
+    }
+
+    /// The latest action's outcome.
+    pub fn sut_outcome(&self) -> Result<&crate::sut::SutOutcome, StepFailure> {
+        let report = self.sut.actions.last().ok_or("the SUT has not been asked to do anything in this scenario")?;
+        report.result().map_err(StepFailure)
+    }
+
+    /// Fetches the SUT's traffic of this scenario from the client lane's journal: the SUT app's requests that
+    /// belong to this scenario's CIS2 session or name one of its patients.
+    pub async fn refresh_sut_traffic(&mut self) -> StepResult {
+        let lane = self.client_lane()?;
+        let path = format!("/traffic?app={}", lane.app_name);
+        let all = self.admin_get(&path).await?;
+        let entries: Vec<crate::mock::traffic::TrafficEntry> = serde_json::from_value(all)
+            .map_err(|e| StepFailure(format!("the client lane's traffic journal is not what the grader reads: {e}")))?;
+        let patients: Vec<&str> = self.patients.values().map(|p| p.nhs_number.as_str()).collect();
+        let session = self.sut.session.clone();
+        self.sut.traffic = entries
+            .into_iter()
+            .filter(|e| {
+                (session.is_some() && e.session == session) || e.patients.iter().any(|p| patients.contains(&p.as_str()))
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// What the SUT did in this scenario, for the reports (taken once, when the scenario ends).
+    pub async fn take_sut_evidence(&mut self) -> Option<context::SutEvidence> {
+        if self.sut.actions.is_empty() {
+            return None;
+        }
+        if let Err(e) = self.refresh_sut_traffic().await {
+            tracing::warn!("cannot fetch the SUT's traffic for the evidence: {e}");
+        }
+        Some(context::SutEvidence {
+            actions: std::mem::take(&mut self.sut.actions),
+            traffic: std::mem::take(&mut self.sut.traffic),
+        })
     }
 
     /// GETs a mock-only admin route (`/_admin/...`) and parses its JSON.
