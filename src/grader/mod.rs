@@ -353,10 +353,10 @@ pub fn token_requests(entries: &[TrafficEntry]) -> Vec<&TrafficEntry> {
 }
 
 /// Every client assertion the SUT sent is one the NHS identity service accepts and the SCAL asks for: RS512,
-/// a `kid` (equal to `kid` when given), `typ` JWT, `iss` = `sub`, `aud` the token URL, a `jti` never reused, and
+/// a `kid` (one of `kids` when any are given), `typ` JWT, `iss` = `sub`, `aud` the token URL, a `jti` never reused, and
 /// an `exp` in the future at most 300 s after the request arrived (by the identity service's clock). At least
 /// one assertion must have been sent.
-pub fn assertions_acceptable(entries: &[TrafficEntry], token_url: &str, kid: Option<&str>) -> Verdict {
+pub fn assertions_acceptable(entries: &[TrafficEntry], token_url: &str, kids: &[String]) -> Verdict {
     let mut jtis: BTreeMap<String, u64> = BTreeMap::new();
     let mut count = 0;
     for e in token_requests(entries) {
@@ -368,10 +368,10 @@ pub fn assertions_acceptable(entries: &[TrafficEntry], token_url: &str, kid: Opt
         if s(h, "alg").as_deref() != Some("RS512") {
             return Err(format!("{at}: the client assertion is signed {:?}, not RS512", s(h, "alg")));
         }
-        match (s(h, "kid"), kid) {
-            (None, _) => return Err(format!("{at}: the client assertion has no kid header")),
-            (Some(k), Some(want)) if k != want => {
-                return Err(format!("{at}: the client assertion names kid {k:?}, not the registered {want:?}"))
+        match s(h, "kid") {
+            None => return Err(format!("{at}: the client assertion has no kid header")),
+            Some(k) if !kids.is_empty() && !kids.contains(&k) => {
+                return Err(format!("{at}: the client assertion names kid {k:?}, not a registered one {kids:?}"))
             }
             _ => {}
         }
@@ -828,15 +828,15 @@ mod tests {
         let header = json!({"alg":"RS512","kid":"k1","typ":"JWT"});
         let good =
             [token(1, claims("j1", now + 240), header.clone()), token(2, claims("j2", now + 300), header.clone())];
-        assert!(assertions_acceptable(&good, url, Some("k1")).is_ok());
-        assert!(assertions_acceptable(&good, url, Some("k2")).is_err());
+        assert!(assertions_acceptable(&good, url, &["k1".into()]).is_ok());
+        assert!(assertions_acceptable(&good, url, &["k2".into()]).is_err());
         let far = [token(1, claims("j1", now + 301), header.clone())];
-        assert!(assertions_acceptable(&far, url, None).err().unwrap_or_default().contains("301 s"));
+        assert!(assertions_acceptable(&far, url, &[]).err().unwrap_or_default().contains("301 s"));
         let reused = [token(1, claims("j", now + 60), header.clone()), token(2, claims("j", now + 60), header.clone())];
-        assert!(assertions_acceptable(&reused, url, None).err().unwrap_or_default().contains("reuses the jti"));
+        assert!(assertions_acceptable(&reused, url, &[]).err().unwrap_or_default().contains("reuses the jti"));
         let rs256 = [token(1, claims("j1", now + 60), json!({"alg":"RS256","kid":"k1","typ":"JWT"}))];
-        assert!(assertions_acceptable(&rs256, url, None).is_err());
-        assert!(assertions_acceptable(&[], url, None).is_err(), "no assertion at all");
+        assert!(assertions_acceptable(&rs256, url, &[]).is_err());
+        assert!(assertions_acceptable(&[], url, &[]).is_err(), "no assertion at all");
     }
 
     #[test]

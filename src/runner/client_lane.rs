@@ -53,18 +53,13 @@ pub fn scr_assure_binary() -> Result<PathBuf, RunError> {
         return Ok(me);
     }
     let name = format!("scr-assure{}", std::env::consts::EXE_SUFFIX);
-    me.ancestors()
-        .skip(1)
-        .take(2)
-        .map(|dir| dir.join(&name))
-        .find(|candidate| candidate.is_file())
-        .ok_or_else(|| {
-            RunError::Config(format!(
-                "cannot find the scr-assure binary near {} to run the reference client (build it, or grade a \
+    me.ancestors().skip(1).take(2).map(|dir| dir.join(&name)).find(|candidate| candidate.is_file()).ok_or_else(|| {
+        RunError::Config(format!(
+            "cannot find the scr-assure binary near {} to run the reference client (build it, or grade a \
                  system of your own with --sut)",
-                me.display()
-            ))
-        })
+            me.display()
+        ))
+    })
 }
 
 fn config_error(e: impl std::fmt::Display) -> RunError {
@@ -84,7 +79,8 @@ pub async fn start(choice: &SutChoice, http: &ClientOptions) -> Result<(ClientLa
         }
     };
     let clock = Clock::system();
-    let config = MockConfig { auth: true, seed: false, clock: clock.clone(), ..MockConfig::loopback(Profile::Stateful) };
+    let config =
+        MockConfig { auth: true, seed: false, clock: clock.clone(), ..MockConfig::loopback(Profile::Stateful) };
     let mock = mock::start(config).await?;
     let origin = mock.origin();
     register(&origin, &sut, clock.clone()).await?;

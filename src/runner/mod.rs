@@ -840,7 +840,9 @@ mod tests {
         assert!(runs_on(TargetKind::Mock, None, false, &plain) && runs_on(TargetKind::Mock, None, false, &sandbox));
         assert!(!runs_on(TargetKind::Mock, Some(Profile::Stateful), false, &sandbox));
         assert!(!runs_on(TargetKind::Mock, Some(Profile::Sandbox), false, &plain));
-        assert!(runs_on(TargetKind::Sandbox, None, false, &sandbox) && !runs_on(TargetKind::Sandbox, None, false, &plain));
+        assert!(
+            runs_on(TargetKind::Sandbox, None, false, &sandbox) && !runs_on(TargetKind::Sandbox, None, false, &plain)
+        );
         assert!(runs_on(TargetKind::Int, None, false, &plain));
         assert!(!runs_on(TargetKind::Int, None, false, &mock_only) && !runs_on(TargetKind::Int, None, false, &sandbox));
         // Client scenarios: on the mock (both its default and stateful profile), never elsewhere; with --sut alone.

@@ -454,14 +454,8 @@ impl ScrWorld {
         params: Vec<(&str, String)>,
         instruction: String,
     ) -> Result<&crate::sut::ActionReport, StepFailure> {
+        self.sut_session_dir()?;
         let lane = self.ctx.client.as_ref().ok_or("this step needs the client lane: tag the scenario @client")?;
-        if self.sut.session_dir.is_none() {
-            let dir = tempfile::Builder::new()
-                .prefix("scenario-")
-                .tempdir_in(lane.sessions.path())
-                .map_err(|e| StepFailure(format!("cannot make the SUT's session folder: {e}")))?;
-            self.sut.session_dir = Some(dir);
-        }
         if self.sut.id_token.is_none() {
             let token = lane
                 .auth
@@ -497,6 +491,27 @@ impl ScrWorld {
             return Err(StepFailure(format!("the SUT could not be driven: {failure}")));
         }
         Ok(report)
+    }
+
+    /// The scenario's session folder for the SUT, made on first use.
+    fn sut_session_dir(&mut self) -> Result<std::path::PathBuf, StepFailure> {
+        if self.sut.session_dir.is_none() {
+            let lane = self.client_lane()?;
+            let dir = tempfile::Builder::new()
+                .prefix("scenario-")
+                .tempdir_in(lane.sessions.path())
+                .map_err(|e| StepFailure(format!("cannot make the SUT's session folder: {e}")))?;
+            self.sut.session_dir = Some(dir);
+        }
+        self.sut.session_dir.as_ref().map(|d| d.path().to_owned()).ok_or_else(|| "no session folder".into())
+    }
+
+    /// Writes a file the SUT is handed (e.g. the GP Summary to upload) into the scenario's session folder.
+    pub fn sut_file(&mut self, name: &str, bytes: &[u8]) -> Result<std::path::PathBuf, StepFailure> {
+        let path = self.sut_session_dir()?.join(name);
+        std::fs::write(&path, bytes).map_err(|e| StepFailure(format!("cannot write {}: {e}", path.display())))?;
+        self.sut.bundle_file = Some(path.clone());
+        Ok(path)
     }
 
     /// The latest action's outcome.

@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod arrange;
 pub mod assert;
+pub mod client;
 pub mod consent;
 pub mod faults;
 pub mod identity;
