@@ -134,6 +134,7 @@ fn evidence() -> Evidence {
                 finished_at: "2025-01-01T12:00:04Z".into(),
                 interrupted: false,
                 incomplete: None,
+                sut: None,
             },
             tool_version: env!("CARGO_PKG_VERSION").into(),
             git_commit: Some("0123456789abcdef".into()),

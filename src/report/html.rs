@@ -757,6 +757,7 @@ mod tests {
                     finished_at: "2025-01-01T00:00:03Z".into(),
                     interrupted: false,
                     incomplete: None,
+                    sut: None,
                 },
                 tool_version: "0.1.0".into(),
                 git_commit: Some("742f055".into()),

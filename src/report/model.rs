@@ -30,6 +30,21 @@ pub struct RunFacts {
     /// Why the evidence is incomplete (interrupted by SIGTERM, a report that could not be written …); `None`
     /// when the run finished and everything was written.
     pub incomplete: Option<String>,
+    /// The system under test the client scenarios graded, when any ran.
+    pub sut: Option<SutFacts>,
+}
+
+/// The system under test of a run's client scenarios.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SutFacts {
+    pub name: String,
+    pub version: String,
+    /// `command`, `http` or `attended`.
+    pub driver: String,
+    /// The `sut.toml` it was described by; `None` for the bundled reference client.
+    pub file: Option<String>,
+    /// Whether it is the bundled reference client (whose verdicts prove the grader, not a supplier's product).
+    pub reference_client: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -785,6 +785,17 @@ async fn run_against(
         finished_at: outcome.finished_at.clone(),
         interrupted,
         incomplete,
+        sut: ctx
+            .client
+            .as_ref()
+            .filter(|_| outcome.records.iter().any(|r| r.sut.is_some() || r.tags.iter().any(|t| t == "client")))
+            .map(|lane| report::model::SutFacts {
+                name: lane.sut.name.clone(),
+                version: lane.sut.version.clone(),
+                driver: format!("{:?}", lane.sut.driver).to_lowercase(),
+                file: lane.sut.file.as_ref().map(|f| f.display().to_string()),
+                reference_client: matches!(opts.sut, client_lane::SutChoice::Reference { .. }),
+            }),
     };
     let evidence = report::evidence::build(&outcome.records, catalogue, scal_map, &facts);
     let html = report::html::render(&evidence);

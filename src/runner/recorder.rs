@@ -51,6 +51,8 @@ pub struct ScenarioRecord {
     pub exchanges: Vec<Exchange>,
     /// For each exchange, the index in `steps` of the step that sent it.
     pub exchange_steps: Vec<Option<usize>>,
+    /// Client scenarios: what the system under test was asked, reported and sent.
+    pub sut: Option<super::context::SutEvidence>,
     /// When each step started (wall time), to place exchanges in their steps.
     #[serde(skip)]
     step_starts: Vec<SystemTime>,
@@ -154,6 +156,7 @@ impl<Out: Write> Recorder<Out> {
                     attempts,
                     exchanges: Vec::new(),
                     exchange_steps: Vec::new(),
+                    sut: None,
                     step_starts: Vec::new(),
                 });
             }
@@ -209,6 +212,7 @@ impl<Out: Write> Recorder<Out> {
                 record.duration = record.started.and_then(|s| at.duration_since(s).ok()).unwrap_or_default();
                 let key = (feature.path.clone().unwrap_or_default(), line);
                 record.exchanges = self.ctx.exchanges.take(&key);
+                record.sut = self.ctx.sut_log.take(&key);
                 record.place_exchanges();
                 self.print_scenario(&record);
                 self.records.lock().unwrap_or_else(PoisonError::into_inner).push(record);
