@@ -136,6 +136,14 @@ struct RunArgs {
     /// Allow a base URL or site endpoint on the production NHS API host (api.service.nhs.uk): refused otherwise.
     #[arg(long)]
     allow_production: bool,
+    /// Grade your own clinical system: its sut.toml (docs/CLIENT.md). Only the @client scenarios run, against
+    /// the embedded mock's client lane. Without it, the client scenarios grade the bundled reference client.
+    #[arg(long, value_name = "SUT_TOML")]
+    sut: Option<PathBuf>,
+    /// Switch on a deliberate defect of the bundled reference client (repeatable; `scr-assure reference-client
+    /// --list-defects` lists them), to see the grader catch it.
+    #[arg(long, value_name = "NAME", conflicts_with = "sut")]
+    reference_defect: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -310,6 +318,17 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     if args.profile.is_some() && args.target != TargetKind::Mock {
         eprintln!("error: --profile applies to the mock target only");
         return Ok(2);
+    }
+    if let Some(path) = &args.sut {
+        match scr_assure::sut::SutConfig::load(path) {
+            Ok(sut) => opts.sut = runner::client_lane::SutChoice::File(sut),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(2);
+            }
+        }
+    } else if !args.reference_defect.is_empty() {
+        opts.sut = runner::client_lane::SutChoice::Reference { program: None, defects: args.reference_defect };
     }
     let outcome = match runner::run(opts).await {
         Ok(outcome) => outcome,
