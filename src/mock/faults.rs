@@ -22,6 +22,11 @@
 //! | `malformed-json` | 200 `application/fhir+json`, a truncated searchset Bundle | **derived** |
 //! | `wrong-content-type` {contentType="text/plain"} | the real answer with that Content-Type | **derived** |
 //! | `oversized` {bytes=64 MiB} | 200 `application/fhir+json` of exactly `bytes` bytes (an empty searchset Bundle padded with JSON whitespace), streamed | §3.5 lists no response limit; **derived** |
+//! | `unauthorized` | 401, the gateway's answer to an unknown token (`ACCESS_DENIED` / `Invalid Access Token` OperationOutcome, `application/json`) | §3.5, §10.6 (the gateway's own function) |
+//!
+//! **Scoped by app.** `"app": NAME` (a registered app) limits a fault to requests attributable to that app —
+//! by their bearer token's grant, or for a token request its `client_id` / client assertion `iss` — the same
+//! attribution as the traffic journal ([`super::traffic`]); combinable with `match`.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,6 +57,7 @@ pub enum FaultKind {
     MalformedJson,
     WrongContentType { content_type: String },
     Oversized { bytes: u64 },
+    Unauthorized,
 }
 
 impl FaultKind {
@@ -69,7 +75,7 @@ impl FaultKind {
 }
 
 /// The fault names the admin route accepts, in the README's order.
-pub const FAULT_NAMES: [&str; 10] = [
+pub const FAULT_NAMES: [&str; 11] = [
     "rate-limited",
     "server-error",
     "unavailable",
@@ -80,6 +86,7 @@ pub const FAULT_NAMES: [&str; 10] = [
     "malformed-json",
     "wrong-content-type",
     "oversized",
+    "unauthorized",
 ];
 
 /// Default size of an `oversized` answer.
@@ -104,6 +111,7 @@ impl FaultKind {
             Self::MalformedJson => "malformed-json",
             Self::WrongContentType { .. } => "wrong-content-type",
             Self::Oversized { .. } => "oversized",
+            Self::Unauthorized => "unauthorized",
         }
     }
 
@@ -250,6 +258,7 @@ impl ArmedFault {
             },
             "connection-reset" => FaultKind::ConnectionReset,
             "malformed-json" => FaultKind::MalformedJson,
+            "unauthorized" => FaultKind::Unauthorized,
             "wrong-content-type" => {
                 let content_type = text(obj, "contentType")?.unwrap_or("text/plain");
                 if HeaderValue::from_str(content_type).is_err() {
@@ -529,6 +538,7 @@ pub async fn answer(
             response
         }
         FaultKind::Oversized { bytes } => oversized(bytes),
+        FaultKind::Unauthorized => super::gateway::unknown_token(),
     }
 }
 
@@ -601,6 +611,22 @@ mod tests {
         assert_eq!(book.take(Operation::GetScrId, None, text("|9990000018")), Some(FaultKind::ServerError));
         assert!(book.list().is_empty());
         assert_eq!(book.take(Operation::GetScrId, None, text("|9990000018")), None);
+    }
+
+    #[test]
+    fn an_app_scoped_fault_takes_only_that_apps_requests() {
+        let book = FaultBook::default();
+        let spec = arm(json!({"operation":"any","fault":"unauthorized","app":"sut","match":"9990000018"}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spec.to_json()["app"], "sut");
+        book.arm(spec);
+        let text = |t: &'static str| move || t.to_owned();
+        assert_eq!(book.take(Operation::GetScr, None, text("|9990000018")), None, "not attributable");
+        assert_eq!(book.take(Operation::GetScr, Some("other"), text("|9990000018")), None, "another app");
+        assert_eq!(book.take(Operation::GetScr, Some("sut"), text("|9990000026")), None, "another patient");
+        assert_eq!(book.take(Operation::GetScr, Some("sut"), text("|9990000018")), Some(FaultKind::Unauthorized));
+        assert!(book.list().is_empty());
+        assert!(arm(json!({"operation":"any","fault":"unauthorized","app":""})).is_err());
     }
 
     #[test]
