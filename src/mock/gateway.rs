@@ -79,6 +79,12 @@ fn access_denied(fault: &str) -> Response {
     json_response(StatusCode::UNAUTHORIZED, &body)
 }
 
+/// The 401 for a bearer token the gateway does not know (`Invalid Access Token`): also the `unauthorized`
+/// fault's answer ([`super::faults`]).
+pub fn unknown_token() -> Response {
+    access_denied(faults::UNKNOWN_TOKEN)
+}
+
 /// `AssignMessage.CatchallErrorMessage` filled with one error's variables.
 pub(crate) fn catch_all(
     status: StatusCode,
@@ -125,7 +131,7 @@ pub fn check(
     headers: &HeaderMap,
 ) -> Result<CallerIdentity, Box<Response>> {
     let token = bearer(headers).ok_or_else(|| Box::new(access_denied(faults::NO_TOKEN)))?;
-    let grant = identity.introspect(token).ok_or_else(|| Box::new(access_denied(faults::UNKNOWN_TOKEN)))?;
+    let grant = identity.introspect(token).ok_or_else(|| Box::new(unknown_token()))?;
     if grant.expires_at <= clock.now() {
         return Err(Box::new(access_denied(faults::EXPIRED_TOKEN)));
     }
