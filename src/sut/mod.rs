@@ -150,6 +150,8 @@ pub enum ActionFailure {
     HookUnreachable { action: String, url: String, reason: String },
     #[error("the http hook {url} answered HTTP {status} for `{action}`: {body:?}")]
     HookStatus { action: String, url: String, status: u16, body: String },
+    #[error("the `{action}` action's template uses {{{parameter}}} but the harness gave no value for it")]
+    MissingParameter { action: String, parameter: String },
     #[error("the tester did not confirm `{action}` within {seconds} s")]
     NotConfirmed { action: String, seconds: u64 },
 }
