@@ -769,7 +769,8 @@ impl<'d, 'i> Section<'d, 'i> {
             }
             Some(program) => {
                 if program.contains('/') && Path::new(program.as_str()).is_relative() {
-                    *program = base.join(program.as_str()).display().to_string();
+                    let relative = program.strip_prefix("./").unwrap_or(program.as_str());
+                    *program = base.join(relative).display().to_string();
                 }
             }
         }

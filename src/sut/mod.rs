@@ -3,6 +3,7 @@
 //! scenarios (`features/client/**`) run an action, then grade what the SUT sent (the client-lane mock's
 //! traffic journal) and what it reported. The contract is `docs/CLIENT.md` §4.
 
+pub mod check;
 pub mod config;
 pub mod driver;
 
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use config::{DriverKind, PublicKeys, RotationKey, SutApp, SutConfig, SutConfigError};
-pub use driver::run_action;
+pub use driver::{run_action, Attended};
 
 use crate::secret::Secret;
 
