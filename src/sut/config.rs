@@ -651,15 +651,18 @@ impl<'d, 'i> Section<'d, 'i> {
 
     /// The one key of `keys` present (a string), refusing two; `None` when none is and `required` is false.
     fn exactly_one(&self, keys: &[&'static str], required: bool) -> Result<Option<Found>, SutConfigError> {
-        let mut found: Option<Found> = None;
+        let mut present: Vec<Found> = Vec::new();
         for key in keys {
             if let Some((value, span)) = self.str_opt(key)? {
-                if let Some((first, _, _)) = &found {
-                    return Err(self.err_at(key, Some(span), format!("give `{first}` or `{key}`, not both")));
-                }
-                found = Some((key, value, span));
+                present.push((key, value, span));
             }
         }
+        // Two given: the later one in the file is the one to remove.
+        present.sort_by_key(|(_, _, span)| span.start);
+        if let [(first, _, _), (second, _, span), ..] = present.as_slice() {
+            return Err(self.err_at(second, Some(span.clone()), format!("give `{first}` or `{second}`, not both")));
+        }
+        let found = present.pop();
         if found.is_none() && required {
             let list: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
             return Err(self.err_at("", None, format!("needs one of {}", list.join(", "))));
@@ -782,19 +785,364 @@ impl<'d, 'i> Section<'d, 'i> {
 mod tests {
     use super::*;
 
+    const GOOD: &str = r#"[sut]
+name = "Example GP System"
+version = "4.2.0"
+driver = "command"
+action_timeout = 2.5
+
+[app]
+api_key_file = "keys/api-key.txt"
+kid = "sut-1"
+public_key_file = "keys/public.pem"
+client_secret_file = "keys/secret.txt"
+
+[app.rotation]
+kid = "sut-2"
+public_key_file = "keys/next.pem"
+
+[actions]
+retrieve = ["python3", "my_client.py", "retrieve", "{nhs_number}"]
+retrieve_with_answer = ["./bin/client", "ask", "--nhs={nhs_number}", "{answer}"]
+emergency_access = ["/usr/bin/env", "override", "{nhs_number}", "{reason}"]
+upload = ["python3", "my_client.py", "upload", "{nhs_number}", "{bundle_file}"]
+rotate_key = ["python3", "my_client.py", "rotate-key", "{kid}"]
+"#;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/identity").join(name)
+    }
+
+    /// A directory holding the keys and the secret GOOD names.
+    fn site() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let keys = dir.path().join("keys");
+        std::fs::create_dir(&keys).unwrap_or_else(|e| panic!("{e}"));
+        for (from, to) in [
+            ("reference-client-public-key.pem", "public.pem"),
+            ("reference-client-next-public-key.pem", "next.pem"),
+            ("reference-client-private-key.pem", "private.pem"),
+        ] {
+            std::fs::copy(fixture(from), keys.join(to)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(keys.join("secret.txt"), "# test-only\ns3cr3t-value\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(keys.join("api-key.txt"), "sut-api-key-from-file\n").unwrap_or_else(|e| panic!("{e}"));
+        let pem = std::fs::read(keys.join("public.pem")).unwrap_or_else(|e| panic!("{e}"));
+        let jwk = crate::identity::keys::public_jwk_from_pem(&pem, "jwks-kid", "pem").unwrap_or_else(|e| panic!("{e}"));
+        let set = json!({ "keys": [jwk] });
+        std::fs::write(keys.join("jwks.json"), set.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        dir
+    }
+
+    fn parse(dir: &tempfile::TempDir, text: &str) -> Result<SutConfig, SutConfigError> {
+        SutConfig::parse(&dir.path().join("sut.toml"), text)
+    }
+
+    fn refusal(dir: &tempfile::TempDir, text: &str) -> String {
+        match parse(dir, text) {
+            Ok(_) => panic!("must be refused:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// The 1-based line of the first line of `text` containing `marker`.
+    fn line_of(text: &str, marker: &str) -> usize {
+        text.lines().position(|l| l.contains(marker)).map(|i| i + 1).unwrap_or_else(|| panic!("no {marker}"))
+    }
+
     #[test]
-    fn the_reference_client_registers_with_its_keys() {
-        let sut = SutConfig::reference_client(Path::new("/bin/scr-assure"), &["a".into(), "b".into()])
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(sut.version, format!("{} (defects: a, b)", env!("CARGO_PKG_VERSION")));
-        let body = sut.app.registration("sut").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(body["apiKey"], REFERENCE_API_KEY);
-        assert_eq!(body["jwks"]["keys"][0]["kid"], REFERENCE_KID);
-        let rot = sut.app.rotation_jwks().unwrap_or_else(|e| panic!("{e}")).unwrap_or_default();
+    fn a_good_file_parses_with_paths_relative_to_it() {
+        let dir = site();
+        let sut = parse(&dir, GOOD).unwrap_or_else(|e| panic!("{e}"));
+        let base = std::path::absolute(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((sut.name.as_str(), sut.version.as_str()), ("Example GP System", "4.2.0"));
+        assert_eq!(sut.driver, DriverKind::Command);
+        assert_eq!(sut.action_timeout, Duration::from_millis(2500));
+        assert_eq!(sut.app.api_key.expose(), "sut-api-key-from-file");
+        assert_eq!(sut.app.client_secret.as_ref().map(Secret::expose), Some("s3cr3t-value"));
+        assert_eq!(sut.app.keys, PublicKeys::PemFile(base.join("keys/public.pem")));
         assert_eq!(
-            kids(rot["keys"].as_array().map(Vec::as_slice).unwrap_or_default()),
-            [REFERENCE_KID, REFERENCE_NEXT_KID]
+            sut.app.rotation,
+            Some(RotationKey { kid: "sut-2".into(), keys: PublicKeys::PemFile(base.join("keys/next.pem")) })
         );
-        println!("{}", sut.actions[&Action::Upload].join(" "));
+        assert_eq!(sut.actions.len(), 5);
+        assert_eq!(sut.actions[&Action::Retrieve][0], "python3", "a bare program name stays for PATH");
+        assert_eq!(sut.actions[&Action::RetrieveWithAnswer][0], base.join("bin/client").display().to_string());
+        assert_eq!(sut.actions[&Action::EmergencyAccess][0], "/usr/bin/env");
+        assert_eq!(sut.work_dir(), Some(base.as_path()));
+        assert!(!format!("{sut:?}").contains("s3cr3t-value") && !format!("{sut:?}").contains("sut-api-key-from-file"));
+        // A variable (read only: tests never set the environment).
+        let from_env = GOOD.replace("api_key_file = \"keys/api-key.txt\"", "api_key_env = \"PATH\"");
+        let path_var = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(parse(&dir, &from_env).ok().map(|s| s.app.api_key.expose() == path_var.trim()), Some(true));
+        let minimal = GOOD.replace("action_timeout = 2.5\n", "");
+        assert_eq!(parse(&dir, &minimal).map(|s| s.action_timeout).ok(), Some(DEFAULT_ACTION_TIMEOUT));
+    }
+
+    #[test]
+    fn each_refusal_names_the_file_the_key_and_the_line() {
+        let dir = site();
+        let file = std::path::absolute(dir.path().join("sut.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let file = file.display().to_string();
+        // (change, the key named, the marker on the line named)
+        let cases: Vec<(String, &str, &str)> = vec![
+            (
+                GOOD.replace("kid = \"sut-1\"", "kid = \"sut-1\"\ncolour = \"red\""),
+                "[app] colour: unknown key",
+                "colour",
+            ),
+            (format!("{GOOD}\n[extras]\nx = 1\n"), "extras: unknown key", "[extras]"),
+            (GOOD.replace("version = \"4.2.0\"\n", ""), "[sut] version: missing", "[sut]"),
+            (GOOD.replace("driver = \"command\"", "driver = \"ssh\""), "[sut] driver: 'ssh' is not a driver", "ssh"),
+            (
+                GOOD.replace("action_timeout = 2.5", "action_timeout = 0"),
+                "[sut] action_timeout: it must be",
+                "action_timeout",
+            ),
+            (GOOD.replace("action_timeout = 2.5", "action_timeout = -1"), "[sut] action_timeout", "action_timeout"),
+            (
+                GOOD.replace("action_timeout = 2.5", "action_timeout = \"30\""),
+                "must be a number of seconds, got string",
+                "action_timeout",
+            ),
+            (
+                GOOD.replace("name = \"Example GP System\"", "name = 7"),
+                "[sut] name: must be a string, got integer",
+                "name = 7",
+            ),
+            (
+                GOOD.replace("client_secret_file = \"keys/secret.txt\"", "client_secret = \"abc\""),
+                "[app] client_secret: holds a secret inline; name a file (`client_secret_file",
+                "client_secret =",
+            ),
+            (
+                GOOD.replace("api_key_file = \"keys/api-key.txt\"", "api_key_env = \"SCR_ASSURE_SURELY_UNSET\""),
+                "[app] api_key_env: environment variable SCR_ASSURE_SURELY_UNSET is not set",
+                "api_key_env",
+            ),
+            (
+                GOOD.replace("api_key_file = \"keys/api-key.txt\"", "api_key_env = \"A\"\napi_key = \"k\""),
+                "[app] api_key: give `api_key_env` or `api_key`, not both",
+                "api_key = ",
+            ),
+            (GOOD.replace("api_key_file = \"keys/api-key.txt\"\n", ""), "[app]: needs one of `api_key`", "[app]"),
+            (
+                GOOD.replace(
+                    "public_key_file = \"keys/public.pem\"",
+                    "public_key_file = \"keys/public.pem\"\njwks_url = \"https://example.org/j\"",
+                ),
+                "[app] jwks_url: give `public_key_file` or `jwks_url`, not both",
+                "jwks_url",
+            ),
+            (GOOD.replace("keys/public.pem", "keys/absent.pem"), "[app] public_key_file: cannot read", "absent.pem"),
+            (
+                GOOD.replace("keys/public.pem", "keys/secret.txt"),
+                "[app] public_key_file: ",
+                "public_key_file = \"keys/secret.txt",
+            ),
+            (GOOD.replace("keys/public.pem", "keys/private.pem"), "holds a private key", "private.pem"),
+            (
+                GOOD.replace("client_secret_file = \"keys/secret.txt\"", "client_secret_file = \"keys/nope.txt\""),
+                "[app] client_secret_file: cannot read",
+                "nope.txt",
+            ),
+            (
+                GOOD.replace("kid = \"sut-1\"\n", ""),
+                "[app] kid: missing: required with public_key_file",
+                "keys/public.pem",
+            ),
+            (GOOD.replace("kid = \"sut-2\"\n", ""), "[app.rotation] kid: missing", "keys/next.pem"),
+            (
+                GOOD.replace("retrieve = [", "browse = ["),
+                "[actions] browse: unknown action; the actions are retrieve,",
+                "browse",
+            ),
+            (
+                GOOD.replace("\"{answer}\"", "\"{answr}\""),
+                "[actions] retrieve_with_answer: unknown placeholder {answr}",
+                "answr",
+            ),
+            (
+                GOOD.replace("\"rotate-key\", \"{kid}\"", "\"rotate-key\", \"{nhs_number}\""),
+                "[actions] rotate_key: unknown placeholder {nhs_number}; the rotate_key action has {kid}",
+                "rotate-key",
+            ),
+            (
+                GOOD.replace(
+                    "[\"python3\", \"my_client.py\", \"retrieve\", \"{nhs_number}\"]",
+                    "\"python3 my_client.py\"",
+                ),
+                "[actions] retrieve: must be an array of strings",
+                "retrieve =",
+            ),
+            (
+                GOOD.replace("\"retrieve\", \"{nhs_number}\"", "\"retrieve\", 5"),
+                "[actions] retrieve: every element must be a string, got integer",
+                "retrieve =",
+            ),
+            (
+                GOOD.replace("[\"python3\", \"my_client.py\", \"retrieve\", \"{nhs_number}\"]", "[]"),
+                "[actions] retrieve: is empty",
+                "retrieve =",
+            ),
+            (GOOD.replace("driver = \"command\"", "driver = \"http\""), "[http] url: missing", "[sut]"),
+            (format!("{GOOD}\n[http]\nurl = \"https://api.service.nhs.uk/hook\"\n"), "[http] url: refusing", "url ="),
+            (format!("{GOOD}\n[http]\nurl = \"not a url\"\n"), "[http] url: ", "url ="),
+            (GOOD.replace("name = \"Example GP System\"", "name = \"unterminated"), "TOML: ", "unterminated"),
+        ];
+        for (text, named, marker) in cases {
+            let e = refusal(&dir, &text);
+            let line = line_of(&text, marker);
+            let expected_line = if named == "[http] url: missing" { None } else { Some(line) };
+            match expected_line {
+                Some(line) => assert!(e.starts_with(&format!("{file}:{line}: ")), "line {line} expected: {e}"),
+                None => assert!(e.starts_with(&format!("{file}: ")), "{e}"),
+            }
+            assert!(e.contains(named), "{named} expected in: {e}");
+            assert!(!e.contains("sut-api-key-from-file") && !e.contains("s3cr3t-value"), "{e}");
+        }
+        let missing = SutConfig::load(&dir.path().join("absent.toml")).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(missing.starts_with("cannot read the SUT file") && missing.contains("absent.toml"), "{missing}");
+    }
+
+    #[test]
+    fn driver_specific_sections() {
+        let dir = site();
+        let http = GOOD.replace("driver = \"command\"", "driver = \"http\"")
+            + "\n[http]\nurl = \"http://127.0.0.1:7000/scr-assure-hook\"\n";
+        let sut = parse(&dir, &http).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sut.http_url.as_deref(), Some("http://127.0.0.1:7000/scr-assure-hook"));
+        let no_actions = GOOD.split("[actions]").next().unwrap_or_default().to_owned();
+        let e = refusal(&dir, &no_actions);
+        assert!(e.contains("[actions]: missing: the command driver needs"), "{e}");
+        let attended = no_actions.replace("driver = \"command\"", "driver = \"attended\"");
+        assert_eq!(parse(&dir, &attended).map(|s| s.driver).ok(), Some(DriverKind::Attended));
+        let empty_actions = format!("{no_actions}[actions]\n");
+        assert!(refusal(&dir, &empty_actions).contains("needs at least one action"));
+    }
+
+    #[test]
+    fn placeholders_render_into_one_element_each() {
+        let params: BTreeMap<String, String> =
+            [("nhs_number".to_owned(), "999 000; rm -rf /".to_owned())].into_iter().collect();
+        assert_eq!(render("--nhs={nhs_number}", &params).as_deref(), Ok("--nhs=999 000; rm -rf /"));
+        assert_eq!(render("{\"a\":1}", &params).as_deref(), Ok("{\"a\":1}"), "JSON is not a placeholder");
+        assert_eq!(render("{answer}", &params), Err("answer".to_owned()));
+        assert_eq!(placeholders("{a}-{b.c}{x y}").collect::<Vec<_>>(), ["a", "b.c"]);
+    }
+
+    #[test]
+    fn the_reference_client_is_a_command_sut_with_every_action() {
+        let defects = ["expired-assertion".to_owned(), "no-request-id".to_owned()];
+        let sut = SutConfig::reference_client(Path::new("/opt/scr-assure"), &defects).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sut.name, "scr-assure reference client");
+        assert_eq!(sut.version, format!("{} (defects: expired-assertion, no-request-id)", env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            (sut.driver, sut.action_timeout, sut.file.as_ref()),
+            (DriverKind::Command, DEFAULT_ACTION_TIMEOUT, None)
+        );
+        let fixtures = crate::identity::default_fixtures_dir();
+        let f = |name: &str| fixtures.join(name).display().to_string();
+        let prefix = vec![
+            "/opt/scr-assure".to_owned(),
+            "reference-client".into(),
+            "--defect".into(),
+            "expired-assertion".into(),
+            "--defect".into(),
+            "no-request-id".into(),
+            "--api-key".into(),
+            "scr-assure-reference-client-key".into(),
+            "--kid".into(),
+            "scr-assure-reference-1".into(),
+            "--key".into(),
+            f("reference-client-private-key.pem"),
+            "--next-key".into(),
+            f("reference-client-next-private-key.pem"),
+            "--client-secret-file".into(),
+            f("reference-client-secret.txt"),
+        ];
+        for (action, tail) in [
+            (Action::Retrieve, vec!["retrieve", "{nhs_number}"]),
+            (Action::RetrieveWithAnswer, vec!["retrieve_with_answer", "{nhs_number}", "{answer}"]),
+            (Action::EmergencyAccess, vec!["emergency_access", "{nhs_number}", "{reason}"]),
+            (Action::Upload, vec!["upload", "{nhs_number}", "{bundle_file}"]),
+            (Action::RotateKey, vec!["rotate_key", "{kid}"]),
+        ] {
+            let mut expected = prefix.clone();
+            expected.extend(tail.into_iter().map(str::to_owned));
+            assert_eq!(sut.actions.get(&action), Some(&expected), "{action}");
+        }
+        let plain = SutConfig::reference_client(Path::new("scr-assure"), &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plain.version, env!("CARGO_PKG_VERSION"));
+        assert!(!plain.actions[&Action::Retrieve].contains(&"--defect".to_owned()));
+    }
+
+    #[test]
+    fn registration_bodies_carry_the_keys_and_secrets_for_the_mock_only() {
+        let sut = SutConfig::reference_client(Path::new("/bin/scr-assure"), &[]).unwrap_or_else(|e| panic!("{e}"));
+        let body = sut.app.registration("sut").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(body["name"], "sut");
+        assert_eq!(body["apiKey"], REFERENCE_API_KEY);
+        assert_eq!(body["kid"], REFERENCE_KID);
+        assert_eq!(body["jwks"]["keys"][0]["kid"], REFERENCE_KID);
+        assert_eq!(body["jwks"]["keys"][0]["kty"], "RSA");
+        assert!(body["jwks"]["keys"][0].get("d").is_none());
+        assert_eq!(body["clientSecret"], "abce2f3b5fa1b1a6c991cbd3416c51855a17f87a07442746");
+        assert!(body.get("jwksUrl").is_none() && body.get("asid").is_none() && body.get("products").is_none());
+        let both = sut.app.rotation_jwks().unwrap_or_else(|e| panic!("{e}")).unwrap_or_default();
+        let both_keys = both["keys"].as_array().cloned().unwrap_or_default();
+        assert_eq!(kids(&both_keys), [REFERENCE_KID, REFERENCE_NEXT_KID]);
+        assert_ne!(both_keys[0]["n"], both_keys[1]["n"], "two different keys");
+        let next = sut.app.rotated_jwks().unwrap_or_else(|e| panic!("{e}")).unwrap_or_default();
+        assert_eq!(kids(next["keys"].as_array().map(Vec::as_slice).unwrap_or_default()), [REFERENCE_NEXT_KID]);
+
+        let dir = site();
+        let url = GOOD
+            .replace("public_key_file = \"keys/public.pem\"", "jwks_url = \"https://sut.example.org/jwks.json\"")
+            .replace("[app.rotation]\nkid = \"sut-2\"\npublic_key_file = \"keys/next.pem\"\n", "")
+            .replace("client_secret_file = \"keys/secret.txt\"\n", "")
+            .replace("api_key_file = \"keys/api-key.txt\"", "api_key = \"inline-key\"");
+        let sut = parse(&dir, &url).unwrap_or_else(|e| panic!("{e}"));
+        let body = sut.app.registration("x").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            body,
+            json!({"name": "x", "apiKey": "inline-key", "kid": "sut-1", "jwksUrl": "https://sut.example.org/jwks.json"})
+        );
+        assert_eq!(sut.app.rotation_jwks().ok(), Some(None));
+        assert_eq!(sut.app.rotated_jwks().ok(), Some(None));
+
+        let jwks = GOOD
+            .replace("public_key_file = \"keys/public.pem\"", "jwks_file = \"keys/jwks.json\"")
+            .replace("kid = \"sut-1\"\n", "");
+        let sut = parse(&dir, &jwks).unwrap_or_else(|e| panic!("{e}"));
+        let body = sut.app.registration("y").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(body["jwks"]["keys"][0]["kid"], "jwks-kid");
+        assert!(body.get("kid").is_none());
+        let both = sut.app.rotation_jwks().unwrap_or_else(|e| panic!("{e}")).unwrap_or_default();
+        assert_eq!(kids(both["keys"].as_array().map(Vec::as_slice).unwrap_or_default()), ["jwks-kid", "sut-2"]);
+    }
+
+    #[test]
+    fn jwk_sets_must_be_public_key_sets_and_rotation_needs_files() {
+        let dir = site();
+        let jwks = GOOD.replace("public_key_file = \"keys/public.pem\"", "jwks_file = \"keys/jwks.json\"");
+        let path = dir.path().join("keys/jwks.json");
+        for (content, named) in [
+            ("not json", "not a JWK Set: it is not JSON"),
+            ("{\"keys\": []}", "the JWK Set has no keys"),
+            ("{\"kty\": \"RSA\"}", "no `keys` array"),
+            (
+                "{\"keys\": [{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\",\"d\":\"AQAB\"}]}",
+                "is a private key (it has `d`)",
+            ),
+        ] {
+            std::fs::write(&path, content).unwrap_or_else(|e| panic!("{e}"));
+            let e = refusal(&dir, &jwks);
+            let line = line_of(&jwks, "jwks_file");
+            assert!(e.contains(&format!(":{line}: [app] jwks_file: ")) && e.contains(named), "{named}: {e}");
+        }
+        let url = GOOD.replace("public_key_file = \"keys/public.pem\"", "jwks_url = \"https://sut.example.org/j\"");
+        let e = refusal(&dir, &url);
+        assert!(e.contains("[app] rotation: key rotation needs the current key as a file"), "{e}");
     }
 }
