@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod audit_cmd;
 mod site_cmd;
+mod sut_cmd;
 mod token;
 mod validate;
 
@@ -56,6 +57,9 @@ enum Command {
     /// The mock's audit trail: export it from a running mock, verify a trail file's hash chain.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// The system under test (client conformance): check a sut.toml.
+    #[command(subcommand)]
+    Sut(sut_cmd::SutCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -210,6 +214,7 @@ pub fn main() -> ExitCode {
             Command::Repro(args) => repro(&args),
             Command::Validate(args) => validate::run(&args),
             Command::Audit(command) => audit_cmd::run(command).await,
+            Command::Sut(command) => sut_cmd::run(command).await,
         }
     });
     match result {
