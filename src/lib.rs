@@ -11,6 +11,7 @@ pub mod config;
 pub mod fhir;
 pub mod identity;
 pub mod mock;
+pub mod refclient;
 pub mod report;
 pub mod requirements;
 pub mod runner;

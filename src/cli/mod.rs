@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 mod audit_cmd;
+mod refclient_cmd;
 mod site_cmd;
 mod token;
 mod validate;
@@ -56,6 +57,8 @@ enum Command {
     /// The mock's audit trail: export it from a running mock, verify a trail file's hash chain.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// The bundled reference client: a well-behaved SUT (docs/CLIENT.md §4), with --defect switches.
+    ReferenceClient(refclient_cmd::ReferenceClientArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -202,6 +205,7 @@ pub fn main() -> ExitCode {
             Command::Repro(args) => repro(&args),
             Command::Validate(args) => validate::run(&args),
             Command::Audit(command) => audit_cmd::run(command).await,
+            Command::ReferenceClient(args) => refclient_cmd::run(args).await,
         }
     });
     match result {
