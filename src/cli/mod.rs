@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 mod audit_cmd;
+mod refclient_cmd;
 mod site_cmd;
 mod sut_cmd;
 mod token;
@@ -60,6 +61,8 @@ enum Command {
     /// The system under test (client conformance): check a sut.toml.
     #[command(subcommand)]
     Sut(sut_cmd::SutCommand),
+    /// The bundled reference client: a well-behaved SUT (docs/CLIENT.md §4), with --defect switches.
+    ReferenceClient(refclient_cmd::ReferenceClientArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -215,6 +218,7 @@ pub fn main() -> ExitCode {
             Command::Validate(args) => validate::run(&args),
             Command::Audit(command) => audit_cmd::run(command).await,
             Command::Sut(command) => sut_cmd::run(command).await,
+            Command::ReferenceClient(args) => refclient_cmd::run(args).await,
         }
     });
     match result {

@@ -182,8 +182,12 @@ fn resolve_role(grant: &AccessGrant, headers: &HeaderMap) -> Result<CallerIdenti
     let roles = user.persona.roles.clone();
     let urid = headers.get("NHSD-Session-URID").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty());
     let role = match (urid, user.auth, &user.selected_roleid) {
-        // A separate-auth token cannot call userinfo, so a header cannot be checked.
-        (Some(_), AuthKind::Separate, _) => return Err(role_errors::NO_USER_INFO),
+        // A separate-auth token cannot call userinfo (reference §10.8 caveat); the mock knows the user's roles
+        // all the same and accepts a header naming one of them (the backend needs the header on POSTs, so a
+        // separate-auth client sends it); any other header gets the v1 `unable to retrieve user info`.
+        (Some(urid), AuthKind::Separate, _) => {
+            roles.iter().find(|r| r.person_roleid == urid).cloned().ok_or(role_errors::NO_USER_INFO)?
+        }
         (Some(urid), AuthKind::Combined, _) => {
             roles.iter().find(|r| r.person_roleid == urid).cloned().ok_or(role_errors::URID_INVALID)?
         }
