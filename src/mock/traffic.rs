@@ -141,7 +141,8 @@ pub struct TokenRequestRecord {
     /// one in the harness: recorded only as the app's name in [`TrafficEntry::app`]). Always `None` here.
     #[serde(default)]
     pub client_id: Option<String>,
-    /// The client assertion decoded without its signature.
+    /// The client assertion decoded without its signature; its `iss` and `sub` (the app's API key) as
+    /// [`crate::secret::fingerprint`]s.
     pub assertion: Option<DecodedJwt>,
     /// Fingerprint of the `subject_token` (token exchange).
     pub subject_token: Option<String>,
@@ -334,6 +335,17 @@ pub fn decode_jwt(token: &str) -> Option<DecodedJwt> {
     jwt::decode_unverified(token).ok().map(|raw| DecodedJwt { header: raw.header, claims: raw.claims })
 }
 
+/// A client assertion's `iss` and `sub` are the app's API key: recorded as its fingerprint.
+fn hide_api_key(assertion: &mut DecodedJwt) {
+    for claim in ["iss", "sub"] {
+        if let Some(v) = assertion.claims.get_mut(claim) {
+            if let Some(key) = v.as_str() {
+                *v = Value::String(secret::fingerprint(key));
+            }
+        }
+    }
+}
+
 /// UTF-8 (lossy) text of at most `cap` bytes (cut at a character boundary), and whether it was cut.
 fn capped(text: String, cap: usize) -> (String, bool) {
     if text.len() <= cap {
@@ -446,12 +458,15 @@ impl PendingEntry {
         }
         if operation == Operation::Token.as_str() {
             let form = Form::parse(body.unwrap_or_default());
-            let assertion = form.get("client_assertion").and_then(decode_jwt);
+            let mut assertion = form.get("client_assertion").and_then(decode_jwt);
             let api_key = form
                 .get("client_id")
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
                 .or_else(|| assertion.as_ref().and_then(|a| a.claims.get("iss")?.as_str().map(str::to_owned)));
+            if let Some(a) = assertion.as_mut() {
+                hide_api_key(a);
+            }
             if let (Some(identity), Some(key)) = (identity, api_key) {
                 attribution.app = identity.apps().by_api_key(&key).map(|a| a.name.clone());
             }
