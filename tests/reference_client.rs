@@ -114,6 +114,17 @@ impl Lane {
     }
 
     async fn client_in(&self, session: &Path, defects: &[&str], action: &[&str], without: Option<&str>) -> Run {
+        self.client_full(session, "reference-client-next-private-key.pem", defects, action, without).await
+    }
+
+    async fn client_full(
+        &self,
+        session: &Path,
+        next_key: &str,
+        defects: &[&str],
+        action: &[&str],
+        without: Option<&str>,
+    ) -> Run {
         let mut args: Vec<String> = vec!["reference-client".into()];
         for d in defects {
             args.extend(["--defect".into(), (*d).into()]);
@@ -122,7 +133,7 @@ impl Lane {
             ("--api-key", "scr-assure-test-app-key".to_owned()),
             ("--kid", "scr-assure-test-1".to_owned()),
             ("--key", fixture("test-app-private-key.pem")),
-            ("--next-key", fixture("reference-client-next-private-key.pem")),
+            ("--next-key", fixture(next_key)),
             ("--client-secret-file", fixture("test-app-client-secret.txt")),
         ] {
             args.extend([flag.to_owned(), value]);
@@ -477,6 +488,43 @@ async fn key_rotation_needs_a_registered_key() {
     assert_eq!(lane.session_value("key"), "initial");
     let nhs = nhs_number(990_600_001);
     assert_eq!(lane.client(&[], &["retrieve", &nhs]).await.outcome_name(), "no-scr", "the session still works");
+
+    // A next key the app has registered (here the fixture app's own key under its kid): done, and the session
+    // signs with it from now on — the next token exchange too.
+    let next = "test-app-private-key.pem";
+    let run = lane.client_full(lane.session.path(), next, &[], &["rotate_key", "scr-assure-test-1"], None).await;
+    assert_eq!(run.outcome(), json!({"outcome": "done"}));
+    assert_eq!((lane.session_value("key"), lane.session_value("kid")), (json!("next"), json!("scr-assure-test-1")));
+    let token = lane.session_value("access_token");
+    let session_file = lane.session.path().join("session.json");
+    let mut session: Value =
+        serde_json::from_str(&std::fs::read_to_string(&session_file).unwrap_or_default()).unwrap_or(Value::Null);
+    if let Some(members) = session.as_object_mut() {
+        members.retain(|k, _| k == "key" || k == "kid");
+    }
+    std::fs::write(&session_file, session.to_string()).unwrap_or_else(|e| panic!("write session: {e}"));
+    let run = lane.client_full(lane.session.path(), next, &[], &["retrieve", &nhs], None).await;
+    assert_eq!(run.outcome_name(), "no-scr", "{}", run.stderr);
+    assert_ne!(lane.session_value("access_token"), token, "a new token exchange, signed with the next key");
+    // Without --next-key a rotated session cannot sign: a usage error.
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_scr-assure"));
+    command.args([
+        "reference-client",
+        "--api-key",
+        "scr-assure-test-app-key",
+        "--kid",
+        "scr-assure-test-1",
+        "--key",
+        &fixture("test-app-private-key.pem"),
+        "retrieve",
+        &nhs,
+    ]);
+    for (name, value) in lane.env(lane.session.path()) {
+        command.env(name, value);
+    }
+    let output = command.output().await.unwrap_or_else(|e| panic!("run: {e}"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--next-key"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -114,13 +114,18 @@ pub fn read_scr_id(body: &[u8]) -> Result<ScrIdAnswer, BodyError> {
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
         .ok_or(BodyError::NoScrId)?;
-    let permission = doc
+    // The ACS permission coding; a label coding without that system is read as one too.
+    let codings: Vec<&Value> = doc
         .get("securityLabel")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .flat_map(|l| l.get("coding").and_then(Value::as_array).into_iter().flatten())
+        .collect();
+    let permission = codings
+        .iter()
         .find(|c| c.get("system").and_then(Value::as_str) == Some("https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission"))
+        .or_else(|| codings.first())
         .and_then(|c| c.get("code"))
         .and_then(Value::as_str)
         .map(str::to_owned);
