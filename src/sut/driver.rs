@@ -17,7 +17,8 @@ use super::config::{render, DriverKind};
 use super::{ActionFailure, ActionReport, ActionRequest, AttendedRecord, SutConfig, SutOutcome};
 use crate::secret::{redact_body, REDACTED};
 
-/// How much of stdout and of stderr is kept (the rest is read and dropped, so the SUT never blocks on a pipe).
+/// How much of stdout and of stderr is kept: the last bytes, where the outcome is (the rest is read and dropped,
+/// so the SUT never blocks on a pipe).
 pub const OUTPUT_CAP: usize = 1024 * 1024;
 
 /// How many characters of stdout/stderr/a hook's body an excerpt keeps.
@@ -356,8 +357,13 @@ impl Captured {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
                             let mut kept = buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                            let room = OUTPUT_CAP.saturating_sub(kept.len());
-                            kept.extend_from_slice(&chunk[..n.min(room)]);
+                            kept.extend_from_slice(&chunk[..n]);
+                            // Keep the last OUTPUT_CAP bytes (the outcome is the last line), trimming in
+                            // batches so that a chatty SUT costs linear time.
+                            if kept.len() > 2 * OUTPUT_CAP {
+                                let excess = kept.len() - OUTPUT_CAP;
+                                kept.drain(..excess);
+                            }
                         }
                     }
                 }
@@ -380,8 +386,11 @@ impl Captured {
         }
     }
 
+    /// What was kept: the last [`OUTPUT_CAP`] bytes.
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
+        let kept = self.buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let from = kept.len().saturating_sub(OUTPUT_CAP);
+        String::from_utf8_lossy(&kept[from..]).into_owned()
     }
 }
 
