@@ -178,7 +178,11 @@ async fn a_pretty_printed_object_after_logs_is_the_outcome_and_a_huge_stdout_nei
     )
     .await;
     assert_eq!(report.outcome.as_ref().and_then(|o| o.scr_id.as_deref()), Some("u1"), "{:?}", report.failure);
-    assert!(report.stdout_excerpt.chars().count() <= 2001, "excerpt capped: {}", report.stdout_excerpt.len());
+    assert!(
+        report.stdout_excerpt.chars().count() == 2000 && report.stdout_excerpt.ends_with('…'),
+        "excerpt capped: {}",
+        report.stdout_excerpt.len()
+    );
 }
 
 #[tokio::test]

@@ -121,16 +121,14 @@ impl Redactor {
         JWT_LIKE.replace_all(&text, REDACTED).into_owned()
     }
 
-    /// At most [`EXCERPT_CHARS`] characters of `text`, secrets redacted (`…` when cut).
+    /// At most [`EXCERPT_CHARS`] characters of `text` (the last one `…` when cut), secrets redacted.
     pub(crate) fn excerpt(&self, text: &str) -> String {
         let redacted = self.scrub(&redact_body(&self.scrub(text)));
-        let mut chars = redacted.chars();
-        let head: String = chars.by_ref().take(EXCERPT_CHARS).collect();
-        if chars.next().is_some() {
-            format!("{head}…")
-        } else {
-            head
+        if redacted.chars().count() <= EXCERPT_CHARS {
+            return redacted;
         }
+        let head: String = redacted.chars().take(EXCERPT_CHARS - 1).collect();
+        format!("{head}…")
     }
 
     /// A JSON value with secret members and the id_token removed from every string.
