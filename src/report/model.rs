@@ -1,7 +1,8 @@
 //! What the evidence of a run says, as plain data: the summary, the requirement matrix, every scenario with
 //! its steps and exchanges. Built once from the run's records ([`crate::report::evidence`]); each renderer
 //! (HTML, traceability CSV, manifest) reads it and knows nothing of the others. Holds no secrets: exchanges
-//! are referred to by file, and their recorded headers and bodies are redacted at the source.
+//! are referred to by file, and their recorded headers and bodies are redacted at the source; so are the
+//! headers, bodies and printed excerpts of the system under test (the mock's traffic journal, the SUT driver).
 
 use serde::Serialize;
 
