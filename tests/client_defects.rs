@@ -29,8 +29,8 @@ const DECLARED: &[(&str, &[&str])] = &[
     ("new-request-id-on-resend", &["SCRC-FLT-003"]),
     ("retry-storm", &["SCRC-FLT-002"]),
     ("ignores-retry-after", &["SCRC-FLT-001"]),
-    // Never renewing also means never refreshing.
-    ("token-never-renewed", &["SCRC-IDN-002", "SCRC-IDN-004"]),
+    // Never renewing also means never refreshing, and never picking up a rotated key.
+    ("token-never-renewed", &["SCRC-IDN-002", "SCRC-IDN-004", "SCRC-IDN-006"]),
     ("auth-loop", &["SCRC-IDN-003"]),
     ("refresh-token-reused", &["SCRC-IDN-004"]),
     // 305 s breaks the 5-minute rule, and with the service's clock 10 s behind the assertion is refused.

@@ -37,7 +37,7 @@ Feature: How the system under test survives the service's faults
   @SCRC-FLT-003
   Scenario: An upload that timed out is re-sent with the same X-Request-ID
     Given a patient "A" with no SCR
-    And the mock answers the next "upload-scr" request for patient "A" with "gateway-timeout" and {"processed": true, "delayMs": 50}
+    And the mock answers the next "upload-scr" request for patient "A" with "gateway-timeout" and {"delayMs": 50}
     When the SUT uploads a GP Summary for patient "A"
     Then the SUT re-sent the upload for patient "A" with the same X-Request-ID
     And the SUT sent at most 3 "upload-scr" requests for patient "A"
@@ -52,6 +52,6 @@ Feature: How the system under test survives the service's faults
 
     Examples:
       | fault              | count |
-      | malformed-json     | 3     |
-      | wrong-content-type | 3     |
-      | unavailable-html   | 3     |
+      | malformed-json     | 20    |
+      | wrong-content-type | 20    |
+      | unavailable-html   | 20    |

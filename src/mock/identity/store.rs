@@ -95,6 +95,9 @@ pub struct CodeGrant {
 pub struct TokenStore {
     access: Mutex<HashMap<String, AccessGrant>>,
     refresh: Mutex<HashMap<String, RefreshGrant>>,
+    /// Refresh tokens already used, by fingerprint, with the CIS2 session they belonged to: a client that
+    /// presents one again is still attributed to its session in the traffic journal.
+    spent: Mutex<HashMap<String, Option<String>>>,
     sessions: Mutex<HashMap<String, AuthorizeSession>>,
     codes: Mutex<HashMap<String, CodeGrant>>,
 }
@@ -153,11 +156,21 @@ impl TokenStore {
 
     /// Takes a refresh token out (rotation: a used refresh token is invalid afterwards).
     pub fn take_refresh(&self, token: &str) -> Option<RefreshGrant> {
-        lock(&self.refresh).remove(token)
+        let grant = lock(&self.refresh).remove(token);
+        if let Some(g) = &grant {
+            lock(&self.spent).insert(crate::secret::fingerprint(token), g.session.clone());
+        }
+        grant
+    }
+
+    /// The CIS2 session of a refresh token that was already used (`None` when it never was).
+    pub fn spent_refresh_session(&self, token: &str) -> Option<Option<String>> {
+        lock(&self.spent).get(&crate::secret::fingerprint(token)).cloned()
     }
 
     /// Puts a refresh token back (a request that failed for another reason must not consume it).
     pub fn restore_refresh(&self, token: &str, grant: RefreshGrant) {
+        lock(&self.spent).remove(&crate::secret::fingerprint(token));
         lock(&self.refresh).insert(token.to_owned(), grant);
     }
 
