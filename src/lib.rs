@@ -12,6 +12,7 @@ pub mod fhir;
 pub mod grader;
 pub mod identity;
 pub mod mock;
+pub mod refclient;
 pub mod report;
 pub mod requirements;
 pub mod runner;

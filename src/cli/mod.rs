@@ -10,7 +10,9 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 mod audit_cmd;
+mod refclient_cmd;
 mod site_cmd;
+mod sut_cmd;
 mod token;
 mod validate;
 
@@ -56,6 +58,11 @@ enum Command {
     /// The mock's audit trail: export it from a running mock, verify a trail file's hash chain.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// The system under test (client conformance): check a sut.toml.
+    #[command(subcommand)]
+    Sut(sut_cmd::SutCommand),
+    /// The bundled reference client: a well-behaved SUT (docs/CLIENT.md §4), with --defect switches.
+    ReferenceClient(refclient_cmd::ReferenceClientArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -210,6 +217,8 @@ pub fn main() -> ExitCode {
             Command::Repro(args) => repro(&args),
             Command::Validate(args) => validate::run(&args),
             Command::Audit(command) => audit_cmd::run(command).await,
+            Command::Sut(command) => sut_cmd::run(command).await,
+            Command::ReferenceClient(args) => refclient_cmd::run(args).await,
         }
     });
     match result {

@@ -255,7 +255,28 @@ impl AppRegistry {
     pub fn all(&self) -> &[App] {
         &self.apps
     }
+
+    /// Adds an app (the mock registers apps at run time); refused when its name or API key is taken.
+    pub fn add(&mut self, app: App) -> Result<(), DuplicateApp> {
+        if self.apps.iter().any(|a| a.name == app.name || a.api_key == app.api_key) {
+            return Err(DuplicateApp);
+        }
+        self.apps.push(app);
+        Ok(())
+    }
+
+    /// Replaces an app's public keys with `jwks` (registered inline from now on); the source it had, or
+    /// `None` when no app has that name.
+    pub fn replace_jwks(&mut self, name: &str, jwks: JwkSet) -> Option<JwksSource> {
+        let app = self.apps.iter_mut().find(|a| a.name == name)?;
+        Some(std::mem::replace(&mut app.jwks, JwksSource::Inline(jwks)))
+    }
 }
+
+/// An app's name or API key is already registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an app with that name or API key is already registered")]
+pub struct DuplicateApp;
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -22,6 +22,11 @@
 //! | `malformed-json` | 200 `application/fhir+json`, a truncated searchset Bundle | **derived** |
 //! | `wrong-content-type` {contentType="text/plain"} | the real answer with that Content-Type | **derived** |
 //! | `oversized` {bytes=64 MiB} | 200 `application/fhir+json` of exactly `bytes` bytes (an empty searchset Bundle padded with JSON whitespace), streamed | §3.5 lists no response limit; **derived** |
+//! | `unauthorized` | 401, the gateway's answer to an unknown token (`ACCESS_DENIED` / `Invalid Access Token` OperationOutcome, `application/json`) | §3.5, §10.6 (the gateway's own function) |
+//!
+//! **Scoped by app.** `"app": NAME` (a registered app) limits a fault to requests attributable to that app —
+//! by their bearer token's grant, or for a token request its `client_id` / client assertion `iss` — the same
+//! attribution as the traffic journal ([`super::traffic`]); combinable with `match`.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,6 +57,7 @@ pub enum FaultKind {
     MalformedJson,
     WrongContentType { content_type: String },
     Oversized { bytes: u64 },
+    Unauthorized,
 }
 
 impl FaultKind {
@@ -69,7 +75,7 @@ impl FaultKind {
 }
 
 /// The fault names the admin route accepts, in the README's order.
-pub const FAULT_NAMES: [&str; 10] = [
+pub const FAULT_NAMES: [&str; 11] = [
     "rate-limited",
     "server-error",
     "unavailable",
@@ -80,6 +86,7 @@ pub const FAULT_NAMES: [&str; 10] = [
     "malformed-json",
     "wrong-content-type",
     "oversized",
+    "unauthorized",
 ];
 
 /// Default size of an `oversized` answer.
@@ -104,6 +111,7 @@ impl FaultKind {
             Self::MalformedJson => "malformed-json",
             Self::WrongContentType { .. } => "wrong-content-type",
             Self::Oversized { .. } => "oversized",
+            Self::Unauthorized => "unauthorized",
         }
     }
 
@@ -161,6 +169,9 @@ pub struct ArmedFault {
     pub remaining: u64,
     /// Text a request's path, query or body must contain.
     pub matching: Option<String>,
+    /// The registered app a request must be attributable to (its bearer token's, or a token request's
+    /// `client_id` / assertion `iss`), by name.
+    pub app: Option<String>,
 }
 
 /// What was wrong with a `POST /_admin/faults` body.
@@ -218,10 +229,9 @@ impl ArmedFault {
             return Err(FaultSpecError::UnknownFault(name.to_owned()));
         }
         let allowed = FaultKind::allowed_parameters(name);
-        if let Some(member) = obj
-            .keys()
-            .find(|k| !["operation", "fault", "count", "match"].contains(&k.as_str()) && !allowed.contains(&k.as_str()))
-        {
+        if let Some(member) = obj.keys().find(|k| {
+            !["operation", "fault", "count", "match", "app"].contains(&k.as_str()) && !allowed.contains(&k.as_str())
+        }) {
             let allowed = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
             return Err(FaultSpecError::UnknownMember { member: member.clone(), fault: name.to_owned(), allowed });
         }
@@ -248,6 +258,7 @@ impl ArmedFault {
             },
             "connection-reset" => FaultKind::ConnectionReset,
             "malformed-json" => FaultKind::MalformedJson,
+            "unauthorized" => FaultKind::Unauthorized,
             "wrong-content-type" => {
                 let content_type = text(obj, "contentType")?.unwrap_or("text/plain");
                 if HeaderValue::from_str(content_type).is_err() {
@@ -265,7 +276,8 @@ impl ArmedFault {
                 )?,
             },
         };
-        Ok(Self { scope, kind, remaining: count, matching })
+        let app = text(obj, "app")?.map(str::to_owned);
+        Ok(Self { scope, kind, remaining: count, matching, app })
     }
 
     /// As the admin route shows it.
@@ -275,16 +287,21 @@ impl ArmedFault {
         obj.insert("fault".into(), json!(self.kind.name()));
         obj.insert("remaining".into(), json!(self.remaining));
         obj.insert("match".into(), json!(self.matching));
+        if let Some(app) = &self.app {
+            obj.insert("app".into(), json!(app));
+        }
         obj.extend(self.kind.parameters());
         Value::Object(obj)
     }
 
-    fn applies(&self, operation: Operation, request_text: &mut dyn FnMut() -> String) -> bool {
+    fn applies(&self, operation: Operation, app: Option<&str>, request_text: &mut dyn FnMut() -> String) -> bool {
         let scoped = match self.scope {
             Scope::Any => true,
             Scope::Only(op) => op == operation,
         };
-        scoped && self.matching.as_deref().is_none_or(|m| request_text().contains(m))
+        scoped
+            && self.app.as_deref().is_none_or(|a| app == Some(a))
+            && self.matching.as_deref().is_none_or(|m| request_text().contains(m))
     }
 }
 
@@ -301,7 +318,12 @@ impl FaultBook {
 
     /// The fault that answers this request, if one is armed for it; counts it down (and disarms it at 0).
     /// `request_text` (path, query and body) is only built if a fault has a `match`.
-    pub fn take(&self, operation: Operation, request_text: impl FnOnce() -> String) -> Option<FaultKind> {
+    pub fn take(
+        &self,
+        operation: Operation,
+        app: Option<&str>,
+        request_text: impl FnOnce() -> String,
+    ) -> Option<FaultKind> {
         let mut armed = self.armed.lock().unwrap_or_else(PoisonError::into_inner);
         if armed.is_empty() {
             return None;
@@ -314,7 +336,7 @@ impl FaultBook {
             }
             cached.clone().unwrap_or_default()
         };
-        let index = armed.iter().position(|f| f.applies(operation, &mut text))?;
+        let index = armed.iter().position(|f| f.applies(operation, app, &mut text))?;
         let fault = &mut armed[index];
         fault.remaining = fault.remaining.saturating_sub(1);
         let kind = fault.kind.clone();
@@ -345,6 +367,10 @@ pub fn admin(app: &super::AppState, method: &axum::http::Method, query: Option<&
     use axum::http::Method;
     match *method {
         Method::POST => match ArmedFault::from_admin_json(body) {
+            Ok(fault) if fault.app.as_deref().is_some_and(|name| !is_registered(app, name)) => {
+                let name = fault.app.unwrap_or_default();
+                error(StatusCode::BAD_REQUEST, &format!("'app' names no registered app ('{name}')"))
+            }
             Ok(fault) => {
                 let shown = fault.to_json();
                 app.faults.arm(fault);
@@ -360,6 +386,11 @@ pub fn admin(app: &super::AppState, method: &axum::http::Method, query: Option<&
         }
         _ => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on /_admin/faults: POST, GET or DELETE"),
     }
+}
+
+/// Whether the mock's identity service knows an app by that name.
+fn is_registered(app: &super::AppState, name: &str) -> bool {
+    app.identity.as_ref().is_some_and(|i| i.apps().by_name(name).is_some())
 }
 
 /// The text a fault's `match` is looked for in: the decoded path, the raw query and the body.
@@ -507,6 +538,7 @@ pub async fn answer(
             response
         }
         FaultKind::Oversized { bytes } => oversized(bytes),
+        FaultKind::Unauthorized => super::gateway::unknown_token(),
     }
 }
 
@@ -571,14 +603,30 @@ mod tests {
         book.arm(spec(json!({"operation":"get-scr-id","fault":"server-error","count":2,"match":"9990000018"})));
         book.arm(spec(json!({"operation":"any","fault":"unavailable"})));
         let text = |t: &'static str| move || t.to_owned();
-        assert_eq!(book.take(Operation::GetScrId, text("patient=...|9990000026")), Some(FaultKind::Unavailable));
-        assert_eq!(book.take(Operation::GetScrId, text("patient=...|9990000026")), None);
-        assert_eq!(book.take(Operation::GetScr, text("|9990000018")), None, "scoped to get-scr-id");
-        assert_eq!(book.take(Operation::GetScrId, text("|9990000018")), Some(FaultKind::ServerError));
+        assert_eq!(book.take(Operation::GetScrId, None, text("patient=...|9990000026")), Some(FaultKind::Unavailable));
+        assert_eq!(book.take(Operation::GetScrId, None, text("patient=...|9990000026")), None);
+        assert_eq!(book.take(Operation::GetScr, None, text("|9990000018")), None, "scoped to get-scr-id");
+        assert_eq!(book.take(Operation::GetScrId, None, text("|9990000018")), Some(FaultKind::ServerError));
         assert_eq!(book.list()[0]["remaining"], 1);
-        assert_eq!(book.take(Operation::GetScrId, text("|9990000018")), Some(FaultKind::ServerError));
+        assert_eq!(book.take(Operation::GetScrId, None, text("|9990000018")), Some(FaultKind::ServerError));
         assert!(book.list().is_empty());
-        assert_eq!(book.take(Operation::GetScrId, text("|9990000018")), None);
+        assert_eq!(book.take(Operation::GetScrId, None, text("|9990000018")), None);
+    }
+
+    #[test]
+    fn an_app_scoped_fault_takes_only_that_apps_requests() {
+        let book = FaultBook::default();
+        let spec = arm(json!({"operation":"any","fault":"unauthorized","app":"sut","match":"9990000018"}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spec.to_json()["app"], "sut");
+        book.arm(spec);
+        let text = |t: &'static str| move || t.to_owned();
+        assert_eq!(book.take(Operation::GetScr, None, text("|9990000018")), None, "not attributable");
+        assert_eq!(book.take(Operation::GetScr, Some("other"), text("|9990000018")), None, "another app");
+        assert_eq!(book.take(Operation::GetScr, Some("sut"), text("|9990000026")), None, "another patient");
+        assert_eq!(book.take(Operation::GetScr, Some("sut"), text("|9990000018")), Some(FaultKind::Unauthorized));
+        assert!(book.list().is_empty());
+        assert!(arm(json!({"operation":"any","fault":"unauthorized","app":""})).is_err());
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub struct AppState {
     pub faults: faults::FaultBook,
     pub rate_limit: rate_limit::RateLimiter,
     pub uploads: resend::CompletedUploads,
+    /// Every request outside `/_admin` and its answer ([`traffic`], `GET /_admin/traffic`).
+    pub traffic: Arc<traffic::TrafficJournal>,
 }
 
 impl AppState {
@@ -134,6 +136,7 @@ pub struct RunningMock {
     identity: Option<Arc<identity::IdentityService>>,
     auth: bool,
     audit: Arc<audit::AuditTrail>,
+    traffic: Arc<traffic::TrafficJournal>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -165,6 +168,11 @@ impl RunningMock {
     /// The audit trail itself, readable after [`RunningMock::shutdown`].
     pub fn audit(&self) -> Arc<audit::AuditTrail> {
         self.audit.clone()
+    }
+
+    /// The traffic journal so far (what `GET /_admin/traffic` answers).
+    pub fn traffic_entries(&self) -> Vec<traffic::TrafficEntry> {
+        self.traffic.entries(&traffic::TrafficFilter::default())
     }
 
     /// `http://127.0.0.1:<port>`
@@ -208,6 +216,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, MockError> {
     };
     let auth = config.auth && identity.is_some();
     let audit = Arc::new(audit::AuditTrail::new(config.clock.clone()));
+    let traffic = Arc::new(traffic::TrafficJournal::default());
     let app = Arc::new(AppState {
         profile: config.profile,
         clock: config.clock,
@@ -220,6 +229,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, MockError> {
         faults: faults::FaultBook::default(),
         rate_limit: rate_limit::RateLimiter::new(config.rate_limit),
         uploads: resend::CompletedUploads::default(),
+        traffic: traffic.clone(),
     });
     // Connections that a `connection-reset` fault can close with an RST.
     let listener = connection::ResettingListener::new(listener);
@@ -233,5 +243,5 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, MockError> {
             tracing::error!("mock server stopped: {e}");
         }
     });
-    Ok(RunningMock { addr, profile: config.profile, identity, auth, audit, shutdown: Some(tx), task })
+    Ok(RunningMock { addr, profile: config.profile, identity, auth, audit, traffic, shutdown: Some(tx), task })
 }

@@ -21,8 +21,10 @@ use super::connection::ConnectionHandle;
 use super::gateway::{self, CallerIdentity};
 use super::identity::IdentityService;
 use super::operation::Operation;
+use super::traffic::PendingEntry;
 use super::{admin, AppState};
 use super::{faults, rate_limit, resend};
+use crate::clock;
 use crate::scr::codes::{BASE_PATH, FHIR_JSON};
 use crate::scr::{texts, IssueCode, ScrError};
 
@@ -78,6 +80,8 @@ pub fn router(app: Arc<AppState>) -> Router {
 }
 
 async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    let started = clock::wall_time();
+    let arrived = app.clock.now();
     let (parts, body) = request.into_parts();
     // Read the whole body before any answer, early ones included: a connection whose request body was left
     // unread cannot be reused, and a client that has already pooled it would fail its next request.
@@ -91,6 +95,12 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
     };
     let raw_path = parts.uri.path().to_owned();
     let path = percent_decode_str(&raw_path).decode_utf8_lossy().into_owned();
+    if path.starts_with("/_admin") {
+        return serve(app, parts, body, path).await;
+    }
+    // The journal's record of the request, and who it is attributable to (which also scopes faults by app).
+    let identity = app.identity.clone();
+    let mut pending = PendingEntry::new(identity.as_deref(), arrived, started, &parts, &path, body.as_deref().ok());
     // Injected faults play the Apigee layer: before the identity service, the gateway and the backend.
     let operation = match path.strip_prefix(BASE_PATH) {
         Some(suffix) => Operation::recognise(&parts.method, suffix),
@@ -98,10 +108,12 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
     };
     let fault = operation.and_then(|op| {
         let bytes = body.as_deref().unwrap_or_default();
-        app.faults.take(op, || faults::request_text(&path, parts.uri.query(), bytes))
+        app.faults.take(op, pending.app(), || faults::request_text(&path, parts.uri.query(), bytes))
     });
-    match (fault, operation) {
+    let journal = app.traffic.clone();
+    let response = match (fault, operation) {
         (Some(kind), Some(operation)) => {
+            pending.set_fault(kind.name());
             let connection = parts.extensions.get::<ConnectInfo<ConnectionHandle>>().map(|c| c.0.clone());
             let headers = parts.headers.clone();
             let edge_answer = kind.answers_at_the_edge();
@@ -116,7 +128,8 @@ async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Respons
             response
         }
         _ => serve(app, parts, body, path).await,
-    }
+    };
+    pending.finish(&journal, identity.as_deref(), response).await
 }
 
 /// A request as the NHS deployment serves it: identity service, gateway, rate limits, ids, then [`route`].
@@ -125,7 +138,7 @@ async fn serve(app: Arc<AppState>, parts: Parts, body: Result<Bytes, ScrError>, 
         let body = body.unwrap_or_default();
         // The token endpoint is audited by app name (never the client id itself: it is the API key).
         let token_call = (Operation::recognise(&parts.method, &path) == Some(Operation::Token)).then(|| {
-            AccessDraft::from_headers(Operation::Token, audit::token_client(identity.apps(), &body), &parts.headers)
+            AccessDraft::from_headers(Operation::Token, audit::token_client(&identity.apps(), &body), &parts.headers)
         });
         let response = identity.handle(&parts.method, &path, parts.uri.query(), &parts.headers, body).await;
         if let Some(draft) = token_call {

@@ -3,6 +3,7 @@
 //! scenarios (`features/client/**`) run an action, then grade what the SUT sent (the client-lane mock's
 //! traffic journal) and what it reported. The contract is `docs/CLIENT.md` §4.
 
+pub mod check;
 pub mod config;
 pub mod driver;
 
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use config::{DriverKind, PublicKeys, RotationKey, SutApp, SutConfig, SutConfigError};
-pub use driver::run_action;
+pub use driver::{run_action, Attended};
 
 use crate::secret::Secret;
 
@@ -150,6 +151,8 @@ pub enum ActionFailure {
     HookUnreachable { action: String, url: String, reason: String },
     #[error("the http hook {url} answered HTTP {status} for `{action}`: {body:?}")]
     HookStatus { action: String, url: String, status: u16, body: String },
+    #[error("the `{action}` action's template uses {{{parameter}}} but the harness gave no value for it")]
+    MissingParameter { action: String, parameter: String },
     #[error("the tester did not confirm `{action}` within {seconds} s")]
     NotConfirmed { action: String, seconds: u64 },
 }

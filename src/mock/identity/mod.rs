@@ -9,7 +9,8 @@ pub mod store;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -21,17 +22,17 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
 use crate::clock::Clock;
-use crate::identity::apps::{App, AppRegistry, JwksSource};
+use crate::identity::apps::{App, AppRegistry, DuplicateApp, JwksSource};
 use crate::identity::client::TOKEN_EXCHANGE_GRANT;
 use crate::identity::id_token::ID_TOKEN_TYPE;
 use crate::identity::keys::{self, SigningKey};
 use crate::identity::personas::{self, Persona, Personas};
 use crate::identity::rules::{self, CheckContext, Form, JtiCache};
 use crate::identity::texts::OAuthError;
-use crate::secret::Secret;
+use crate::secret::{self, Secret};
 
-pub use store::{AccessGrant, AccessMode, AuthKind, TokenStore, UserGrant};
-use store::{AuthorizeSession, CodeGrant, RefreshGrant};
+pub use store::{AccessGrant, AccessMode, AuthKind, RefreshGrant, TokenStore, UserGrant};
+use store::{AuthorizeSession, CodeGrant};
 
 /// Access tokens: 600 000 ms → `"599"` (reference §10.5).
 pub const ACCESS_TOKEN_MS: i64 = 600_000;
@@ -53,10 +54,16 @@ const FORM: &str = "application/x-www-form-urlencoded";
 
 /// The identity service of one mock.
 pub struct IdentityService {
+    /// The mock's clock. The service itself judges and dates by [`IdentityService::now`]: this clock plus the
+    /// offset of `PUT /_admin/identity/clock`.
     pub clock: Clock,
     /// `http://127.0.0.1:<port>`
     pub origin: String,
-    apps: AppRegistry,
+    /// The registered apps: those of `apps.toml` and those registered at run time. Copy-on-write: a request
+    /// works on the snapshot it took ([`IdentityService::apps`]); a registration replaces the whole registry.
+    apps: RwLock<Arc<AppRegistry>>,
+    /// Seconds added to the mock's clock for every identity-service time decision (the NHS clock being off).
+    clock_offset: AtomicI64,
     personas: Personas,
     cis2_key: SigningKey,
     cis2_jwks: JwkSet,
@@ -147,7 +154,8 @@ impl IdentityService {
             token_url: format!("{origin}/oauth2/token"),
             cis2_issuer: format!("{origin}/mock-cis2"),
             origin,
-            apps,
+            apps: RwLock::new(Arc::new(apps)),
+            clock_offset: AtomicI64::new(0),
             personas,
             cis2_key,
             cis2_jwks,
@@ -178,8 +186,66 @@ impl IdentityService {
         &self.cis2_key
     }
 
-    pub fn apps(&self) -> &AppRegistry {
-        &self.apps
+    /// The registered apps as they are now (a snapshot: later registrations do not change it).
+    pub fn apps(&self) -> Arc<AppRegistry> {
+        self.apps.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The identity service's "now": the mock's clock plus the offset set by `PUT /_admin/identity/clock`.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now() + Duration::seconds(self.clock_offset())
+    }
+
+    /// The offset, in seconds, of the identity service's clock from the mock's.
+    pub fn clock_offset(&self) -> i64 {
+        self.clock_offset.load(Ordering::SeqCst)
+    }
+
+    /// Sets the offset of the identity service's clock (0: the mock's clock).
+    pub fn set_clock_offset(&self, seconds: i64) {
+        self.clock_offset.store(seconds, Ordering::SeqCst);
+    }
+
+    /// Registers an app at run time (`{origin}` in a JWKS URL is the mock's origin).
+    pub fn register_app(&self, mut app: App) -> Result<(), DuplicateApp> {
+        if let JwksSource::Url(url) = &mut app.jwks {
+            *url = url.replace("{origin}", &self.origin);
+        }
+        let mut apps = self.apps.write().unwrap_or_else(PoisonError::into_inner);
+        let mut next = AppRegistry::clone(&apps);
+        next.add(app)?;
+        *apps = Arc::new(next);
+        Ok(())
+    }
+
+    /// Replaces an app's public keys (key rotation) and forgets any cached copy of the keys it had by URL;
+    /// the kids now registered, or `None` for an unknown app.
+    pub fn replace_jwks(&self, name: &str, jwks: JwkSet) -> Option<Vec<String>> {
+        let kids = jwks.keys.iter().filter_map(|k| k.common.key_id.clone()).collect();
+        let previous = {
+            let mut apps = self.apps.write().unwrap_or_else(PoisonError::into_inner);
+            let mut next = AppRegistry::clone(&apps);
+            let previous = next.replace_jwks(name, jwks)?;
+            *apps = Arc::new(next);
+            previous
+        };
+        if let JwksSource::Url(url) = previous {
+            self.jwks_cache.lock().unwrap_or_else(PoisonError::into_inner).remove(&url);
+        }
+        Some(kids)
+    }
+
+    /// Expires every access token issued to the app so far (the gateway answers `Access Token expired`);
+    /// refresh tokens stay valid. How many live tokens it expired, or `None` for an unknown app.
+    pub fn expire_tokens(&self, name: &str) -> Option<usize> {
+        self.apps().by_name(name)?;
+        // Expired both by the mock's clock (the gateway's) and by the service's own (userinfo).
+        Some(self.store.expire_app(name, self.clock.now().min(self.now())))
+    }
+
+    /// The grant of a refresh token not yet used (what a refresh request presenting it would continue).
+    pub fn peek_refresh(&self, token: &str) -> Option<RefreshGrant> {
+        self.store.peek_refresh(token)
     }
 
     pub fn personas(&self) -> &Personas {
@@ -219,17 +285,18 @@ impl IdentityService {
 
     fn app_jwks(&self, path: &str) -> Response {
         let name = path.strip_prefix("/mock-apps/").and_then(|r| r.strip_suffix("/jwks.json"));
-        match name.and_then(|n| self.apps.by_name(n)).map(|a| &a.jwks) {
+        let apps = self.apps();
+        match name.and_then(|n| apps.by_name(n)).map(|a| &a.jwks) {
             Some(JwksSource::Inline(set)) => json_response(200, &serde_json::to_value(set).unwrap_or(Value::Null)),
             _ => error_response(&OAuthError::not_found()),
         }
     }
 
-    fn context(&self, now: DateTime<Utc>) -> CheckContext<'_> {
+    fn context<'a>(&'a self, apps: &'a AppRegistry, now: DateTime<Utc>) -> CheckContext<'a> {
         CheckContext {
             now,
             token_url: &self.token_url,
-            apps: &self.apps,
+            apps,
             jti_cache: &self.jti_cache,
             cis2_issuer: &self.cis2_issuer,
             cis2_jwks: &self.cis2_jwks,
@@ -257,15 +324,20 @@ impl IdentityService {
     }
 
     /// Rows 2–20 of §10.1, fetching a JWKS by URL between rows 16 and 17.
-    async fn check_assertion(&self, form: &Form, now: DateTime<Utc>) -> Result<&App, OAuthError> {
+    async fn check_assertion<'a>(
+        &'a self,
+        apps: &'a AppRegistry,
+        form: &Form,
+        now: DateTime<Utc>,
+    ) -> Result<&'a App, OAuthError> {
         // No context is held across the fetch: it is not `Send`.
-        let pending = rules::check_assertion_claims(form, &self.context(now))?;
+        let pending = rules::check_assertion_claims(form, &self.context(apps, now))?;
         let jwks = match &pending.app.jwks {
             JwksSource::Inline(set) => Ok(set.clone()),
             JwksSource::Url(url) => self.fetch_jwks(url, now).await,
             JwksSource::None => Err(()),
         };
-        rules::check_assertion_keys(&pending, jwks.as_ref().map_err(|_| ()), &self.context(now))
+        rules::check_assertion_keys(&pending, jwks.as_ref().map_err(|_| ()), &self.context(apps, now))
     }
 
     /// `POST /oauth2/token`, choosing the flow as the Apigee proxy does.
@@ -275,13 +347,16 @@ impl IdentityService {
             return error_response(&OAuthError::content_type_not_form());
         }
         let form = Form::parse(body);
-        let now = self.clock.now();
+        let now = self.now();
+        let apps = self.apps();
         let (grant, stt) = (form.get("grant_type"), form.get("subject_token_type"));
         let result = match grant {
-            Some("client_credentials") if stt != Some(ID_TOKEN_TYPE) => self.client_credentials(&form, now).await,
-            _ if stt == Some(ID_TOKEN_TYPE) => self.token_exchange(&form, now).await,
-            Some("authorization_code") => self.authorization_code(&form, now),
-            Some("refresh_token") => self.refresh(&form, now),
+            Some("client_credentials") if stt != Some(ID_TOKEN_TYPE) => {
+                self.client_credentials(&apps, &form, now).await
+            }
+            _ if stt == Some(ID_TOKEN_TYPE) => self.token_exchange(&apps, &form, now).await,
+            Some("authorization_code") => self.authorization_code(&apps, &form, now),
+            Some("refresh_token") => self.refresh(&apps, &form, now),
             Some(TOKEN_EXCHANGE_GRANT) => Err(OAuthError::invalid_subject_token_type()),
             Some(_) => Err(OAuthError::unsupported_grant_type()),
             None => Err(OAuthError::missing_grant_type()),
@@ -293,9 +368,14 @@ impl IdentityService {
     }
 
     /// §10.1.
-    async fn client_credentials(&self, form: &Form, now: DateTime<Utc>) -> Result<Value, OAuthError> {
+    async fn client_credentials(
+        &self,
+        apps: &AppRegistry,
+        form: &Form,
+        now: DateTime<Utc>,
+    ) -> Result<Value, OAuthError> {
         rules::check_client_assertion_type(form)?;
-        let app = self.check_assertion(form, now).await?;
+        let app = self.check_assertion(apps, form, now).await?;
         let scopes = rules::level3_scopes(app)?;
         let ms = shortened(form, "_access_token_expiry_ms", ACCESS_TOKEN_MS);
         let token = self.store.issue_access(AccessGrant {
@@ -307,6 +387,7 @@ impl IdentityService {
             user: None,
             issued_at: now,
             expires_at: now + Duration::milliseconds(ms),
+            session: None,
         });
         Ok(json!({
             "access_token": token.expose(),
@@ -317,17 +398,20 @@ impl IdentityService {
     }
 
     /// §10.2.
-    async fn token_exchange(&self, form: &Form, now: DateTime<Utc>) -> Result<Value, OAuthError> {
+    async fn token_exchange(&self, apps: &AppRegistry, form: &Form, now: DateTime<Utc>) -> Result<Value, OAuthError> {
         rules::check_client_assertion_type(form)?;
         if form.get("grant_type") != Some(TOKEN_EXCHANGE_GRANT) {
             return Err(OAuthError::invalid_grant_type());
         }
-        let app = self.check_assertion(form, now).await?;
-        let subject = rules::check_subject_token(form, &self.context(now))?;
+        let app = self.check_assertion(apps, form, now).await?;
+        let subject = rules::check_subject_token(form, &self.context(apps, now))?;
         let scopes = rules::user_scopes(app, subject.aal)?;
         let persona = self.persona_for(&subject.sub, subject.aal);
         let user = UserGrant { persona, auth: AuthKind::Separate, selected_roleid: subject.selected_roleid };
-        let mut body = self.user_tokens(app, scopes, user, form, now, now, 0);
+        // The session lineage: the id_token exchanged names every token that descends from it.
+        let session = form.get("subject_token").map(secret::fingerprint);
+        let lineage = Lineage { first_issued_at: now, refresh_count: 0, session };
+        let mut body = self.user_tokens(app, scopes, user, form, now, lineage);
         if let Some(obj) = body.as_object_mut() {
             obj.insert("issued_token_type".into(), json!("urn:ietf:params:oauth:token-type:access_token"));
         }
@@ -347,7 +431,6 @@ impl IdentityService {
     }
 
     /// An access token and a refresh token for a user (token exchange, code grant and refresh).
-    #[allow(clippy::too_many_arguments)]
     fn user_tokens(
         &self,
         app: &App,
@@ -355,9 +438,9 @@ impl IdentityService {
         user: UserGrant,
         form: &Form,
         now: DateTime<Utc>,
-        first_issued_at: DateTime<Utc>,
-        refresh_count: u32,
+        lineage: Lineage,
     ) -> Value {
+        let Lineage { first_issued_at, refresh_count, session } = lineage;
         let access_ms = shortened(form, "_access_token_expiry_ms", ACCESS_TOKEN_MS);
         let validity_ms = shortened(form, "_refresh_tokens_validity_ms", REFRESH_TOKENS_VALIDITY_MS);
         let age_ms = (now - first_issued_at).num_milliseconds();
@@ -371,6 +454,7 @@ impl IdentityService {
             user: Some(user.clone()),
             issued_at: now,
             expires_at: now + Duration::milliseconds(access_ms),
+            session: session.clone(),
         });
         let refresh = self.store.issue_refresh(RefreshGrant {
             app: app.name.clone(),
@@ -379,6 +463,7 @@ impl IdentityService {
             first_issued_at,
             expires_at: now + Duration::milliseconds(refresh_ms),
             refresh_count,
+            session,
         });
         json!({
             "access_token": access.expose(),
@@ -391,12 +476,12 @@ impl IdentityService {
     }
 
     /// `VerifyAPIKey.FromClientSecretFormParam` and the secret checks of the code and refresh grants.
-    fn check_client_secret(&self, form: &Form) -> Result<&App, OAuthError> {
+    fn check_client_secret<'a>(&self, apps: &'a AppRegistry, form: &Form) -> Result<&'a App, OAuthError> {
         let id = match form.get("client_id") {
             None | Some("") => return Err(OAuthError::client_id_missing()),
             Some(id) => id,
         };
-        let app = self.apps.by_api_key(id).ok_or_else(OAuthError::invalid_client)?;
+        let app = apps.by_api_key(id).ok_or_else(OAuthError::invalid_client)?;
         if !app.approved {
             return Err(OAuthError::app_not_approved());
         }
@@ -408,8 +493,8 @@ impl IdentityService {
     }
 
     /// §10.3 `POST /token` with `grant_type=authorization_code`.
-    fn authorization_code(&self, form: &Form, now: DateTime<Utc>) -> Result<Value, OAuthError> {
-        let app = self.check_client_secret(form)?;
+    fn authorization_code(&self, apps: &AppRegistry, form: &Form, now: DateTime<Utc>) -> Result<Value, OAuthError> {
+        let app = self.check_client_secret(apps, form)?;
         let redirect_uri = form.get("redirect_uri").ok_or_else(OAuthError::redirect_uri_missing)?;
         if !app.redirect_uris.iter().any(|u| u == redirect_uri) {
             return Err(OAuthError::redirect_uri_invalid());
@@ -420,12 +505,13 @@ impl IdentityService {
             .take_code(code)
             .filter(|g| g.app == app.name && g.expires_at > now)
             .ok_or_else(OAuthError::authorization_code_invalid)?;
-        Ok(self.user_tokens(app, grant.scopes, grant.user, form, now, now, 0))
+        let lineage = Lineage { first_issued_at: now, refresh_count: 0, session: None };
+        Ok(self.user_tokens(app, grant.scopes, grant.user, form, now, lineage))
     }
 
     /// §10.4.
-    fn refresh(&self, form: &Form, now: DateTime<Utc>) -> Result<Value, OAuthError> {
-        let app = self.check_client_secret(form)?;
+    fn refresh(&self, apps: &AppRegistry, form: &Form, now: DateTime<Utc>) -> Result<Value, OAuthError> {
+        let app = self.check_client_secret(apps, form)?;
         let token = form.get("refresh_token").ok_or_else(OAuthError::refresh_token_missing)?;
         let grant = self.store.take_refresh(token).ok_or_else(OAuthError::refresh_token_invalid)?;
         if grant.app != app.name {
@@ -439,7 +525,12 @@ impl IdentityService {
         if (now - grant.first_issued_at).num_milliseconds() > validity_ms {
             return Err(OAuthError::refresh_period_expired());
         }
-        Ok(self.user_tokens(app, grant.scopes, grant.user, form, now, grant.first_issued_at, grant.refresh_count + 1))
+        let lineage = Lineage {
+            first_issued_at: grant.first_issued_at,
+            refresh_count: grant.refresh_count + 1,
+            session: grant.session,
+        };
+        Ok(self.user_tokens(app, grant.scopes, grant.user, form, now, lineage))
     }
 
     /// §10.3 `GET /authorize`, in the order of `Flow.GetAuthorization`.
@@ -448,7 +539,8 @@ impl IdentityService {
             None | Some("") => return error_response(&OAuthError::client_id_missing()),
             Some(id) => id,
         };
-        let Some(app) = self.apps.by_api_key(id) else {
+        let apps = self.apps();
+        let Some(app) = apps.by_api_key(id) else {
             return error_response(&OAuthError::client_id_invalid());
         };
         if !app.approved {
@@ -535,7 +627,8 @@ impl IdentityService {
         let Some(session) = self.store.close_session(state) else {
             return error_response(&OAuthError::invalid_state());
         };
-        let Some(app) = self.apps.by_name(&session.app) else {
+        let apps = self.apps();
+        let Some(app) = apps.by_name(&session.app) else {
             return error_response(&OAuthError::unknown_error());
         };
         let scopes = match rules::user_scopes(app, Some(u64::from(persona.aal))) {
@@ -551,7 +644,7 @@ impl IdentityService {
             app: app.name.clone(),
             user,
             scopes,
-            expires_at: self.clock.now() + Duration::seconds(CODE_SECONDS),
+            expires_at: self.now() + Duration::seconds(CODE_SECONDS),
         });
         redirect(&with_query(&session.redirect_uri, &[("code", &code), ("state", &session.client_state)]))
     }
@@ -570,7 +663,7 @@ impl IdentityService {
         let Some(grant) = self.store.introspect(token) else {
             return access_token_fault("Invalid Access Token", "keymanagement.service.invalid_access_token");
         };
-        if grant.expires_at <= self.clock.now() {
+        if grant.expires_at <= self.now() {
             return access_token_fault("Access Token expired", "keymanagement.service.access_token_expired");
         }
         match &grant.user {
@@ -580,6 +673,13 @@ impl IdentityService {
             _ => error_response(&OAuthError::userinfo_wrong_auth()),
         }
     }
+}
+
+/// Where a user's tokens stand in their line: the first sign-in, the refreshes since, the CIS2 session.
+struct Lineage {
+    first_issued_at: DateTime<Utc>,
+    refresh_count: u32,
+    session: Option<String>,
 }
 
 fn html_escape(s: &str) -> String {

@@ -46,6 +46,9 @@ pub struct AccessGrant {
     pub user: Option<UserGrant>,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The session lineage: [`crate::secret::fingerprint`] of the CIS2 id_token this token descends from
+    /// (token exchange, inherited through refreshes); `None` for the authorization-code flow and app tokens.
+    pub session: Option<String>,
 }
 
 /// A refresh token's grant.
@@ -58,6 +61,8 @@ pub struct RefreshGrant {
     pub first_issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub refresh_count: u32,
+    /// As [`AccessGrant::session`]; the access tokens a refresh issues inherit it.
+    pub session: Option<String>,
 }
 
 /// An `/authorize` request waiting for the mock CIS2 sign-in.
@@ -105,6 +110,22 @@ impl TokenStore {
     /// The grant of an access token, expired or not (unknown: `None`).
     pub fn introspect(&self, token: &str) -> Option<AccessGrant> {
         lock(&self.access).get(token).cloned()
+    }
+
+    /// Expires every live access grant of `app` at `at` (earlier expiries stand); how many it expired.
+    pub fn expire_app(&self, app: &str, at: DateTime<Utc>) -> usize {
+        let mut access = lock(&self.access);
+        let mut count = 0;
+        for grant in access.values_mut().filter(|g| g.app == app && g.expires_at > at) {
+            grant.expires_at = at;
+            count += 1;
+        }
+        count
+    }
+
+    /// The grant of a refresh token, without taking it (unknown or already used: `None`).
+    pub fn peek_refresh(&self, token: &str) -> Option<RefreshGrant> {
+        lock(&self.refresh).get(token).cloned()
     }
 
     pub fn issue_refresh(&self, grant: RefreshGrant) -> Secret {

@@ -27,7 +27,8 @@ async fn post(s: &IdentityService, form: &Form) -> (u16, Value) {
 }
 
 fn assertion(s: &IdentityService) -> crate::identity::assertion::ClientAssertion {
-    let app = s.apps().by_name("scr-assure-test").expect("app");
+    let apps = s.apps();
+    let app = apps.by_name("scr-assure-test").expect("app");
     let spec = AssertionSpec::new(app.api_key.clone(), "scr-assure-test-1", s.token_url(), s.clock.now());
     assertion::mint(&spec, &app.signing_key().expect("key")).expect("mint")
 }
@@ -109,7 +110,8 @@ async fn combined_grant_through_authorize_and_login() {
     assert!(loc.starts_with("http://127.0.0.1/callback?code="), "{loc}");
     assert!(loc.ends_with("&state=xyz"), "{loc}");
     let code = loc.split("code=").nth(1).and_then(|r| r.split('&').next()).expect("code").to_owned();
-    let app = s.apps().by_name("scr-assure-test").expect("app");
+    let apps = s.apps();
+    let app = apps.by_name("scr-assure-test").expect("app");
     let secret = app.client_secret.as_ref().expect("secret").expose().to_owned();
     let form = Form::from_pairs([
         ("grant_type", "authorization_code"),
