@@ -268,8 +268,13 @@ impl AppRegistry {
     /// Replaces an app's public keys with `jwks` (registered inline from now on); the source it had, or
     /// `None` when no app has that name.
     pub fn replace_jwks(&mut self, name: &str, jwks: JwkSet) -> Option<JwksSource> {
+        self.replace_keys(name, JwksSource::Inline(jwks))
+    }
+
+    /// Replaces an app's key source (inline keys or a JWKS URL); the source it had, or `None` for an unknown app.
+    pub fn replace_keys(&mut self, name: &str, keys: JwksSource) -> Option<JwksSource> {
         let app = self.apps.iter_mut().find(|a| a.name == name)?;
-        Some(std::mem::replace(&mut app.jwks, JwksSource::Inline(jwks)))
+        Some(std::mem::replace(&mut app.jwks, keys))
     }
 }
 

@@ -14,7 +14,8 @@
 //! | `GET /_admin/traffic[?since=N][&app=NAME][&session=FP][&patient=NHS]` | the traffic journal ([`super::traffic`]), oldest first, entries with `seq > N`; both profiles |
 //! | `POST /_admin/apps` `{"name","apiKey","kid"?,"jwks"?\|"jwksUrl"?,"clientSecret"?,"asid"?,"products"?,"redirectUris"?}` | registers an app at run time: 201 `{"name"}`; 409 name or API key taken; 400 naming the bad member |
 //! | `PUT /_admin/apps/{name}/jwks` `{"keys":[…]}` | replaces the app's public keys (and forgets a cached copy): 200 `{"name","kids"}`; 404 unknown app |
-//! | `POST /_admin/apps/{name}/expire-tokens` | every access token issued to the app so far is expired from now on: 200 `{"expired":N}` |
+//! | `DELETE /_admin/apps/{name}/jwks` | gives a run-time app back the keys it was registered with: 200 `{"name","kids"}` |
+//! | `POST /_admin/apps/{name}/expire-tokens` `[{"session":FP,"refreshTokens":true}]` | every access token issued to the app so far (only those of that CIS2 session when given) is expired from now on, and with `refreshTokens` its refresh tokens are revoked: 200 `{"expired":N}` |
 //! | `PUT /_admin/identity/clock` `{"offsetSeconds":-10}`, `GET`, `DELETE` | the identity service's clock offset from the mock's: 200 `{"offsetSeconds":N}` |
 //!
 //! Answers are `application/json`; errors are `{"error": "..."}` with 400/404/405/409.
@@ -177,10 +178,20 @@ fn identity_route(identity: &IdentityService, method: &Method, segments: &[&str]
                 None => error(StatusCode::NOT_FOUND, &format!("no app named '{name}'")),
             }
         }
-        (&Method::POST, ["apps", name, "expire-tokens"]) => match identity.expire_tokens(name) {
-            Some(n) => json_response(StatusCode::OK, &json!({ "expired": n })),
-            None => error(StatusCode::NOT_FOUND, &format!("no app named '{name}'")),
+        (&Method::DELETE, ["apps", name, "jwks"]) => match identity.restore_jwks(name) {
+            Some(kids) => json_response(StatusCode::OK, &json!({ "name": name, "kids": kids })),
+            None => error(StatusCode::NOT_FOUND, &format!("no app named '{name}' registered at run time")),
         },
+        (&Method::POST, ["apps", name, "expire-tokens"]) => {
+            let scope = match token_scope(body) {
+                Ok(scope) => scope,
+                Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+            };
+            match identity.expire_tokens(name, &scope) {
+                Some(n) => json_response(StatusCode::OK, &json!({ "expired": n })),
+                None => error(StatusCode::NOT_FOUND, &format!("no app named '{name}'")),
+            }
+        }
         (&Method::PUT, ["identity", "clock"]) => {
             let parsed: Option<Value> = serde_json::from_slice(body).ok();
             let offset = parsed.as_ref().and_then(|v| v.get("offsetSeconds")).and_then(Value::as_i64);
@@ -294,4 +305,27 @@ fn new_app(identity: &IdentityService, body: &[u8]) -> Result<App, String> {
         kid,
         private_key_file: None,
     })
+}
+
+/// The optional body of `expire-tokens`: `{"session": "<fingerprint>", "refreshTokens": true}`, both optional.
+fn token_scope(body: &[u8]) -> Result<super::identity::store::TokenScope, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(super::identity::store::TokenScope::default());
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let obj = value.as_object().ok_or("the body must be a JSON object")?;
+    if let Some(k) = obj.keys().find(|k| !["session", "refreshTokens"].contains(&k.as_str())) {
+        return Err(format!("unknown member '{k}' (allowed: session, refreshTokens)"));
+    }
+    let session = match obj.get("session") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err("'session' must be a string (a token fingerprint)".into()),
+    };
+    let refresh_tokens = match obj.get("refreshTokens") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err("'refreshTokens' must be true or false".into()),
+    };
+    Ok(super::identity::store::TokenScope { session, refresh_tokens })
 }

@@ -143,9 +143,12 @@ pub struct TokenRequestRecord {
     pub client_id: Option<String>,
     /// The client assertion decoded without its signature.
     pub assertion: Option<DecodedJwt>,
-    /// Fingerprint of the `subject_token` (token exchange).
+    /// Fingerprint of the `subject_token` (token exchange). Serialised as `subject_token_fp`: a member named
+    /// like the secret itself would be redacted by every recorder on the way.
+    #[serde(rename = "subject_token_fp")]
     pub subject_token: Option<String>,
-    /// Fingerprint of the `refresh_token` presented.
+    /// Fingerprint of the `refresh_token` presented (`refresh_token_fp`).
+    #[serde(rename = "refresh_token_fp")]
     pub refresh_token: Option<String>,
     /// What was issued, on success.
     pub issued: Option<IssuedTokens>,
@@ -163,7 +166,10 @@ pub struct DecodedJwt {
 /// Tokens issued by a successful token request, as fingerprints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IssuedTokens {
+    /// Fingerprints, serialised as `access_token_fp` / `refresh_token_fp` (see [`TokenRequestRecord`]).
+    #[serde(rename = "access_token_fp")]
     pub access_token: String,
+    #[serde(rename = "refresh_token_fp")]
     pub refresh_token: Option<String>,
     pub expires_in: Option<String>,
 }

@@ -70,6 +70,8 @@ pub struct IdentityService {
     jti_cache: JtiCache,
     store: TokenStore,
     jwks_cache: Mutex<HashMap<String, (DateTime<Utc>, JwkSet)>>,
+    /// The keys each run-time app was registered with, so a rotation can be undone.
+    registered_keys: Mutex<HashMap<String, JwksSource>>,
     http: reqwest::Client,
     token_url: String,
     cis2_issuer: String,
@@ -162,6 +164,7 @@ impl IdentityService {
             jti_cache: JtiCache::default(),
             store: TokenStore::default(),
             jwks_cache: Mutex::new(HashMap::new()),
+            registered_keys: Mutex::new(HashMap::new()),
             http,
         })
     }
@@ -211,10 +214,12 @@ impl IdentityService {
         if let JwksSource::Url(url) = &mut app.jwks {
             *url = url.replace("{origin}", &self.origin);
         }
+        let (name, keys) = (app.name.clone(), app.jwks.clone());
         let mut apps = self.apps.write().unwrap_or_else(PoisonError::into_inner);
         let mut next = AppRegistry::clone(&apps);
         next.add(app)?;
         *apps = Arc::new(next);
+        self.registered_keys.lock().unwrap_or_else(PoisonError::into_inner).insert(name, keys);
         Ok(())
     }
 
@@ -237,10 +242,25 @@ impl IdentityService {
 
     /// Expires every access token issued to the app so far (the gateway answers `Access Token expired`);
     /// refresh tokens stay valid. How many live tokens it expired, or `None` for an unknown app.
-    pub fn expire_tokens(&self, name: &str) -> Option<usize> {
+    pub fn expire_tokens(&self, name: &str, scope: &store::TokenScope) -> Option<usize> {
         self.apps().by_name(name)?;
         // Expired both by the mock's clock (the gateway's) and by the service's own (userinfo).
-        Some(self.store.expire_app(name, self.clock.now().min(self.now())))
+        Some(self.store.expire_app(name, self.clock.now().min(self.now()), scope))
+    }
+
+    /// Gives an app back the keys it was registered with (after a scenario rotated them); the kids now
+    /// registered (empty for keys by URL), or `None` for an app not registered at run time.
+    pub fn restore_jwks(&self, name: &str) -> Option<Vec<String>> {
+        let original = self.registered_keys.lock().unwrap_or_else(PoisonError::into_inner).get(name).cloned()?;
+        let kids = match &original {
+            JwksSource::Inline(set) => set.keys.iter().filter_map(|k| k.common.key_id.clone()).collect(),
+            _ => Vec::new(),
+        };
+        let mut apps = self.apps.write().unwrap_or_else(PoisonError::into_inner);
+        let mut next = AppRegistry::clone(&apps);
+        next.replace_keys(name, original)?;
+        *apps = Arc::new(next);
+        Some(kids)
     }
 
     /// The grant of a refresh token not yet used (what a refresh request presenting it would continue).

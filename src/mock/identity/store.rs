@@ -51,6 +51,14 @@ pub struct AccessGrant {
     pub session: Option<String>,
 }
 
+/// Which of an app's tokens an expiry takes: those of one CIS2 session (or all), and whether its refresh
+/// tokens are revoked too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenScope {
+    pub session: Option<String>,
+    pub refresh_tokens: bool,
+}
+
 /// A refresh token's grant.
 #[derive(Debug, Clone)]
 pub struct RefreshGrant {
@@ -113,12 +121,21 @@ impl TokenStore {
     }
 
     /// Expires every live access grant of `app` at `at` (earlier expiries stand); how many it expired.
-    pub fn expire_app(&self, app: &str, at: DateTime<Utc>) -> usize {
+    pub fn expire_app(&self, app: &str, at: DateTime<Utc>, only: &TokenScope) -> usize {
+        let in_scope = |grant_app: &str, session: &Option<String>| {
+            grant_app == app && only.session.as_ref().is_none_or(|s| session.as_ref() == Some(s))
+        };
         let mut access = lock(&self.access);
         let mut count = 0;
-        for grant in access.values_mut().filter(|g| g.app == app && g.expires_at > at) {
+        for grant in access.values_mut().filter(|g| in_scope(&g.app, &g.session) && g.expires_at > at) {
             grant.expires_at = at;
             count += 1;
+        }
+        if only.refresh_tokens {
+            let mut refresh = lock(&self.refresh);
+            let before = refresh.len();
+            refresh.retain(|_, g| !in_scope(&g.app, &g.session));
+            count += before - refresh.len();
         }
         count
     }
