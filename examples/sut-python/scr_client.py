@@ -74,6 +74,9 @@ class Failure(Exception):
 
 def log(message):
     print(message, file=sys.stderr, flush=True)
+    if os.environ.get("SCR_CLIENT_LOG"):  # optional: a file collecting every action's progress
+        with open(os.environ["SCR_CLIENT_LOG"], "a", encoding="utf-8") as f:
+            f.write(f"{now_iso()} {os.getpid()} {message}\n")
 
 
 def now_iso():
@@ -130,22 +133,17 @@ def send(method, url, headers, body=None):
     """One request, re-sent (same headers, same X-Request-ID, same body) after a 429 once Retry-After has
     passed, and after 503/504 or a broken connection with back-off; at most ATTEMPTS in all. `body` may be a
     function making a fresh body per attempt (token requests: each client assertion needs a new jti)."""
-    wait = BACKOFF_S
+    name = urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]
     for attempt in range(1, ATTEMPTS + 1):
-        data = body() if callable(body) else body
-        status, answer_headers, answer = http_once(method, url, headers, data)
-        path = urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]
-        log(f"{method} /{path} -> {status if status else answer}")
-        if attempt == ATTEMPTS or status not in (None, 429, 503, 504):
-            if status is None:
-                raise Failure(f"no answer from {url}: {answer}")
+        status, answer_headers, answer = http_once(method, url, headers, body() if callable(body) else body)
+        log(f"{method} /{name} -> {status or answer}")
+        if status not in (None, 429, 503, 504):
             return status, answer_headers, answer
-        if status == 429:
-            time.sleep(retry_after(answer_headers))
-        else:
-            time.sleep(wait)
-            wait *= 2
-    raise AssertionError("unreachable")
+        if attempt < ATTEMPTS:
+            time.sleep(retry_after(answer_headers) if status == 429 else BACKOFF_S * 2 ** (attempt - 1))
+    if status is None:
+        raise Failure(f"no answer from {url}: {answer}")
+    return status, answer_headers, answer
 
 
 def fhir_json(status, headers, body, what):
@@ -162,18 +160,17 @@ def fhir_json(status, headers, body, what):
     return value
 
 
-def why(status, headers, body):
+def why(body):
     """What an error answer says: the OperationOutcome's text, or the identity service's error."""
     try:
         value = json.loads(body)
-        issue = value["issue"][0]
-        coding = (issue.get("details", {}).get("coding") or [{}])[0]
-        return issue.get("details", {}).get("text") or coding.get("display") or issue.get("diagnostics") or ""
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        pass
-    try:
-        return json.loads(body).get("error_description", "")
-    except (ValueError, AttributeError):
+        if "issue" in value:
+            issue = value["issue"][0]
+            details = issue.get("details", {})
+            display = (details.get("coding") or [{}])[0].get("display")
+            return details.get("text") or issue.get("diagnostics") or display or ""
+        return value.get("error_description", "")
+    except (ValueError, LookupError, TypeError, AttributeError):
         return body[:200].decode("utf-8", "replace")
 
 
@@ -185,7 +182,10 @@ class Session:
 
     def __init__(self, directory):
         self.path = Path(directory) / "session.json"
-        self.data = json.loads(self.path.read_text(encoding="utf-8")) if self.path.exists() else {}
+        try:
+            self.data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.data = {}  # no session yet (or an unreadable one): sign in afresh
 
     def get(self, key, default=None):
         return self.data.get(key, default)
@@ -206,7 +206,8 @@ class Auth:
 
     def client_assertion(self):
         """RS512 JWT (§10.1): iss = sub = API key, aud = the token URL, a fresh jti, exp = now + 240 s."""
-        kid = self.session.get("kid", next(iter(self.keys)))
+        kid = self.session.get("kid")
+        kid = kid if kid in self.keys else next(iter(self.keys))
         header = {"alg": "RS512", "typ": "JWT", "kid": kid}
         claims = {
             "iss": self.api_key,
@@ -232,7 +233,7 @@ class Auth:
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         status, _, body = send("POST", url, headers, lambda: urllib.parse.urlencode(form()).encode())
         if status != 200:
-            log(f"token request refused: HTTP {status} {why(status, {}, body)}")
+            log(f"token request refused: HTTP {status} {why(body)}")
             return None
         try:
             return json.loads(body)
@@ -323,7 +324,7 @@ class Scr:
         if status == 403:
             return "forbidden"
         if status != 200:
-            raise Failure(f"reading the SCR id failed: HTTP {status} {why(status, headers, body)}")
+            raise Failure(f"reading the SCR id failed: HTTP {status} {why(body)}")
         bundle = fhir_json(status, headers, body, "reading the SCR id")
         docs = [e.get("resource", {}) for e in bundle.get("entry", [])]
         docs = [d for d in docs if d.get("resourceType") == "DocumentReference"]
@@ -345,7 +346,7 @@ class Scr:
         if status == 403:
             return {"outcome": "no-consent"}
         if status != 200:
-            raise Failure(f"reading the SCR failed: HTTP {status} {why(status, headers, body)}")
+            raise Failure(f"reading the SCR failed: HTTP {status} {why(body)}")
         bundle = fhir_json(status, headers, body, "reading the SCR")
         entries = [e.get("resource", {}) for e in bundle.get("entry", [])]
         if bundle.get("resourceType") != "Bundle" or not entries:
@@ -364,7 +365,7 @@ class Scr:
             ]}],
         })
         if status != 201:
-            raise Failure(f"recording the patient's answer failed: HTTP {status} {why(status, headers, body)}")
+            raise Failure(f"recording the patient's answer failed: HTTP {status} {why(body)}")
 
     def privacy_alert(self, nhs, scr_id, reason):
         """POST /AuditEvent (§4.5): the override, for this patient, user and SCR, before the read."""
@@ -396,14 +397,14 @@ class Scr:
             "entity": [{"what": {"identifier": {"value": scr_id}}}],
         })
         if status != 201:
-            raise Failure(f"the privacy alert was refused: HTTP {status} {why(status, headers, body)}")
+            raise Failure(f"the privacy alert was refused: HTTP {status} {why(body)}")
 
     def upload(self, bundle):
         status, headers, body = self.request("POST", "/Bundle", body=bundle)
         if status == 403:
             return False
         if status != 201:  # success is 201 with an empty body (§4.3)
-            raise Failure(f"the upload was refused: HTTP {status} {why(status, headers, body)}")
+            raise Failure(f"the upload was refused: HTTP {status} {why(body)}")
         return True
 
 
@@ -444,7 +445,10 @@ def retrieve(scr, nhs, answer=None, reason=None):
 
 def upload(scr, nhs, bundle_file):
     """Send the GP Summary: fresh identifiers, replacing the SCR that is latest now."""
-    bundle = json.loads(Path(bundle_file).read_text(encoding="utf-8"))
+    try:
+        bundle = json.loads(Path(bundle_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise Failure(f"cannot read the GP Summary {bundle_file}: {error}") from None
     resources = [e.get("resource", {}) for e in bundle.get("entry", [])]
     composition = next((r for r in resources if r.get("resourceType") == "Composition"), None)
     patient = next((r for r in resources if r.get("resourceType") == "Patient"), {})
