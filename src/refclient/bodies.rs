@@ -114,13 +114,18 @@ pub fn read_scr_id(body: &[u8]) -> Result<ScrIdAnswer, BodyError> {
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
         .ok_or(BodyError::NoScrId)?;
-    let permission = doc
+    // The ACS permission coding; a label coding without that system is read as one too.
+    let codings: Vec<&Value> = doc
         .get("securityLabel")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .flat_map(|l| l.get("coding").and_then(Value::as_array).into_iter().flatten())
+        .collect();
+    let permission = codings
+        .iter()
         .find(|c| c.get("system").and_then(Value::as_str) == Some("https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission"))
+        .or_else(|| codings.first())
         .and_then(|c| c.get("code"))
         .and_then(Value::as_str)
         .map(str::to_owned);
@@ -268,15 +273,12 @@ pub fn prepare_upload(
 pub fn describe_error(body: &[u8]) -> String {
     if let Ok(value) = serde_json::from_slice::<Value>(body) {
         let issue = value.pointer("/issue/0");
-        let text = issue
-            .and_then(|i| {
-                i.pointer("/details/text")
-                    .or_else(|| i.pointer("/details/coding/0/display"))
-                    .or_else(|| i.get("diagnostics"))
-            })
-            .and_then(Value::as_str);
-        if let Some(text) = text {
-            return text.to_owned();
+        let field = |pointer: &str| issue.and_then(|i| i.pointer(pointer)).and_then(Value::as_str);
+        let text = field("/details/text").or_else(|| field("/details/coding/0/display"));
+        match (text, field("/diagnostics")) {
+            (Some(text), Some(diagnostics)) => return format!("{text}: {diagnostics}"),
+            (Some(one), None) | (None, Some(one)) => return one.to_owned(),
+            (None, None) => {}
         }
         if let Some(error) = value.get("error").and_then(Value::as_str) {
             let description = value.get("error_description").and_then(Value::as_str).unwrap_or("");
@@ -375,6 +377,8 @@ mod tests {
     fn errors_are_described_briefly() {
         let oo = br#"{"resourceType":"OperationOutcome","issue":[{"details":{"text":"Invalid value"}}]}"#;
         assert_eq!(describe_error(oo), "Invalid value");
+        let gateway = br#"{"issue":[{"details":{"coding":[{"display":"Provided value is invalid"}]},"diagnostics":"nhsd-session-urid is invalid"}]}"#;
+        assert_eq!(describe_error(gateway), "Provided value is invalid: nhsd-session-urid is invalid");
         assert_eq!(
             describe_error(br#"{"error":"invalid_grant","error_description":"refresh_token is invalid"}"#),
             "invalid_grant: refresh_token is invalid"

@@ -139,13 +139,6 @@ impl Session {
         }
         Ok(())
     }
-
-    /// Forgets the tokens (the next request needs a token exchange).
-    pub fn forget_tokens(&mut self) {
-        self.access_token = None;
-        self.access_expires_at = None;
-        self.refresh_token = None;
-    }
 }
 
 #[cfg(test)]
@@ -175,8 +168,6 @@ mod tests {
         }
         let debug = format!("{session:?}");
         assert!(!debug.contains("canary"), "{debug}");
-        session.forget_tokens();
-        assert!(session.access_token.is_none() && session.refresh_token.is_none());
     }
 
     #[test]

@@ -170,11 +170,24 @@ pub struct RunContext {
     /// What the SUT did, per scenario (client scenarios).
     pub sut_log: SutLog,
     pub snapshots: crate::snapshot::SnapshotStore,
+    /// One client per mock admin origin, built on first use (building a client is not free).
+    pub admin_clients: Mutex<HashMap<String, ScrClient>>,
     /// Scenarios (by location) that have met `Given this scenario fails on its first attempt` in this run.
     pub first_attempts: Mutex<std::collections::HashSet<String>>,
 }
 
 impl RunContext {
+    /// The client for a mock's admin routes at `origin`.
+    pub fn admin_client(&self, origin: &str) -> Result<ScrClient, crate::client::ClientError> {
+        let mut clients = self.admin_clients.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = clients.get(origin) {
+            return Ok(c.clone());
+        }
+        let client = ScrClient::new(origin, self.clock.clone(), crate::client::ClientOptions::default())?;
+        clients.insert(origin.to_owned(), client.clone());
+        Ok(client)
+    }
+
     pub fn endpoint(&self, lane: Lane) -> &Endpoint {
         match lane {
             Lane::Main => &self.main,

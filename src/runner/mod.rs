@@ -668,6 +668,7 @@ async fn run_against(
         access_token,
         exchanges: ExchangeLog::default(),
         sut_log: context::SutLog::default(),
+        admin_clients: Mutex::default(),
         snapshots: crate::snapshot::SnapshotStore::new(opts.snapshots_dir.clone(), opts.snapshots),
         first_attempts: Mutex::default(),
     });

@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::context::{self, Lane, RunContext};
-use crate::client::{ClientError, ClientOptions, Exchange, HeaderValue, ScrClient, ScrRequest, TransportFault};
+use crate::client::{ClientError, Exchange, HeaderValue, ScrClient, ScrRequest, TransportFault};
 use crate::fhir::conformance;
 use crate::fhir::schema::FhirValidator;
 use crate::identity::client::TokenOutcome;
@@ -396,8 +396,7 @@ impl ScrWorld {
             .admin_origin
             .as_deref()
             .ok_or("this step needs the embedded mock's admin routes: tag the scenario @mock-only")?;
-        let client = ScrClient::new(origin, self.ctx.clock.clone(), ClientOptions::default())
-            .map_err(|e| StepFailure(e.to_string()))?;
+        let client = self.ctx.admin_client(origin).map_err(|e| StepFailure(e.to_string()))?;
         let headers = match body {
             Some(_) => vec![("Content-Type".to_owned(), HeaderValue::Plain("application/json".to_owned()))],
             None => vec![],
@@ -524,18 +523,21 @@ impl ScrWorld {
     /// belong to this scenario's CIS2 session or name one of its patients.
     pub async fn refresh_sut_traffic(&mut self) -> StepResult {
         let lane = self.client_lane()?;
-        let path = format!("/traffic?app={}", lane.app_name);
-        let all = self.admin_get(&path).await?;
-        let entries: Vec<crate::mock::traffic::TrafficEntry> = serde_json::from_value(all)
-            .map_err(|e| StepFailure(format!("the client lane's traffic journal is not what the grader reads: {e}")))?;
-        let patients: Vec<&str> = self.patients.values().map(|p| p.nhs_number.as_str()).collect();
-        let session = self.sut.session.clone();
-        self.sut.traffic = entries
-            .into_iter()
-            .filter(|e| {
-                (session.is_some() && e.session == session) || e.patients.iter().any(|p| patients.contains(&p.as_str()))
-            })
-            .collect();
+        let app = lane.app_name.clone();
+        // Filtered by the mock: this scenario's CIS2 session, and each of its patients (the journal of a whole
+        // run is large; a scenario's slice is small).
+        let mut queries: Vec<String> =
+            self.sut.session.iter().map(|s| format!("/traffic?app={app}&session={s}")).collect();
+        queries.extend(self.patients.values().map(|p| format!("/traffic?app={app}&patient={}", p.nhs_number)));
+        let mut by_seq = std::collections::BTreeMap::new();
+        for path in queries {
+            let found = self.admin_get(&path).await?;
+            let entries: Vec<crate::mock::traffic::TrafficEntry> = serde_json::from_value(found).map_err(|e| {
+                StepFailure(format!("the client lane's traffic journal is not what the grader reads: {e}"))
+            })?;
+            by_seq.extend(entries.into_iter().map(|e| (e.seq, e)));
+        }
+        self.sut.traffic = by_seq.into_values().collect();
         Ok(())
     }
 

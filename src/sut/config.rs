@@ -171,14 +171,15 @@ fn read_jwks_file(path: &Path, key: &str) -> Result<Vec<Value>, SutConfigError> 
         return Err(err("the JWK Set has no keys".into()));
     }
     for (i, jwk) in keys.iter().enumerate() {
-        if let Err(e) = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(jwk.clone()) {
-            return Err(err(format!("keys[{i}] is not a JWK: {e}")));
-        }
+        // Before the shape check, whose message could quote a member.
         if let Some(member) = PRIVATE_JWK_MEMBERS.iter().find(|m| jwk.get(**m).is_some()) {
             return Err(err(format!(
                 "keys[{i}] is a private key (it has `{member}`): give the public keys only, and keep the private key \
                  out of this file"
             )));
+        }
+        if let Err(e) = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(jwk.clone()) {
+            return Err(err(format!("keys[{i}] is not a JWK: {e}")));
         }
     }
     Ok(keys.clone())

@@ -17,7 +17,8 @@ use super::config::{render, DriverKind};
 use super::{ActionFailure, ActionReport, ActionRequest, AttendedRecord, SutConfig, SutOutcome};
 use crate::secret::{redact_body, REDACTED};
 
-/// How much of stdout and of stderr is kept (the rest is read and dropped, so the SUT never blocks on a pipe).
+/// How much of stdout and of stderr is kept: the last bytes, where the outcome is (the rest is read and dropped,
+/// so the SUT never blocks on a pipe).
 pub const OUTPUT_CAP: usize = 1024 * 1024;
 
 /// How many characters of stdout/stderr/a hook's body an excerpt keeps.
@@ -120,16 +121,14 @@ impl Redactor {
         JWT_LIKE.replace_all(&text, REDACTED).into_owned()
     }
 
-    /// At most [`EXCERPT_CHARS`] characters of `text`, secrets redacted (`…` when cut).
+    /// At most [`EXCERPT_CHARS`] characters of `text` (the last one `…` when cut), secrets redacted.
     pub(crate) fn excerpt(&self, text: &str) -> String {
         let redacted = self.scrub(&redact_body(&self.scrub(text)));
-        let mut chars = redacted.chars();
-        let head: String = chars.by_ref().take(EXCERPT_CHARS).collect();
-        if chars.next().is_some() {
-            format!("{head}…")
-        } else {
-            head
+        if redacted.chars().count() <= EXCERPT_CHARS {
+            return redacted;
         }
+        let head: String = redacted.chars().take(EXCERPT_CHARS - 1).collect();
+        format!("{head}…")
     }
 
     /// A JSON value with secret members and the id_token removed from every string.
@@ -356,8 +355,13 @@ impl Captured {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
                             let mut kept = buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                            let room = OUTPUT_CAP.saturating_sub(kept.len());
-                            kept.extend_from_slice(&chunk[..n.min(room)]);
+                            kept.extend_from_slice(&chunk[..n]);
+                            // Keep the last OUTPUT_CAP bytes (the outcome is the last line), trimming in
+                            // batches so that a chatty SUT costs linear time.
+                            if kept.len() > 2 * OUTPUT_CAP {
+                                let excess = kept.len() - OUTPUT_CAP;
+                                kept.drain(..excess);
+                            }
                         }
                     }
                 }
@@ -380,8 +384,11 @@ impl Captured {
         }
     }
 
+    /// What was kept: the last [`OUTPUT_CAP`] bytes.
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
+        let kept = self.buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let from = kept.len().saturating_sub(OUTPUT_CAP);
+        String::from_utf8_lossy(&kept[from..]).into_owned()
     }
 }
 
