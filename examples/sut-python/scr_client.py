@@ -125,8 +125,9 @@ def http_once(method, url, headers, body):
 
 
 def retry_after(headers):
-    value = (headers or {}).get("Retry-After", "")
-    return min(int(value), MAX_RETRY_AFTER_S) if value.strip().isdigit() else 1
+    """The seconds a 429 asks to wait (a little more, never less; 1 s when it does not say)."""
+    value = (headers or {}).get("Retry-After", "").strip()
+    return (min(int(value), MAX_RETRY_AFTER_S) if value.isdigit() else 1) + 0.05
 
 
 def send(method, url, headers, body=None):
