@@ -3,7 +3,7 @@
 //! requirement row per requirement, and no script element (names with `<script>` stay text).
 //!
 //! Two pages: one rendered from a hand-built `Evidence` (a mix of passed, failed and flaky scenarios, with
-//! markup in the names), and the `report.html` of a real small run of the binary against the embedded mock,
+//! markup in the names, one of them a client scenario whose system under test reported a hostile message), and the `report.html` of a real small run of the binary against the embedded mock,
 //! whose counts must also agree with the bundle's own `junit.xml` and whose exchange links must resolve.
 //!
 //! Needs Chromium at /usr/bin/chromium (Debian package `chromium`; `.ci/run` installs it). Without it the test
@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use scr_assure::report::html;
 use scr_assure::report::model::{
-    Evidence, ExchangeRef, RequirementRow, RunFacts, RunSummary, ScalRow, ScenarioView, StepView, Verdict,
+    Evidence, ExchangeRef, RequirementRow, RunFacts, RunSummary, ScalRow, ScenarioView, StepView, SutActionView,
+    SutFacts, SutRequestRef, SutView, Verdict,
 };
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -69,6 +70,51 @@ fn scenario(n: usize, name: &str, verdict: Verdict, attempts: usize) -> Scenario
             request_id: Some(format!("60E0B220-8136-4CA5-AE46-1D97EF59D{n:03}")),
             correlation_id: Some(format!("corr-{n}")),
         }],
+        sut: None,
+    }
+}
+
+/// What a system under test did in a client scenario: one action whose reported message is hostile markup,
+/// and two requests (one answered by an armed fault).
+fn sut_view(n: usize) -> SutView {
+    let file = format!("sut/0001-features_retrieve_scr_id.feature_{}.json", 10 * n + 3);
+    let request = |seq: u64, method: &str, path: &str, status: u16, fault: Option<&str>| SutRequestRef {
+        seq,
+        method: method.into(),
+        path: path.into(),
+        query: None,
+        operation: if path == "/oauth2/token" { "token" } else { "get-scr-id" }.into(),
+        status,
+        request_id: Some(format!("req-{seq}")),
+        fault: fault.map(str::to_owned),
+        file: file.clone(),
+        headers: vec![("authorization".into(), "Bearer [REDACTED]".into())],
+        request_body: None,
+        request_body_truncated: false,
+        response_body: Some("{\n  \"resourceType\": \"<Bundle>\"\n}".into()),
+    };
+    SutView {
+        actions: vec![SutActionView {
+            action: "retrieve".into(),
+            params: vec![("nhs_number".into(), "9991000019".into())],
+            command: vec!["python3".into(), "my_client.py".into(), "retrieve".into(), "9991000019".into()],
+            started: "2025-01-01T12:00:01.000Z".into(),
+            duration_ms: 120,
+            exit_code: Some(0),
+            outcome: Some(serde_json::json!({
+                "outcome": "error",
+                "message": "<script>document.title='owned'</script><img src=x onerror=alert(1)>"
+            })),
+            failure: None,
+            stdout_excerpt: "<script>alert(2)</script>".into(),
+            stderr_excerpt: String::new(),
+            attended: None,
+        }],
+        requests: vec![
+            request(1, "POST", "/oauth2/token", 200, None),
+            request(2, "GET", "/DocumentReference", 503, Some("unavailable")),
+        ],
+        file,
     }
 }
 
@@ -82,6 +128,9 @@ fn evidence() -> Evidence {
         scenario(6, "<img src=x onerror=alert(1)>", Verdict::Passed, 1),
         scenario(7, "last pass", Verdict::Passed, 1),
     ];
+    // The plain pass is a client scenario: the SUT's evidence travels with it.
+    scenarios[2].tags.push("client".into());
+    scenarios[2].sut = Some(sut_view(3));
     // Failed first, as the evidence builder orders them.
     scenarios.sort_by_key(|s| s.verdict != Verdict::Failed);
     let count = |v: Verdict| scenarios.iter().filter(|s| s.verdict == v).count();
@@ -134,7 +183,13 @@ fn evidence() -> Evidence {
                 finished_at: "2025-01-01T12:00:04Z".into(),
                 interrupted: false,
                 incomplete: None,
-                sut: None,
+                sut: Some(SutFacts {
+                    name: "Example <GP> System".into(),
+                    version: "4.2.0".into(),
+                    driver: "command".into(),
+                    file: Some("sut.toml".into()),
+                    reference_client: false,
+                }),
             },
             tool_version: env!("CARGO_PKG_VERSION").into(),
             git_commit: Some("0123456789abcdef".into()),
@@ -286,17 +341,26 @@ fn chromium_sees_the_counts_of_the_evidence() {
     assert_eq!(tags_with(&dom, "class=\"scal-row\"").len(), 2);
     assert_eq!(tags_with(&dom, "class=\"failure\"").len(), s.failed);
 
-    // Names with markup stayed text: the browser built no script or image from them.
+    // The system under test: named, what its verdicts prove, its request rows with their statuses.
+    assert_eq!(tags_with(&dom, "id=\"sut\"").len(), 1, "one System under test section");
+    assert!(dom.contains("These verdicts grade Example &lt;GP&gt; System 4.2.0 against the embedded mock"));
+    let sut_requests = tags_with(&dom, "class=\"sut-request");
+    let statuses: Vec<String> = sut_requests.iter().filter_map(|t| attribute(t, "data-status")).collect();
+    assert_eq!(statuses, ["200", "503"], "each SUT request once, with its status");
+    assert_eq!(tags_with(&dom, "class=\"sut-scenario\"").len(), 1);
+
+    // Names (and the SUT's reported message) with markup stayed text: the browser built no script or image.
     assert!(!dom.contains("<script"), "no script element in the DOM");
     assert!(!dom.contains("<img"), "no image element in the DOM");
     assert!(dom.contains("&lt;script&gt;document.title='owned'&lt;/script&gt;"));
     assert!(dom.contains("<title>SCR FHIR API conformance evidence"), "the title is intact");
+    assert!(dom.contains("&lt;script&gt;alert(2)&lt;/script&gt;"), "what the SUT printed, as text");
 
-    // Links: in-page fragments and the bundle's relative exchange files only.
+    // Links: in-page fragments and the bundle's relative exchange and SUT files only.
     for (i, _) in dom.match_indices("href=\"") {
         let target = &dom[i + 6..];
         assert!(
-            target.starts_with('#') || target.starts_with("exchanges/"),
+            target.starts_with('#') || target.starts_with("exchanges/") || target.starts_with("sut/"),
             "unexpected link: {}",
             &target[..target.len().min(100)]
         );

@@ -1,5 +1,6 @@
-//! The evidence bundle of a run: `reports/<run-id>/` with `manifest.json`, `exchanges/`, `junit.xml`,
-//! `cucumber.json`, `traceability.csv`, `report.html` and (mock target) `audit/<lane>.jsonl` with
+//! The evidence bundle of a run: `reports/<run-id>/` with `manifest.json`, `exchanges/`, `sut/` (client
+//! scenarios: what the system under test was asked, reported and sent), `junit.xml`, `cucumber.json`,
+//! `traceability.csv`, `report.html` and (mock target) `audit/<lane>.jsonl` with
 //! `audit/verification.json`, and `reports/latest` pointing at it. Built from the
 //! run's records; every file written atomically; `manifest.json` last, with the sha256 of every other file.
 
@@ -10,12 +11,17 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::model::{
-    Evidence, ExchangeRef, RequirementRow, RunFacts, RunSummary, ScalRow, ScenarioView, StepView, Verdict,
+    AttendedView, Evidence, ExchangeRef, RequirementRow, RunFacts, RunSummary, ScalRow, ScenarioView, StepView,
+    SutActionView, SutRequestRef, SutView, Verdict,
 };
 use super::{write_atomic, ReportError};
 use crate::mock::audit::{self, AuditEntry};
+use crate::mock::traffic::TrafficEntry;
 use crate::requirements::{is_requirement_tag, Catalogue};
+use crate::runner::context::SutEvidence;
 use crate::runner::recorder::{ScenarioRecord, Status};
+use crate::scr::codes::BASE_PATH;
+use crate::sut::ActionReport;
 
 /// A supplier's SCAL mapping (`--scal-map FILE.csv`): `row,title,requirements`, the requirement ids separated
 /// by `;` or spaces.
@@ -92,9 +98,139 @@ fn slug(location: &str) -> String {
     location.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
 }
 
-/// Builds the evidence of a run. Exchange files are numbered in scenario order.
+/// Whether a scenario is a client scenario (`@client`): it grades the system under test.
+pub fn is_client(record: &ScenarioRecord) -> bool {
+    record.sut.is_some() || record.tags.iter().any(|t| t.trim_start_matches('@') == "client")
+}
+
+/// A request path below the SCR base path (`/summary-care-record/FHIR/R4/DocumentReference` →
+/// `/DocumentReference`); a path outside it (`/oauth2/token`) as it is.
+pub fn below_base(path: &str) -> String {
+    match path.strip_prefix(BASE_PATH) {
+        Some("") => "/".to_owned(),
+        Some(rest) if rest.starts_with('/') || rest.starts_with('?') => rest.to_owned(),
+        _ => path.to_owned(),
+    }
+}
+
+/// JSON text re-indented (two spaces) without reordering members or rewriting values; `None` when `text` is
+/// not JSON.
+pub fn pretty_json(text: &str) -> Option<String> {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    let mut depth = 0usize;
+    let (mut in_string, mut escaped) = (false, false);
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n("  ", depth));
+    };
+    let mut chars = text.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                // An empty object or array stays on one line.
+                while chars.peek().is_some_and(|n| n.is_whitespace()) {
+                    chars.next();
+                }
+                if matches!((c, chars.peek()), ('{', Some('}')) | ('[', Some(']'))) {
+                    out.extend(chars.next());
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// A body as the reports show it: pretty-printed when it is JSON, else as recorded.
+fn shown_body(body: &Option<String>) -> Option<String> {
+    body.as_deref().filter(|b| !b.is_empty()).map(|b| pretty_json(b).unwrap_or_else(|| b.to_owned()))
+}
+
+fn action_view(a: &ActionReport) -> SutActionView {
+    SutActionView {
+        action: a.action.as_str().to_owned(),
+        params: a.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        command: a.command.clone(),
+        started: a.started.clone(),
+        duration_ms: a.duration_ms,
+        exit_code: a.exit_code,
+        outcome: a.outcome.as_ref().map(|o| o.raw.clone()),
+        failure: a.result().err(),
+        stdout_excerpt: a.stdout_excerpt.clone(),
+        stderr_excerpt: a.stderr_excerpt.clone(),
+        attended: a.attended.as_ref().map(|at| AttendedView {
+            instruction: at.instruction.clone(),
+            confirmation: at.confirmation.clone(),
+            confirmed_at: at.confirmed_at.clone(),
+        }),
+    }
+}
+
+fn request_ref(e: &TrafficEntry, file: &str) -> SutRequestRef {
+    SutRequestRef {
+        seq: e.seq,
+        method: e.method.clone(),
+        path: below_base(&e.path),
+        query: e.query.clone(),
+        operation: e.operation.clone(),
+        status: e.status,
+        request_id: e.header("x-request-id").map(str::to_owned),
+        fault: e.fault.clone(),
+        file: file.to_owned(),
+        headers: e.headers.clone(),
+        request_body: shown_body(&e.body),
+        request_body_truncated: e.body_truncated,
+        response_body: shown_body(&e.response_body),
+    }
+}
+
+/// The view of a client scenario's SUT evidence, its file numbered `number`.
+fn sut_view(evidence: &SutEvidence, number: usize, location: &str) -> SutView {
+    let file = format!("sut/{number:04}-{}.json", slug(location));
+    let mut traffic: Vec<&TrafficEntry> = evidence.traffic.iter().collect();
+    traffic.sort_by_key(|e| e.seq);
+    traffic.dedup_by_key(|e| e.seq);
+    SutView {
+        actions: evidence.actions.iter().map(action_view).collect(),
+        requests: traffic.into_iter().map(|e| request_ref(e, &file)).collect(),
+        file,
+    }
+}
+
+/// Builds the evidence of a run. Exchange files and SUT files are numbered in scenario order.
 pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&ScalMap>, facts: &RunFacts) -> Evidence {
     let mut counter = 0usize;
+    let mut sut_counter = 0usize;
     let mut views: Vec<ScenarioView> = records
         .iter()
         .map(|r| {
@@ -117,6 +253,10 @@ pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&Sc
                     }
                 })
                 .collect();
+            let sut = r.sut.as_ref().map(|e| {
+                sut_counter += 1;
+                sut_view(e, sut_counter, &location)
+            });
             ScenarioView {
                 feature: r.feature.clone(),
                 name: r.name.clone(),
@@ -139,6 +279,7 @@ pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&Sc
                     })
                     .collect(),
                 exchanges,
+                sut,
             }
         })
         .collect();
@@ -383,6 +524,24 @@ pub fn write_bundle(
             .map_err(|e| ReportError::Render { what: "exchange", message: e.to_string() })?;
         put(&xref.file, &bytes)?;
     }
+    // What the system under test did, one file per client scenario that ran an action.
+    for view in &evidence.scenarios {
+        let (Some(sut), Some(record)) = (&view.sut, by_location.get(&view.location)) else { continue };
+        let Some(recorded) = &record.sut else { continue };
+        let mut traffic: Vec<&TrafficEntry> = recorded.traffic.iter().collect();
+        traffic.sort_by_key(|e| e.seq);
+        traffic.dedup_by_key(|e| e.seq);
+        let doc = json!({
+            "scenario": { "name": view.name, "location": view.location, "feature": view.feature },
+            "result": view.verdict,
+            "sut": evidence.summary.run.sut,
+            "actions": recorded.actions,
+            "traffic": traffic,
+        });
+        let bytes = serde_json::to_vec_pretty(&doc)
+            .map_err(|e| ReportError::Render { what: "SUT evidence", message: e.to_string() })?;
+        put(&sut.file, &bytes)?;
+    }
     put("junit.xml", files.junit_xml)?;
     if let Some(json) = files.cucumber_json {
         put("cucumber.json", json)?;
@@ -408,6 +567,7 @@ pub fn write_bundle(
                 "location": v.location, "feature": v.feature, "name": v.name, "requirements": v.requirements,
                 "result": v.verdict, "duration_ms": v.duration_ms, "attempts": v.attempts,
                 "steps": v.steps.iter().map(|st| format!("{} {}", st.keyword, st.text)).collect::<Vec<_>>(),
+                "sut_file": v.sut.as_ref().map(|s| &s.file),
             })
         })
         .collect();
@@ -419,6 +579,7 @@ pub fn write_bundle(
         "target": evidence.summary.run.target,
         "base_url": evidence.summary.run.base_url,
         "site": { "ods_code": evidence.summary.run.ods_code, "asid": evidence.summary.run.asid },
+        "sut": evidence.summary.run.sut,
         "started_at": evidence.summary.run.started_at,
         "finished_at": evidence.summary.run.finished_at,
         "verdict": evidence.summary.verdict,
@@ -448,6 +609,129 @@ fn point_latest(reports: &Path, run_id: &str) -> Result<(), ReportError> {
     #[cfg(not(unix))]
     std::fs::write(&tmp, run_id).map_err(err)?;
     std::fs::rename(&tmp, &latest).map_err(err)
+}
+
+/// A client scenario's record with SUT evidence, for the reporters' tests: a `retrieve` that displayed the
+/// SCR (its stdout excerpt and a hostile `<script>` in the reported message), an `upload` the driver could
+/// not get an outcome from, and three requests (a token request, a search with an X-Request-ID, an upload a
+/// fault answered).
+#[cfg(test)]
+pub(crate) fn client_record() -> ScenarioRecord {
+    use std::collections::BTreeMap;
+
+    use crate::mock::traffic::TokenRequestRecord;
+    use crate::runner::recorder::StepRecord;
+    use crate::sut::{Action, ActionFailure, AttendedRecord, SutOutcome};
+
+    let mut r = ScenarioRecord::new(
+        "Client workflow",
+        "features/client/workflow.feature",
+        "the SUT reads a permitted SCR",
+        7,
+        vec!["SCRC-WFL-001".into(), "client".into()],
+    );
+    r.steps = vec![
+        StepRecord {
+            keyword: "When".into(),
+            text: "the SUT retrieves the SCR of patient \"A\"".into(),
+            status: Status::Passed,
+            error: None,
+        },
+        StepRecord {
+            keyword: "Then".into(),
+            text: "the SUT displayed the SCR".into(),
+            status: Status::Passed,
+            error: None,
+        },
+    ];
+    let retrieve = ActionReport {
+        action: Action::Retrieve,
+        params: BTreeMap::from([("nhs_number".to_owned(), "9991000019".to_owned())]),
+        command: vec!["python3".into(), "my_client.py".into(), "retrieve".into(), "9991000019".into()],
+        started: "2026-12-04T15:00:00.100Z".into(),
+        duration_ms: 120,
+        exit_code: Some(0),
+        stdout_excerpt:
+            "{\"outcome\": \"displayed\", \"scr_id\": \"scr-1\", \"message\": \"<script>alert(1)</script>\"}".into(),
+        stderr_excerpt: "fetching token\nreading SCR".into(),
+        outcome: Some(SutOutcome {
+            outcome: "displayed".into(),
+            scr_id: Some("scr-1".into()),
+            message: Some("<script>alert(1)</script>".into()),
+            raw: serde_json::json!({"outcome": "displayed", "scr_id": "scr-1", "message": "<script>alert(1)</script>"}),
+        }),
+        failure: None,
+        attended: None,
+    };
+    let upload = ActionReport {
+        action: Action::Upload,
+        params: BTreeMap::from([
+            ("nhs_number".to_owned(), "9991000019".to_owned()),
+            ("bundle_file".to_owned(), "/tmp/s/bundle.json".to_owned()),
+        ]),
+        command: vec!["attended".into()],
+        started: "2026-12-04T15:00:01.000Z".into(),
+        duration_ms: 3000,
+        exit_code: None,
+        stdout_excerpt: String::new(),
+        stderr_excerpt: String::new(),
+        outcome: None,
+        failure: Some(ActionFailure::NotConfirmed { action: "upload".into(), seconds: 3 }),
+        attended: Some(AttendedRecord {
+            instruction: "In Example GP System, upload the GP Summary of 9991000019".into(),
+            confirmation: None,
+            confirmed_at: None,
+        }),
+    };
+    let entry = |seq: u64, method: &str, path: &str, operation: &str| TrafficEntry {
+        seq,
+        at: "2026-12-04T15:00:00+00:00".into(),
+        wall: "2026-12-04T15:00:00.123Z".into(),
+        method: method.into(),
+        path: path.into(),
+        query: None,
+        operation: operation.into(),
+        headers: vec![("authorization".into(), "Bearer [REDACTED]".into())],
+        body: None,
+        body_truncated: false,
+        status: 200,
+        response_headers: vec![("content-type".into(), "application/fhir+json".into())],
+        response_body: None,
+        app: Some("sut".into()),
+        user: Some("555254240100".into()),
+        token: Some("3f2a".into()),
+        session: Some("9b1c".into()),
+        patients: vec!["9991000019".into()],
+        secret_in_query: vec![],
+        token_request: None,
+        fault: None,
+        duration_ms: 3,
+    };
+    let mut token = entry(2, "POST", "/oauth2/token", "token");
+    token.body =
+        Some("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=[REDACTED]".into());
+    token.response_body = Some("{\"access_token\":\"[REDACTED]\",\"expires_in\":\"599\"}".into());
+    token.token_request = Some(TokenRequestRecord {
+        grant_type: Some("urn:ietf:params:oauth:grant-type:token-exchange".into()),
+        client_id: None,
+        assertion: None,
+        subject_token: Some("9b1c".into()),
+        refresh_token: None,
+        issued: None,
+        error: None,
+    });
+    let mut search = entry(3, "GET", "/summary-care-record/FHIR/R4/DocumentReference", "get-scr-id");
+    search.query = Some("patient=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9991000019".into());
+    search.headers.push(("x-request-id".into(), "60E0B220-8136-4CA5-AE46-1D97EF59D068".into()));
+    search.response_body = Some("{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"total\":1,\"entry\":[]}".into());
+    let mut upload_req = entry(4, "POST", "/summary-care-record/FHIR/R4/Bundle", "upload-scr");
+    upload_req.body = Some("{\"resourceType\":\"Bundle\",\"type\":\"document\"}".into());
+    upload_req.status = 503;
+    upload_req.fault = Some("unavailable".into());
+    // Out of order, and the search twice (a refresh of the journal): the reports order and de-duplicate.
+    r.sut =
+        Some(SutEvidence { actions: vec![retrieve, upload], traffic: vec![search.clone(), token, upload_req, search] });
+    r
 }
 
 #[cfg(test)]
@@ -523,6 +807,148 @@ mod tests {
         assert_eq!(l[0]["head"].as_str(), good.last().map(|e| e.hash.as_str()));
         assert_eq!((l[1]["valid"].as_bool(), l[1]["tampered"]["seq"].as_u64()), (Some(false), Some(2)));
         assert_eq!((l[2]["error"].as_str(), l[2]["file"].is_null()), (Some("refused"), true));
+    }
+
+    fn client_catalogue() -> Catalogue {
+        Catalogue::parse(
+            Path::new("requirements.toml"),
+            "[[requirement]]\nid = \"SCRC-WFL-001\"\ntitle = \"t\"\nbehaviour = \"b\"\nsource = \"s\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn example_sut() -> super::super::model::SutFacts {
+        super::super::model::SutFacts {
+            name: "Example GP System".into(),
+            version: "4.2.0".into(),
+            driver: "command".into(),
+            file: Some("sut.toml".into()),
+            reference_client: false,
+        }
+    }
+
+    #[test]
+    fn a_client_scenario_gets_its_actions_and_the_requests_of_the_sut() {
+        let plain = ScenarioRecord::new("F", "features/a.feature", "plain", 3, vec![]);
+        let facts = RunFacts { run_id: "r".into(), sut: Some(example_sut()), ..RunFacts::default() };
+        let evidence = build(&[plain, client_record()], &client_catalogue(), None, &facts);
+        assert!(evidence.scenarios[0].sut.is_none(), "a scenario that is not a client one has no SUT view");
+        let sut = evidence.scenarios[1].sut.as_ref().unwrap_or_else(|| panic!("the client scenario has a SUT view"));
+        assert_eq!(sut.file, "sut/0001-features_client_workflow.feature_7.json");
+        assert_eq!(sut.actions.len(), 2);
+        let retrieve = &sut.actions[0];
+        assert_eq!(retrieve.action, "retrieve");
+        assert_eq!(retrieve.params, vec![("nhs_number".to_owned(), "9991000019".to_owned())]);
+        assert_eq!(retrieve.outcome.as_ref().and_then(|o| o["outcome"].as_str()), Some("displayed"));
+        assert_eq!((retrieve.failure.as_deref(), retrieve.exit_code), (None, Some(0)));
+        assert_eq!(retrieve.stderr_excerpt, "fetching token\nreading SCR");
+        let upload = &sut.actions[1];
+        assert!(upload.outcome.is_none());
+        assert_eq!(upload.failure.as_deref(), Some("the tester did not confirm `upload` within 3 s"));
+        let attended = upload.attended.as_ref().unwrap_or_else(|| panic!("the attended record is kept"));
+        assert!(attended.instruction.contains("upload the GP Summary") && attended.confirmation.is_none());
+
+        let seqs: Vec<u64> = sut.requests.iter().map(|x| x.seq).collect();
+        assert_eq!(seqs, [2, 3, 4], "in journal order, each request once");
+        let search = &sut.requests[1];
+        assert_eq!((search.method.as_str(), search.path.as_str()), ("GET", "/DocumentReference"));
+        assert_eq!(
+            search.target(),
+            "/DocumentReference?patient=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9991000019"
+        );
+        assert_eq!((search.operation.as_str(), search.status), ("get-scr-id", 200));
+        assert_eq!(search.request_id.as_deref(), Some("60E0B220-8136-4CA5-AE46-1D97EF59D068"));
+        assert_eq!(search.file, sut.file);
+        assert!(search.response_body.as_deref().is_some_and(|b| b.starts_with("{\n  \"resourceType\": \"Bundle\",")));
+        let token = &sut.requests[0];
+        assert_eq!((token.path.as_str(), token.request_id.as_deref()), ("/oauth2/token", None));
+        assert!(token.request_body.as_deref().is_some_and(|b| b.starts_with("grant_type=")), "a form stays as it is");
+        let upload = &sut.requests[2];
+        assert_eq!(
+            (upload.path.as_str(), upload.status, upload.fault.as_deref()),
+            ("/Bundle", 503, Some("unavailable"))
+        );
+    }
+
+    #[test]
+    fn the_bundle_holds_a_sut_file_per_client_scenario_listed_in_the_manifest() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let records = [ScenarioRecord::new("F", "features/a.feature", "plain", 3, vec![]), client_record()];
+        let facts =
+            RunFacts { run_id: "20260101T000000Z-c11e47".into(), sut: Some(example_sut()), ..RunFacts::default() };
+        let evidence = build(&records, &client_catalogue(), None, &facts);
+        let audit = AuditEvidence::NotRecorded { reason: "a unit test".into() };
+        let files = BundleFiles {
+            junit_xml: b"<testsuites/>",
+            cucumber_json: None,
+            report_html: b"<html></html>",
+            audit: &audit,
+        };
+        let bundle = write_bundle(dir.path(), &evidence, &records, &files).unwrap_or_else(|e| panic!("{e}"));
+
+        let rel = "sut/0001-features_client_workflow.feature_7.json";
+        let bytes = std::fs::read(bundle.join(rel)).unwrap_or_else(|e| panic!("the SUT file is written: {e}"));
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("\n  \"actions\": ["), "pretty JSON");
+        let doc: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(doc["scenario"]["location"], "features/client/workflow.feature:7");
+        assert_eq!(doc["sut"]["name"], "Example GP System");
+        assert_eq!(doc["actions"][0]["action"], "retrieve");
+        assert_eq!(doc["actions"][0]["outcome"]["raw"]["scr_id"], "scr-1");
+        assert_eq!(doc["actions"][1]["failure"]["kind"], "not-confirmed");
+        let seqs: Vec<u64> =
+            doc["traffic"].as_array().map(|t| t.iter().filter_map(|e| e["seq"].as_u64()).collect()).unwrap_or_default();
+        assert_eq!(seqs, [2, 3, 4]);
+        assert_eq!(doc["traffic"][0]["token_request"]["subject_token"], "9b1c");
+        let sut_files: Vec<_> = std::fs::read_dir(bundle.join("sut")).map(|d| d.count()).into_iter().collect();
+        assert_eq!(sut_files, [1], "only the client scenario has a SUT file");
+
+        let manifest: Value =
+            serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(manifest["files"][rel].as_str(), Some(sha256_hex(&bytes).as_str()), "listed with its sha256");
+        assert_eq!(manifest["sut"]["name"], "Example GP System");
+        assert_eq!(manifest["sut"]["version"], "4.2.0");
+        assert_eq!(manifest["sut"]["driver"], "command");
+        assert_eq!(manifest["sut"]["reference_client"], false);
+        let scenarios = manifest["scenarios"].as_array().cloned().unwrap_or_default();
+        let sut_file = |location: &str| {
+            scenarios
+                .iter()
+                .find(|s| s["location"] == location)
+                .map(|s| s["sut_file"].clone())
+                .unwrap_or(Value::Bool(false))
+        };
+        assert_eq!(sut_file("features/client/workflow.feature:7"), rel);
+        assert_eq!(sut_file("features/a.feature:3"), Value::Null);
+    }
+
+    #[test]
+    fn a_run_without_a_sut_says_so_in_the_manifest() {
+        let manifest = manifest_of(None);
+        assert_eq!(manifest["sut"], Value::Null);
+    }
+
+    #[test]
+    fn pretty_json_keeps_the_order_and_the_text_of_values() {
+        let text = r#"{"z":1.0,"a":[],"s":"a, {b} \"c\": [d]","n":{"k":[1,2]},"e":{}}"#;
+        let pretty = pretty_json(text).unwrap_or_else(|| panic!("JSON"));
+        assert_eq!(
+            pretty,
+            "{\n  \"z\": 1.0,\n  \"a\": [],\n  \"s\": \"a, {b} \\\"c\\\": [d]\",\n  \"n\": {\n    \"k\": [\n      1,\n      2\n    ]\n  },\n  \"e\": {}\n}"
+        );
+        let reparsed: Value = serde_json::from_str(&pretty).unwrap_or_default();
+        assert_eq!(reparsed, serde_json::from_str::<Value>(text).unwrap_or_default(), "the same JSON");
+        assert_eq!(pretty_json("grant_type=x&code=[REDACTED]"), None);
+        assert_eq!(pretty_json("{\"a\": "), None);
+    }
+
+    #[test]
+    fn paths_are_shown_below_the_base() {
+        assert_eq!(below_base("/summary-care-record/FHIR/R4/DocumentReference"), "/DocumentReference");
+        assert_eq!(below_base("/summary-care-record/FHIR/R4"), "/");
+        assert_eq!(below_base("/summary-care-record/FHIR/R4x/Bundle"), "/summary-care-record/FHIR/R4x/Bundle");
+        assert_eq!(below_base("/oauth2/token"), "/oauth2/token");
     }
 
     #[test]

@@ -3,20 +3,29 @@
 //!
 //! The page loads nothing: the CSS is inline, there are no scripts, fonts or images, and a Content Security
 //! Policy forbids any load. Its only links are fragment links within the page and relative links to the
-//! bundle's own `exchanges/…` files; the base URL of the target is shown as text. Every piece of text from
-//! the run goes through [`escape`].
+//! bundle's own `exchanges/…` and `sut/…` files; the base URL of the target is shown as text. Every piece of
+//! text from the run goes through [`escape`].
 //!
 //! Machine-checkable: `<main id="evidence">` carries the counts (`data-total`, `data-passed`, `data-failed`,
 //! `data-flaky`, `data-verdict`, and the requirement counts); every scenario of the run is one
 //! `class="scenario"` element with `data-verdict` and an `id` derived from its location; every requirement row
 //! is a `class="requirement"` element with `data-id` and `data-verdict`; every SCAL row a `class="scal-row"`.
+//!
+//! Client conformance (`summary.run.sut` set): a "System under test" section (`id="sut"`) names the SUT and
+//! says what its verdicts prove, then goes requirement by requirement (`class="sut-requirement"`): each client
+//! scenario proving it (`class="sut-scenario"`, `data-verdict`), the actions the SUT was asked to run with
+//! what it reported (`class="sut-action"`), and the requests it sent (`class="sut-request"`, `data-seq`,
+//! `data-status`) with their bodies in collapsed `<details>`.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
-use super::model::{Evidence, ExchangeRef, RequirementRow, RunSummary, ScalRow, ScenarioView, StepView, Verdict};
+use super::model::{
+    Evidence, ExchangeRef, RequirementRow, RunSummary, ScalRow, ScenarioView, StepView, SutActionView, SutFacts,
+    SutRequestRef, SutView, Verdict,
+};
 
 /// Escapes text for HTML element content and for double- or single-quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -233,6 +242,15 @@ summary { cursor: pointer; color: var(--blue); }
 tr.at-failure td { background: #fdecea; }
 .filter { margin: .3rem 0 .8rem; }
 #scenarios:has(#only-failed:checked) li.scenario[data-verdict=passed] { display: none; }
+h5 { font-size: .9rem; margin: .6rem 0 .2rem; }
+article.sut-requirement { border-top: 1px solid var(--line); padding-top: .6rem; margin-top: 1.2rem; }
+.sut-scenario { border-left: 6px solid var(--grey); padding: .2rem 0 .2rem .8rem; margin: .8rem 0; }
+.sut-scenario[data-verdict=passed] { border-left-color: var(--green); }
+.sut-scenario[data-verdict=failed] { border-left-color: var(--red); }
+ol.sut-actions { padding-left: 1.4rem; }
+ol.sut-actions li { margin: .35rem 0; }
+tr.sut-request.fault td { background: #fff9e6; }
+table.sut-requests td:nth-child(6) code { overflow-wrap: normal; white-space: nowrap; }
 footer { margin-top: 2.5rem; border-top: 1px solid var(--line); padding-top: .6rem; }
 @media print {
   @page { size: A4; margin: 14mm; }
@@ -292,6 +310,9 @@ pub fn render(evidence: &Evidence) -> String {
     if evidence.scal_rows.is_some() {
         out.push_str("<li><a href=\"#scal\">SCAL rows</a></li>\n");
     }
+    if s.run.sut.is_some() {
+        out.push_str("<li><a href=\"#sut\">System under test</a></li>\n");
+    }
     out.push_str("<li><a href=\"#failures\">Failures</a></li>\n<li><a href=\"#scenarios\">Every scenario</a></li>\n");
     out.push_str("</ul></nav>\n");
 
@@ -299,21 +320,31 @@ pub fn render(evidence: &Evidence) -> String {
     if let Some(rows) = &evidence.scal_rows {
         scal_section(&mut out, rows, &anchors);
     }
+    let sut_anchors = match &s.run.sut {
+        Some(facts) => sut_section(&mut out, evidence, facts, &anchors),
+        None => HashMap::new(),
+    };
 
     // Failed scenarios first, whatever order the evidence came in (it should already be so).
     let mut order: Vec<usize> = (0..evidence.scenarios.len()).collect();
     order.sort_by_key(|&i| evidence.scenarios[i].verdict != Verdict::Failed);
     failures(&mut out, evidence, &order, &anchors);
-    scenarios(&mut out, evidence, &order, &anchors);
+    scenarios(&mut out, evidence, &order, &anchors, &sut_anchors);
 
     let _ = writeln!(
         out,
         "<footer class=\"small\"><p>Written by scr-assure {}{}. The exchange files (redacted HTTP requests and \
          responses) are in the <code>exchanges/</code> folder next to this page; <code>junit.xml</code>, \
-         <code>traceability.csv</code> and <code>manifest.json</code> hold the same results for machines.</p>\
+         <code>traceability.csv</code> and <code>manifest.json</code> hold the same results for machines.{}</p>\
          </footer>",
         escape(&s.tool_version),
-        s.git_commit.as_deref().map(|c| format!(" (commit {})", escape(c))).unwrap_or_default()
+        s.git_commit.as_deref().map(|c| format!(" (commit {})", escape(c))).unwrap_or_default(),
+        if s.run.sut.is_some() {
+            " What the system under test was asked, reported and sent (its redacted traffic) is in the \
+             <code>sut/</code> folder, one file per client scenario."
+        } else {
+            ""
+        }
     );
     out.push_str("</main>\n</body>\n</html>\n");
     out
@@ -479,6 +510,291 @@ fn scal_section(out: &mut String, rows: &[ScalRow], anchors: &Anchors) {
     out.push_str("</section>\n");
 }
 
+/// How much of one body the page shows; the whole body is in the scenario's `sut/…` file.
+const BODY_SHOWN: usize = 64 * 1024;
+
+/// Whether a scenario grades the system under test (`@client`).
+fn is_client(s: &ScenarioView) -> bool {
+    s.sut.is_some() || s.tags.iter().any(|t| t.trim_start_matches('@') == "client")
+}
+
+/// The plain statement of what the verdicts of the client scenarios prove.
+fn sut_statement(f: &SutFacts) -> String {
+    if f.reference_client {
+        "These verdicts grade scr-assure's bundled reference client: they prove the grader, not a supplier's \
+         product."
+            .to_owned()
+    } else {
+        format!(
+            "These verdicts grade {} {} against the embedded mock playing the NHS services.",
+            escape(&f.name),
+            escape(&f.version)
+        )
+    }
+}
+
+/// A link to a file of the bundle when its path is safe, else the path as text.
+fn file_link(file: &str) -> String {
+    match relative_href(file) {
+        Some(href) => format!(r#"<a href="{}"><code>{}</code></a>"#, escape(&href), escape(file)),
+        None => format!("<code>{}</code>", escape(file)),
+    }
+}
+
+/// The "System under test" section; returns, by scenario index, the anchor of each scenario's full block.
+fn sut_section(out: &mut String, evidence: &Evidence, facts: &SutFacts, anchors: &Anchors) -> HashMap<usize, String> {
+    let _ = writeln!(out, r#"<section id="sut" data-reference-client="{}">"#, facts.reference_client);
+    out.push_str("<h2>System under test</h2>\n");
+    out.push_str("<table class=\"facts\">\n<caption>The system the client scenarios graded</caption>\n<tbody>\n");
+    let _ = writeln!(out, "<tr><th scope=\"row\">Name</th><td>{}</td></tr>", escape(&facts.name));
+    let _ = writeln!(out, "<tr><th scope=\"row\">Version</th><td>{}</td></tr>", escape(&facts.version));
+    let _ = writeln!(out, "<tr><th scope=\"row\">Driver</th><td>{}</td></tr>", escape(&facts.driver));
+    let file = match (&facts.file, facts.reference_client) {
+        (Some(f), _) => format!("<code>{}</code>", escape(f)),
+        (None, true) => "none: the bundled reference client".to_owned(),
+        (None, false) => "<span class=\"none\">not recorded</span>".to_owned(),
+    };
+    let _ = writeln!(out, "<tr><th scope=\"row\">SUT file</th><td>{file}</td></tr>\n</tbody>\n</table>");
+    let _ = writeln!(out, "<p class=\"note\" id=\"sut-statement\">{}</p>", sut_statement(facts));
+
+    let client: Vec<usize> = (0..evidence.scenarios.len()).filter(|&i| is_client(&evidence.scenarios[i])).collect();
+    let mut full: HashMap<usize, String> = HashMap::new();
+    if client.is_empty() {
+        out.push_str("<p class=\"none\">No client scenario ran.</p>\n</section>\n");
+        return full;
+    }
+    out.push_str(
+        "<p>Requirement by requirement: its verdict, the client scenarios proving it, what the system under test \
+         was asked to do and reported, and the requests it sent (status, X-Request-ID; the redacted bodies \
+         under each request). The whole record of each scenario is its <code>sut/</code> file.</p>\n",
+    );
+    for r in &evidence.requirements {
+        let proving: Vec<usize> =
+            client.iter().copied().filter(|&i| evidence.scenarios[i].requirements.contains(&r.id)).collect();
+        if proving.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            r#"<article class="sut-requirement" data-id="{}" data-verdict="{}">"#,
+            escape(&r.id),
+            verdict_word(r.verdict)
+        );
+        let _ = writeln!(out, "<h3>{} {} {}</h3>", badge(r.verdict), anchors.requirement_link(&r.id), escape(&r.title));
+        for i in proving {
+            sut_scenario(out, evidence, i, anchors, &mut full);
+        }
+        out.push_str("</article>\n");
+    }
+    let unproving: Vec<usize> = client
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let s = &evidence.scenarios[i];
+            !s.requirements.iter().any(|id| evidence.requirements.iter().any(|r| &r.id == id))
+        })
+        .collect();
+    if !unproving.is_empty() {
+        out.push_str("<article class=\"sut-requirement\" data-id=\"\">\n<h3>Client scenarios of no requirement</h3>\n");
+        for i in unproving {
+            sut_scenario(out, evidence, i, anchors, &mut full);
+        }
+        out.push_str("</article>\n");
+    }
+    out.push_str("</section>\n");
+    full
+}
+
+/// One client scenario under a requirement: the first time it appears in full (with an anchor and the
+/// bodies), later only its actions and request lines with a link to the full block.
+fn sut_scenario(out: &mut String, evidence: &Evidence, i: usize, anchors: &Anchors, full: &mut HashMap<usize, String>) {
+    let s = &evidence.scenarios[i];
+    let sid = &anchors.scenario[i];
+    // Only a scenario with SUT evidence has a full block (and an anchor), the first time it appears.
+    let first = s.sut.is_some() && !full.contains_key(&i);
+    let id = format!("sut-{}", sid.trim_start_matches("scenario-"));
+    let _ = writeln!(
+        out,
+        r#"<div class="sut-scenario"{} data-location="{}" data-verdict="{}">"#,
+        if first { format!(r#" id="{id}""#) } else { String::new() },
+        escape(&s.location),
+        verdict_word(s.verdict)
+    );
+    let _ = writeln!(
+        out,
+        r##"<h4>{} <a href="#{sid}">{}</a> <span class="small">({})</span></h4>"##,
+        badge(s.verdict),
+        escape(&s.name),
+        escape(&s.location)
+    );
+    if s.verdict == Verdict::Failed {
+        if let Some((step, reason)) = failing_step(s) {
+            let _ = writeln!(
+                out,
+                "<p>Failed at <code>{}</code>:</p>\n<pre class=\"reason\">{}</pre>",
+                escape(&step),
+                escape(&reason)
+            );
+        }
+    }
+    let Some(sut) = &s.sut else {
+        out.push_str("<p class=\"none\">The system under test was not asked to act in this scenario.</p>\n</div>\n");
+        return;
+    };
+    if first {
+        full.insert(i, id);
+        let _ = writeln!(out, "<p class=\"small\">The whole record: {}</p>", file_link(&sut.file));
+    } else if let Some(id) = full.get(&i) {
+        let _ = writeln!(out, r##"<p class="small">Shown in full <a href="#{id}">above</a>.</p>"##);
+    }
+    sut_actions(out, sut);
+    sut_requests(out, sut, first);
+    out.push_str("</div>\n");
+}
+
+fn sut_actions(out: &mut String, sut: &SutView) {
+    if sut.actions.is_empty() {
+        out.push_str("<p class=\"none\">No actions.</p>\n");
+        return;
+    }
+    let _ = writeln!(out, "<h5>Actions ({})</h5>\n<ol class=\"sut-actions\">", sut.actions.len());
+    for a in &sut.actions {
+        sut_action(out, a);
+    }
+    out.push_str("</ol>\n");
+}
+
+fn sut_action(out: &mut String, a: &SutActionView) {
+    let outcome_word = a.outcome.as_ref().and_then(|o| o.get("outcome")).and_then(|o| o.as_str());
+    let _ = write!(
+        out,
+        r#"<li class="sut-action" data-action="{}" data-outcome="{}"><strong><code>{}</code></strong>"#,
+        escape(&a.action),
+        escape(outcome_word.unwrap_or(if a.failure.is_some() { "failure" } else { "" })),
+        escape(&a.action)
+    );
+    for (k, v) in &a.params {
+        let _ = write!(out, " {}=<code>{}</code>", escape(k), escape(v));
+    }
+    match (&a.outcome, &a.failure) {
+        (Some(o), _) => {
+            let json = serde_json::to_string(o).unwrap_or_default();
+            let _ = write!(out, "<div>Reported: <code>{}</code></div>", escape(&json));
+        }
+        (None, Some(f)) => {
+            let _ = write!(out, "<div>No outcome:</div><pre class=\"reason\">{}</pre>", escape(f));
+        }
+        (None, None) => out.push_str("<div class=\"none\">No outcome recorded.</div>"),
+    }
+    let mut facts = Vec::new();
+    if !a.command.is_empty() {
+        facts.push(format!("command <code>{}</code>", escape(&a.command.join(" "))));
+    }
+    if let Some(code) = a.exit_code {
+        facts.push(format!("exit code {code}"));
+    }
+    facts.push(format!("{} from {}", duration(a.duration_ms), escape(&a.started)));
+    let _ = write!(out, "<div class=\"small\">{}</div>", facts.join("; "));
+    if let Some(at) = &a.attended {
+        let _ = write!(out, "<div>Instruction to the tester: {}</div>", escape(&at.instruction));
+        match &at.confirmation {
+            Some(c) => {
+                let when = at.confirmed_at.as_deref().map(|t| format!(" at {}", escape(t))).unwrap_or_default();
+                let said = if c.is_empty() { "(Enter)".to_owned() } else { format!("<q>{}</q>", escape(c)) };
+                let _ = write!(out, "<div>The tester confirmed{when}: {said}</div>");
+            }
+            None => out.push_str("<div>The tester did not confirm.</div>"),
+        }
+    }
+    if !a.stdout_excerpt.trim().is_empty() || !a.stderr_excerpt.trim().is_empty() {
+        out.push_str("<details><summary>What the SUT printed</summary>");
+        for (label, text) in [("stdout", &a.stdout_excerpt), ("stderr", &a.stderr_excerpt)] {
+            if !text.trim().is_empty() {
+                let _ = write!(out, "<h5>{label}</h5><pre>{}</pre>", escape(text));
+            }
+        }
+        out.push_str("</details>");
+    }
+    out.push_str("</li>\n");
+}
+
+/// A body as shown on the page: at most [`BODY_SHOWN`] characters, escaped.
+fn shown_body(body: &str, file: &str) -> String {
+    match body.char_indices().nth(BODY_SHOWN) {
+        None => format!("<pre>{}</pre>", escape(body)),
+        Some((cut, _)) => format!(
+            "<pre>{}</pre><p class=\"small\">Shortened here; the whole body is in {}.</p>",
+            escape(&body[..cut]),
+            file_link(file)
+        ),
+    }
+}
+
+fn sut_request_bodies(out: &mut String, x: &SutRequestRef) {
+    let _ = write!(out, "<details><summary>Request and response of #{}</summary>", x.seq);
+    if !x.headers.is_empty() {
+        let headers: Vec<String> = x.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+        let _ = write!(out, "<h5>Request headers</h5><pre>{}</pre>", escape(&headers.join("\n")));
+    }
+    match &x.request_body {
+        Some(b) => {
+            out.push_str("<h5>Request body</h5>");
+            out.push_str(&shown_body(b, &x.file));
+            if x.request_body_truncated {
+                out.push_str("<p class=\"small\">The mock recorded only the first 1 MiB of this body.</p>");
+            }
+        }
+        None => out.push_str("<h5>Request body</h5><p class=\"none\">empty</p>"),
+    }
+    match &x.response_body {
+        Some(b) => {
+            out.push_str("<h5>Response body</h5>");
+            out.push_str(&shown_body(b, &x.file));
+        }
+        None => out.push_str("<h5>Response body</h5><p class=\"none\">empty</p>"),
+    }
+    out.push_str("</details>");
+}
+
+fn sut_requests(out: &mut String, sut: &SutView, bodies: bool) {
+    if sut.requests.is_empty() {
+        out.push_str("<p class=\"none\">The SUT sent no request.</p>\n");
+        return;
+    }
+    let _ = writeln!(out, "<h5>Requests the SUT sent ({})</h5>", sut.requests.len());
+    let _ = writeln!(
+        out,
+        "<table class=\"sut-requests\">\n<thead><tr><th scope=\"col\">#</th><th scope=\"col\">Request</th>\
+         <th scope=\"col\">Operation</th><th scope=\"col\">Status</th><th scope=\"col\">X-Request-ID</th>\
+         <th scope=\"col\">Fault</th></tr></thead>\n<tbody>"
+    );
+    for x in &sut.requests {
+        let dash = || "<span class=\"none\">—</span>".to_owned();
+        let _ = write!(
+            out,
+            r#"<tr class="sut-request{}" data-seq="{}" data-status="{}"><td>{}</td><td><code>{} {}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"#,
+            if x.fault.is_some() { " fault" } else { "" },
+            x.seq,
+            x.status,
+            x.seq,
+            escape(&x.method),
+            escape(&x.target()),
+            escape(&x.operation),
+            x.status,
+            x.request_id.as_deref().map(|v| format!("<code>{}</code>", escape(v))).unwrap_or_else(dash),
+            x.fault.as_deref().map(|v| format!("<code>{}</code>", escape(v))).unwrap_or_else(dash),
+        );
+        out.push_str("</tr>\n");
+        // The bodies on a row of their own, below the request, collapsed.
+        if bodies {
+            out.push_str("<tr class=\"sut-bodies\"><td></td><td colspan=\"5\">");
+            sut_request_bodies(out, x);
+            out.push_str("</td></tr>\n");
+        }
+    }
+    out.push_str("</tbody>\n</table>\n");
+}
+
 fn exchanges_table(out: &mut String, exchanges: &[ExchangeRef], failing_step: Option<&str>) {
     if exchanges.is_empty() {
         out.push_str("<p class=\"none\">No HTTP exchanges.</p>\n");
@@ -622,7 +938,13 @@ fn steps_list(out: &mut String, steps: &[StepView]) {
     out.push_str("</ol>\n");
 }
 
-fn scenarios(out: &mut String, evidence: &Evidence, order: &[usize], anchors: &Anchors) {
+fn scenarios(
+    out: &mut String,
+    evidence: &Evidence,
+    order: &[usize],
+    anchors: &Anchors,
+    sut_anchors: &HashMap<usize, String>,
+) {
     out.push_str("<section id=\"scenarios\">\n");
     let _ = writeln!(out, "<h2>Every scenario ({})</h2>", evidence.scenarios.len());
     out.push_str(
@@ -676,6 +998,14 @@ fn scenarios(out: &mut String, evidence: &Evidence, order: &[usize], anchors: &A
             plural(s.steps.len(), "step", "steps"),
             plural(s.exchanges.len(), "exchange", "exchanges")
         );
+        if let (Some(sut), Some(id)) = (&s.sut, sut_anchors.get(&i)) {
+            let _ = writeln!(
+                out,
+                r##"<p>System under test: {} and {} — <a href="#{id}">what it was asked, reported and sent</a></p>"##,
+                plural(sut.actions.len(), "action", "actions"),
+                plural(sut.requests.len(), "request", "requests")
+            );
+        }
         steps_list(out, &s.steps);
         earlier_attempts(out, &s.earlier_failures);
         let failing = if s.verdict == Verdict::Failed { failing_step(s).map(|(step, _)| step) } else { None };
@@ -730,6 +1060,7 @@ mod tests {
                 request_id: Some("60E0B220-8136-4CA5-AE46-1D97EF59D068".into()),
                 correlation_id: Some("corr-1".into()),
             }],
+            sut: None,
         }
     }
 
@@ -949,6 +1280,163 @@ mod tests {
         let html = render(&e);
         assert!(html.contains("id=\"scenario-features-retrieve-feature-5\""));
         assert!(html.contains("id=\"scenario-features-retrieve-feature-5-2\""));
+    }
+
+    /// Two client scenarios built from records the way a run builds them: one passed (proving two
+    /// requirements), one failed; the SUT's name carries markup.
+    fn client_evidence(reference_client: bool) -> Evidence {
+        use crate::report::evidence::{build, client_record};
+        use crate::report::model::SutFacts;
+        use crate::requirements::Catalogue;
+        use crate::runner::recorder::Status;
+
+        let catalogue = Catalogue::parse(
+            std::path::Path::new("requirements.toml"),
+            "[[requirement]]\nid = \"SCRC-WFL-001\"\ntitle = \"The SUT reads <permitted> SCRs\"\nbehaviour = \"b\"\n\
+             source = \"s\"\n\n[[requirement]]\nid = \"SCRC-HDR-001\"\ntitle = \"Headers\"\nbehaviour = \"b\"\n\
+             source = \"s\"\n\n[[requirement]]\nid = \"SCRA-ALR-001\"\ntitle = \"Not a client one\"\n\
+             behaviour = \"b\"\nsource = \"s\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut passed = client_record();
+        passed.tags.push("SCRC-HDR-001".into());
+        let mut failed = client_record();
+        failed.line = 20;
+        failed.name = "the SUT <b>fails</b>".into();
+        failed.status = Status::Failed;
+        failed.failure =
+            Some(("Then the SUT displayed the SCR".into(), "expected displayed, got <script>x</script>".into()));
+        let facts = RunFacts {
+            run_id: "20260101T000000Z-c11e47".into(),
+            target: "mock".into(),
+            sut: Some(SutFacts {
+                name: if reference_client {
+                    "scr-assure reference client".into()
+                } else {
+                    "Example <GP> System".into()
+                },
+                version: "4.2.0".into(),
+                driver: "command".into(),
+                file: (!reference_client).then(|| "suppliers/sut.toml".into()),
+                reference_client,
+            }),
+            ..RunFacts::default()
+        };
+        build(&[passed, failed], &catalogue, None, &facts)
+    }
+
+    fn section<'a>(html: &'a str, id: &str) -> &'a str {
+        let start = html.find(&format!("<section id=\"{id}\"")).unwrap_or_else(|| panic!("no section {id}"));
+        let end = html[start..].find("</section>").map_or(html.len(), |e| start + e);
+        &html[start..end]
+    }
+
+    #[test]
+    fn the_sut_section_names_the_sut_and_says_what_its_verdicts_prove() {
+        let html = render(&client_evidence(false));
+        let sut = section(&html, "sut");
+        assert!(html.contains(r##"<a href="#sut">System under test</a>"##), "in the contents");
+        assert!(sut.contains("<td>Example &lt;GP&gt; System</td>") && sut.contains("<td>4.2.0</td>"));
+        assert!(sut.contains("<td>command</td>") && sut.contains("<code>suppliers/sut.toml</code>"));
+        assert!(sut.contains(
+            "These verdicts grade Example &lt;GP&gt; System 4.2.0 against the embedded mock playing the NHS services."
+        ));
+        assert!(!sut.contains("reference client"));
+        let html = render(&client_evidence(true));
+        let sut = section(&html, "sut");
+        assert!(sut.contains(
+            "These verdicts grade scr-assure's bundled reference client: they prove the grader, not a supplier's \
+             product."
+        ));
+        assert!(sut.contains("data-reference-client=\"true\"") && sut.contains("none: the bundled reference client"));
+        assert!(!sut.contains("against the embedded mock"));
+    }
+
+    #[test]
+    fn the_sut_section_goes_from_requirement_to_verdict_to_the_requests_that_prove_it() {
+        let html = render(&client_evidence(false));
+        let sut = section(&html, "sut");
+        let blocks: Vec<&str> = sut.split("<article class=\"sut-requirement\"").skip(1).collect();
+        assert_eq!(blocks.len(), 2, "the two client requirements, not the other one");
+        let wfl = blocks[0];
+        assert!(wfl.starts_with(r#" data-id="SCRC-WFL-001" data-verdict="failed">"#), "{}", &wfl[..80]);
+        assert!(wfl.contains("The SUT reads &lt;permitted&gt; SCRs"));
+        assert_eq!(wfl.matches("<div class=\"sut-scenario\"").count(), 2);
+        assert!(wfl.contains(r#"data-location="features/client/workflow.feature:20" data-verdict="failed""#));
+        assert!(wfl.contains("expected displayed, got &lt;script&gt;x&lt;/script&gt;"), "why it failed");
+        assert!(wfl.contains(r#"data-action="retrieve" data-outcome="displayed""#));
+        assert!(wfl.contains(r#"data-action="upload" data-outcome="failure""#));
+        assert!(wfl.contains("the tester did not confirm `upload` within 3 s"));
+        assert!(wfl.contains("Instruction to the tester: In Example GP System, upload the GP Summary"));
+        assert!(wfl.contains("The tester did not confirm."));
+        assert!(wfl.contains("<pre>fetching token\nreading SCR</pre>"), "what the SUT printed");
+        assert_eq!(wfl.matches(r#"<tr class="sut-request" data-seq="3" data-status="200">"#).count(), 2);
+        assert_eq!(wfl.matches(r#"<tr class="sut-request fault" data-seq="4" data-status="503">"#).count(), 2);
+        assert!(wfl.contains(
+            "<code>GET /DocumentReference?patient=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9991000019</code>"
+        ));
+        assert!(wfl.contains("<code>60E0B220-8136-4CA5-AE46-1D97EF59D068</code>"));
+        assert!(wfl.contains("<code>unavailable</code>"), "the fault that answered");
+        assert!(wfl.contains(r#"href="sut/0001-features_client_workflow.feature_7.json""#));
+        assert!(wfl.contains(r#"href="sut/0002-features_client_workflow.feature_20.json""#));
+        // The bodies, pretty-printed, collapsed.
+        assert!(wfl.contains("<details><summary>Request and response of #3</summary>"));
+        assert!(wfl.contains(
+            "<pre>{\n  &quot;resourceType&quot;: &quot;Bundle&quot;,\n  &quot;type&quot;: &quot;searchset&quot;"
+        ));
+        assert!(wfl.contains("authorization: Bearer [REDACTED]"));
+        // The passed scenario proves a second requirement: listed again, its full block (anchor, bodies) once.
+        let hdr = blocks[1];
+        assert!(hdr.starts_with(r#" data-id="SCRC-HDR-001" data-verdict="passed">"#));
+        assert!(hdr.contains(r##"Shown in full <a href="#sut-features-client-workflow-feature-7">above</a>"##));
+        assert!(hdr.contains(r#"data-seq="3""#) && !hdr.contains("<summary>Request and response"));
+        assert_eq!(html.matches("id=\"sut-features-client-workflow-feature-7\"").count(), 1);
+        // Every scenario's entry leads to its block.
+        let all = section(&html, "scenarios");
+        assert!(all.contains(
+            r##"System under test: 2 actions and 3 requests — <a href="#sut-features-client-workflow-feature-7">"##
+        ));
+    }
+
+    #[test]
+    fn a_hostile_sut_outcome_stays_text() {
+        let html = render(&client_evidence(false));
+        assert!(!html.contains("<script"), "no script element, escaped or not");
+        assert!(!html.contains("<b>fails"));
+        let reported = html.find("Reported: <code>{").map(|i| &html[i..]).unwrap_or_default();
+        let reported = &reported[..reported.find("</code>").unwrap_or(0)];
+        assert!(
+            reported.contains("&quot;message&quot;:&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;"),
+            "{reported}"
+        );
+        assert!(reported.contains("&quot;outcome&quot;:&quot;displayed&quot;"), "{reported}");
+        for (i, _) in html.match_indices("href=\"") {
+            let target = &html[i + 6..];
+            assert!(
+                target.starts_with('#') || target.starts_with("exchanges/") || target.starts_with("sut/"),
+                "only in-page and relative bundle links: {}",
+                &target[..target.len().min(80)]
+            );
+        }
+    }
+
+    #[test]
+    fn the_sut_section_appears_only_for_a_run_with_a_sut() {
+        let html = render(&sample(false));
+        assert!(!html.contains("id=\"sut\"") && !html.contains("href=\"#sut\"") && !html.contains("sut/"));
+        let mut e = sample(false);
+        e.summary.run.sut = client_evidence(false).summary.run.sut;
+        let html = render(&e);
+        assert!(section(&html, "sut").contains("No client scenario ran."));
+    }
+
+    #[test]
+    fn long_bodies_are_shortened_on_the_page() {
+        let body = "x".repeat(BODY_SHOWN + 10);
+        let shown = shown_body(&body, "sut/0001-a.json");
+        assert!(shown.contains(&format!("<pre>{}</pre>", "x".repeat(BODY_SHOWN))));
+        assert!(shown.contains(r#"the whole body is in <a href="sut/0001-a.json">"#));
+        assert_eq!(shown_body("é<", "f"), "<pre>é&lt;</pre>");
     }
 
     #[test]

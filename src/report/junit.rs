@@ -1,11 +1,15 @@
 //! JUnit XML: one testsuite per feature, one testcase per scenario (each Examples row its own), with the
-//! requirement ids, official SCAL ids, tags, target and attempts as properties.
+//! requirement ids, official SCAL ids, tags, target and attempts as properties; client scenarios (`@client`)
+//! also name the system under test (`sut.name`, `sut.version`, `sut.driver`) and tell, after the transcript,
+//! what it was asked, reported and sent.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
+use super::evidence::{below_base, is_client};
+use super::model::SutFacts;
 use super::ReportError;
 use crate::requirements::{is_requirement_tag, Catalogue};
 use crate::runner::recorder::{ScenarioRecord, Status};
@@ -70,8 +74,89 @@ pub fn transcript(r: &ScenarioRecord) -> String {
     out
 }
 
-/// Renders the JUnit report of a run.
-pub fn render(records: &[ScenarioRecord], catalogue: &Catalogue, target: &str) -> Result<String, ReportError> {
+/// Writes `text` line by line, indented, under `label` (nothing when `text` is blank).
+fn excerpt(out: &mut String, label: &str, text: &str) {
+    if text.trim().is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "     {label}:");
+    for line in text.trim_end().lines() {
+        let _ = writeln!(out, "       | {line}");
+    }
+}
+
+/// The "System under test" part of a client scenario's `system-out`: each action with its outcome (or the
+/// driver's failure) and the excerpts of what the SUT printed, then one line per request the SUT sent.
+/// `None` for a scenario in which the SUT was asked nothing. Everything in it was redacted at the source.
+pub fn sut_transcript(r: &ScenarioRecord, sut: Option<&SutFacts>) -> Option<String> {
+    let evidence = r.sut.as_ref()?;
+    let mut out = String::new();
+    match sut {
+        Some(f) => {
+            let _ = writeln!(out, "System under test: {} {} ({} driver)", f.name, f.version, f.driver);
+        }
+        None => out.push_str("System under test:\n"),
+    }
+    let _ = writeln!(out, "Actions ({}):", evidence.actions.len());
+    for (i, a) in evidence.actions.iter().enumerate() {
+        let params: Vec<String> = a.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "  {}. {} {}", i + 1, a.action, params.join(" "));
+        if !a.command.is_empty() {
+            let _ = writeln!(out, "     command: {}", a.command.join(" "));
+        }
+        let exit = a.exit_code.map(|c| format!("exit {c}, ")).unwrap_or_default();
+        match a.result() {
+            Ok(o) => {
+                let _ = writeln!(out, "     outcome: {} ({exit}{} ms)", o.raw, a.duration_ms);
+            }
+            Err(why) => {
+                let _ = writeln!(out, "     failure: {why} ({exit}{} ms)", a.duration_ms);
+            }
+        }
+        if let Some(at) = &a.attended {
+            let _ = writeln!(out, "     instruction: {}", at.instruction);
+            match &at.confirmation {
+                Some(c) => {
+                    let _ = writeln!(
+                        out,
+                        "     confirmed{}: {c:?}",
+                        at.confirmed_at.as_deref().map(|t| format!(" at {t}")).unwrap_or_default()
+                    );
+                }
+                None => out.push_str("     not confirmed\n"),
+            }
+        }
+        excerpt(&mut out, "stdout", &a.stdout_excerpt);
+        excerpt(&mut out, "stderr", &a.stderr_excerpt);
+    }
+    let mut traffic: Vec<_> = evidence.traffic.iter().collect();
+    traffic.sort_by_key(|e| e.seq);
+    traffic.dedup_by_key(|e| e.seq);
+    let _ = writeln!(out, "SUT requests ({}):", traffic.len());
+    for e in traffic {
+        let query = e.query.as_deref().filter(|q| !q.is_empty()).map(|q| format!("?{q}")).unwrap_or_default();
+        let fault = e.fault.as_deref().map(|f| format!(", fault {f}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  #{} {} {}{query} → {} ({}, X-Request-ID {}{fault})",
+            e.seq,
+            e.method,
+            below_base(&e.path),
+            e.status,
+            e.operation,
+            e.header("x-request-id").unwrap_or("-")
+        );
+    }
+    Some(out)
+}
+
+/// Renders the JUnit report of a run; `sut` names the system under test of its client scenarios.
+pub fn render(
+    records: &[ScenarioRecord],
+    catalogue: &Catalogue,
+    target: &str,
+    sut: Option<&SutFacts>,
+) -> Result<String, ReportError> {
     let mut report = Report::new("scr-assure");
     let mut suites: BTreeMap<(String, String), Vec<&ScenarioRecord>> = BTreeMap::new();
     for r in records {
@@ -123,7 +208,18 @@ pub fn render(records: &[ScenarioRecord], catalogue: &Catalogue, target: &str) -
             case.add_property(Property::new("target", target));
             case.add_property(Property::new("attempts", r.attempts.to_string()));
             case.add_property(Property::new("location", format!("{}:{}", r.file.display(), r.line)));
-            case.set_system_out(transcript(r));
+            let client = is_client(r);
+            if let (true, Some(f)) = (client, sut) {
+                case.add_property(Property::new("sut.name", f.name.as_str()));
+                case.add_property(Property::new("sut.version", f.version.as_str()));
+                case.add_property(Property::new("sut.driver", f.driver.as_str()));
+            }
+            let mut out = transcript(r);
+            if let Some(part) = sut_transcript(r, sut) {
+                out.push('\n');
+                out.push_str(&part);
+            }
+            case.set_system_out(out);
             suite_time += r.duration;
             suite.add_test_case(case);
         }
@@ -133,4 +229,84 @@ pub fn render(records: &[ScenarioRecord], catalogue: &Catalogue, target: &str) -
     }
     report.set_time(total);
     report.to_string().map_err(|e| ReportError::Render { what: "JUnit XML", message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::evidence::client_record;
+
+    fn catalogue() -> Catalogue {
+        Catalogue::parse(
+            std::path::Path::new("requirements.toml"),
+            "[[requirement]]\nid = \"SCRC-WFL-001\"\ntitle = \"t\"\nbehaviour = \"b\"\nsource = \"s\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn facts() -> SutFacts {
+        SutFacts {
+            name: "Example GP System".into(),
+            version: "4.2.0".into(),
+            driver: "command".into(),
+            file: Some("sut.toml".into()),
+            reference_client: false,
+        }
+    }
+
+    /// The XML of the testcase named `name`.
+    fn testcase<'a>(xml: &'a str, name: &str) -> &'a str {
+        let start = xml.find(&format!("<testcase name=\"{name}\"")).unwrap_or_else(|| panic!("no {name}: {xml}"));
+        let end = xml[start..].find("</testcase>").map_or(xml.len(), |e| start + e);
+        &xml[start..end]
+    }
+
+    #[test]
+    fn client_testcases_name_the_sut_and_tell_what_it_did() {
+        let plain = ScenarioRecord::new("Client workflow", "features/client/workflow.feature", "plain", 3, vec![]);
+        let xml =
+            render(&[plain, client_record()], &catalogue(), "mock", Some(&facts())).unwrap_or_else(|e| panic!("{e}"));
+        let case = testcase(&xml, "the SUT reads a permitted SCR");
+        assert!(case.contains(r#"<property name="sut.name" value="Example GP System"/>"#), "{case}");
+        assert!(case.contains(r#"<property name="sut.version" value="4.2.0"/>"#), "{case}");
+        assert!(case.contains(r#"<property name="sut.driver" value="command"/>"#), "{case}");
+        let out = &case[case.find("<system-out>").unwrap_or_else(|| panic!("system-out: {case}"))..];
+        let transcript_at = out.find("Scenario: the SUT reads a permitted SCR").unwrap_or(usize::MAX);
+        let sut_at = out.find("System under test: Example GP System 4.2.0 (command driver)").unwrap_or(0);
+        assert!(transcript_at < sut_at, "the SUT part follows the transcript: {out}");
+        for line in [
+            "  1. retrieve nhs_number=9991000019",
+            "     command: python3 my_client.py retrieve 9991000019",
+            "     stderr:\n       | fetching token\n       | reading SCR",
+            "  2. upload bundle_file=/tmp/s/bundle.json nhs_number=9991000019",
+            "     failure: the tester did not confirm `upload` within 3 s (3000 ms)",
+            "     instruction: In Example GP System, upload the GP Summary of 9991000019",
+            "     not confirmed",
+            "SUT requests (3):",
+            "  #2 POST /oauth2/token → 200 (token, X-Request-ID -)",
+            "  #3 GET /DocumentReference?patient=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9991000019 → 200 \
+             (get-scr-id, X-Request-ID 60E0B220-8136-4CA5-AE46-1D97EF59D068)",
+            "  #4 POST /Bundle → 503 (upload-scr, X-Request-ID -, fault unavailable)",
+        ] {
+            assert!(out.contains(line), "system-out has {line:?}: {out}");
+        }
+        // The outcome the SUT reported, its hostile message escaped by the XML writer.
+        assert!(out.contains("     outcome: {"), "{out}");
+        assert!(out.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !out.contains("<script"), "{out}");
+        assert!(out.contains("(exit 0, 120 ms)"), "{out}");
+
+        let other = testcase(&xml, "plain");
+        assert!(!other.contains("sut.name") && !other.contains("System under test"), "{other}");
+    }
+
+    #[test]
+    fn a_client_scenario_without_actions_still_names_the_sut() {
+        let mut r = client_record();
+        r.sut = None;
+        let xml = render(&[r], &catalogue(), "mock", Some(&facts())).unwrap_or_else(|e| panic!("{e}"));
+        assert!(xml.contains(r#"<property name="sut.name" value="Example GP System"/>"#), "tagged @client");
+        assert!(!xml.contains("System under test"), "no actions, no SUT part");
+        let without = render(&[client_record()], &catalogue(), "mock", None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!without.contains("sut.name") && without.contains("System under test:\n"), "{without}");
+    }
 }

@@ -1,7 +1,8 @@
 //! What the evidence of a run says, as plain data: the summary, the requirement matrix, every scenario with
 //! its steps and exchanges. Built once from the run's records ([`crate::report::evidence`]); each renderer
 //! (HTML, traceability CSV, manifest) reads it and knows nothing of the others. Holds no secrets: exchanges
-//! are referred to by file, and their recorded headers and bodies are redacted at the source.
+//! are referred to by file, and their recorded headers and bodies are redacted at the source; so are the
+//! headers, bodies and printed excerpts of the system under test (the mock's traffic journal, the SUT driver).
 
 use serde::Serialize;
 
@@ -101,6 +102,91 @@ pub struct ScenarioView {
     pub earlier_failures: Vec<(String, String)>,
     pub steps: Vec<StepView>,
     pub exchanges: Vec<ExchangeRef>,
+    /// Client scenarios (`@client`) in which the system under test was asked to act: what it was asked, what
+    /// it reported and what it sent.
+    pub sut: Option<SutView>,
+}
+
+/// What the system under test did in one client scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct SutView {
+    /// Path relative to the bundle of the file with the whole record (actions and traffic), e.g.
+    /// `sut/0001-features_client_workflow.feature-12.json`.
+    pub file: String,
+    /// The actions the SUT was asked to run, in order.
+    pub actions: Vec<SutActionView>,
+    /// The requests the SUT sent to the embedded mock, in arrival order.
+    pub requests: Vec<SutRequestRef>,
+}
+
+/// One action the SUT was asked to run and what came of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SutActionView {
+    /// `retrieve`, `retrieve_with_answer`, `emergency_access`, `upload` or `rotate_key`.
+    pub action: String,
+    /// Its parameters, by name.
+    pub params: Vec<(String, String)>,
+    /// The argv run (command driver), `POST <url>` (http), or `attended`; redacted at the source.
+    pub command: Vec<String>,
+    /// Wall-clock start (RFC 3339).
+    pub started: String,
+    pub duration_ms: u64,
+    pub exit_code: Option<i32>,
+    /// The JSON object the SUT reported (`{"outcome": …}`), when it reported one.
+    pub outcome: Option<serde_json::Value>,
+    /// Why the action produced no outcome (the driver's failure).
+    pub failure: Option<String>,
+    /// Redacted excerpts of what the SUT printed.
+    pub stdout_excerpt: String,
+    pub stderr_excerpt: String,
+    /// Attended driver: what the tester was told to do and what they confirmed.
+    pub attended: Option<AttendedView>,
+}
+
+/// An attended action's instruction and the tester's confirmation.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttendedView {
+    pub instruction: String,
+    /// What the tester typed (empty for a bare Enter); `None` when no confirmation came.
+    pub confirmation: Option<String>,
+    pub confirmed_at: Option<String>,
+}
+
+/// One request the SUT sent, by reference to the scenario's SUT file (headers and bodies redacted at the
+/// source: the mock's traffic journal).
+#[derive(Debug, Clone, Serialize)]
+pub struct SutRequestRef {
+    /// The traffic journal's sequence number.
+    pub seq: u64,
+    pub method: String,
+    /// The path below the SCR base path (`/DocumentReference`); outside it, as received (`/oauth2/token`).
+    pub path: String,
+    /// The query string, secret-looking values redacted at the source.
+    pub query: Option<String>,
+    /// `get-scr-id`, `get-scr`, `upload-scr`, `set-permission`, `send-alert`, `token`, … (`docs/CLIENT.md` §3).
+    pub operation: String,
+    pub status: u16,
+    pub request_id: Option<String>,
+    /// The armed fault that answered, by name.
+    pub fault: Option<String>,
+    /// The SUT file of the scenario (the same as [`SutView::file`]).
+    pub file: String,
+    /// Request headers as recorded (lower-case names, secret ones redacted).
+    pub headers: Vec<(String, String)>,
+    /// The request and response bodies, pretty-printed when they are JSON.
+    pub request_body: Option<String>,
+    pub request_body_truncated: bool,
+    pub response_body: Option<String>,
+}
+
+impl SutRequestRef {
+    /// `path?query`, as the request line named it (below the base).
+    pub fn target(&self) -> String {
+        match self.query.as_deref().filter(|q| !q.is_empty()) {
+            Some(q) => format!("{}?{q}", self.path),
+            None => self.path.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -758,7 +758,18 @@ async fn run_against(
     };
     // Each report is written on its own: one that cannot be written does not cost the others, and the bundle
     // says what is missing.
-    let junit = report::junit::render(&outcome.records, catalogue, opts.target.as_str())?;
+    let sut = ctx
+        .client
+        .as_ref()
+        .filter(|_| outcome.records.iter().any(|r| r.sut.is_some() || r.tags.iter().any(|t| t == "client")))
+        .map(|lane| report::model::SutFacts {
+            name: lane.sut.name.clone(),
+            version: lane.sut.version.clone(),
+            driver: format!("{:?}", lane.sut.driver).to_lowercase(),
+            file: lane.sut.file.as_ref().map(|f| f.display().to_string()),
+            reference_client: matches!(opts.sut, client_lane::SutChoice::Reference { .. }),
+        });
+    let junit = report::junit::render(&outcome.records, catalogue, opts.target.as_str(), sut.as_ref())?;
     let write = |path: PathBuf, bytes: &[u8], outcome: &mut RunOutcome| match report::write_atomic(&path, bytes) {
         Ok(()) => outcome.reports.push(path),
         Err(e) => outcome.report_errors.push(e.to_string()),
@@ -786,17 +797,7 @@ async fn run_against(
         finished_at: outcome.finished_at.clone(),
         interrupted,
         incomplete,
-        sut: ctx
-            .client
-            .as_ref()
-            .filter(|_| outcome.records.iter().any(|r| r.sut.is_some() || r.tags.iter().any(|t| t == "client")))
-            .map(|lane| report::model::SutFacts {
-                name: lane.sut.name.clone(),
-                version: lane.sut.version.clone(),
-                driver: format!("{:?}", lane.sut.driver).to_lowercase(),
-                file: lane.sut.file.as_ref().map(|f| f.display().to_string()),
-                reference_client: matches!(opts.sut, client_lane::SutChoice::Reference { .. }),
-            }),
+        sut,
     };
     let evidence = report::evidence::build(&outcome.records, catalogue, scal_map, &facts);
     let html = report::html::render(&evidence);

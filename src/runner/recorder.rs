@@ -59,6 +59,29 @@ pub struct ScenarioRecord {
 }
 
 impl ScenarioRecord {
+    /// The record of a scenario with no steps yet, passed, one attempt: for reporters and their tests, which
+    /// fill in the rest.
+    pub fn new(feature: &str, file: impl Into<PathBuf>, name: &str, line: usize, tags: Vec<String>) -> Self {
+        Self {
+            feature: feature.to_owned(),
+            file: file.into(),
+            name: name.to_owned(),
+            line,
+            tags,
+            status: Status::Passed,
+            steps: Vec::new(),
+            failure: None,
+            earlier_failures: Vec::new(),
+            started: None,
+            duration: Duration::ZERO,
+            attempts: 1,
+            exchanges: Vec::new(),
+            exchange_steps: Vec::new(),
+            sut: None,
+            step_starts: Vec::new(),
+        }
+    }
+
     /// Whether the scenario passed only after failing (a flaky scenario).
     pub fn is_flaky(&self) -> bool {
         self.status == Status::Passed && !self.earlier_failures.is_empty()
