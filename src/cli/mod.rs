@@ -330,7 +330,7 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     if let Some(path) = &args.sut {
         match scr_assure::sut::SutConfig::load(path) {
-            Ok(sut) => opts.sut = runner::client_lane::SutChoice::File(sut),
+            Ok(sut) => opts.sut = runner::client_lane::SutChoice::File(Box::new(sut)),
             Err(e) => {
                 eprintln!("error: {e}");
                 return Ok(2);

@@ -687,6 +687,7 @@ mod tests {
             status,
             response_headers: vec![],
             response_body: None,
+            response_body_truncated: false,
             app: Some("sut".into()),
             user: Some("910000000001".into()),
             token: Some("t1".into()),

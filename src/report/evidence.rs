@@ -697,6 +697,7 @@ pub(crate) fn client_record() -> ScenarioRecord {
         status: 200,
         response_headers: vec![("content-type".into(), "application/fhir+json".into())],
         response_body: None,
+        response_body_truncated: false,
         app: Some("sut".into()),
         user: Some("555254240100".into()),
         token: Some("3f2a".into()),

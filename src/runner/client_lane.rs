@@ -27,7 +27,7 @@ pub enum SutChoice {
     /// The bundled reference client, run by `program` (default: this scr-assure binary) with these defects.
     Reference { program: Option<PathBuf>, defects: Vec<String> },
     /// A supplier's system, from its `sut.toml` (`--sut`): only the client scenarios run.
-    File(SutConfig),
+    File(Box<SutConfig>),
 }
 
 impl Default for SutChoice {
@@ -69,7 +69,7 @@ fn config_error(e: impl std::fmt::Display) -> RunError {
 /// Starts the client lane's mock and registers the SUT's app on it.
 pub async fn start(choice: &SutChoice, http: &ClientOptions) -> Result<(ClientLane, RunningMock), RunError> {
     let sut = match choice {
-        SutChoice::File(config) => config.clone(),
+        SutChoice::File(config) => config.as_ref().clone(),
         SutChoice::Reference { program, defects } => {
             let program = match program {
                 Some(p) => p.clone(),
