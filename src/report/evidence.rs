@@ -900,7 +900,7 @@ mod tests {
         let seqs: Vec<u64> =
             doc["traffic"].as_array().map(|t| t.iter().filter_map(|e| e["seq"].as_u64()).collect()).unwrap_or_default();
         assert_eq!(seqs, [2, 3, 4]);
-        assert_eq!(doc["traffic"][0]["token_request"]["subject_token"], "9b1c");
+        assert_eq!(doc["traffic"][0]["token_request"]["subject_token_fp"], "9b1c");
         let sut_files: Vec<_> = std::fs::read_dir(bundle.join("sut")).map(|d| d.count()).into_iter().collect();
         assert_eq!(sut_files, [1], "only the client scenario has a SUT file");
 
