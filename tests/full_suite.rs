@@ -129,11 +129,19 @@ async fn the_full_suite_passes_and_the_reports_count_right() {
         }
     }
     assert!(manifest["files"]["audit/verification.json"].is_string());
+    // The client scenarios graded the bundled reference client on the client lane, and say so.
+    assert_eq!(manifest["sut"]["reference_client"], serde_json::json!(true), "{}", manifest["sut"]);
+    let client_scenarios = selected.iter().filter(|s| s.tags.iter().any(|t| t == "client")).count();
+    assert!(client_scenarios >= 30, "the client scenarios are part of the default run: {client_scenarios}");
+    let sut_files = std::fs::read_dir(bundle.join("sut")).map(|d| d.count()).unwrap_or_default();
+    assert_eq!(sut_files, client_scenarios, "one sut/ file per client scenario");
+    assert_eq!(manifest["audit"]["lanes"][3]["lane"].as_str(), Some("client"));
 
     // Nothing lost: every SCR request of the run (with a well-formed X-Request-ID) is in a trail with the
     // status its exchange recorded.
     let mut audited: std::collections::HashMap<String, Vec<u16>> = std::collections::HashMap::new();
-    for lane in ["main", "open-access", "sandbox"] {
+    // The client lane too: the harness arranges the client scenarios' patients there.
+    for lane in ["main", "open-access", "sandbox", "client"] {
         let text = std::fs::read_to_string(bundle.join(format!("audit/{lane}.jsonl"))).unwrap_or_default();
         for e in audit::from_json_lines(&text).unwrap_or_default() {
             if let Some(id) = e.request_id {
