@@ -19,8 +19,12 @@ pub struct ReferenceClientArgs {
     #[arg(long)]
     list_defects: bool,
     /// The app's API key (client_id; iss and sub of the client assertion).
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", conflicts_with = "api_key_file")]
     api_key: Option<String>,
+    /// A file holding the API key (`#` comment lines allowed): keeps it out of the argv, which the harness
+    /// records in its evidence.
+    #[arg(long, value_name = "FILE")]
+    api_key_file: Option<PathBuf>,
     /// The kid of --key in the app's registered JWKS.
     #[arg(long)]
     kid: Option<String>,
@@ -75,13 +79,17 @@ fn prepare(args: ReferenceClientArgs) -> Result<(Settings, ActionEnvironment, Ac
     let defects = Defects::parse(&args.defects)?;
     let action_name = args.action.ok_or(UsageError::MissingFlag("an ACTION"))?;
     let action = Action::parse(&action_name, &args.params)?;
-    let api_key = args.api_key.filter(|k| !k.is_empty()).ok_or(UsageError::MissingFlag("--api-key"))?;
+    let api_key = match (args.api_key.filter(|k| !k.is_empty()), args.api_key_file.as_deref()) {
+        (Some(key), _) => Secret::new(key),
+        (None, Some(file)) => refclient::read_client_secret(file)?,
+        (None, None) => return Err(UsageError::MissingFlag("--api-key or --api-key-file")),
+    };
     let kid = args.kid.filter(|k| !k.is_empty()).ok_or(UsageError::MissingFlag("--kid"))?;
     let key_file = args.key.ok_or(UsageError::MissingFlag("--key"))?;
     let client_secret = args.client_secret_file.as_deref().map(refclient::read_client_secret).transpose()?;
     let env = ActionEnvironment::from_env()?;
     let settings = Settings {
-        api_key: Secret::new(api_key),
+        api_key,
         kid,
         key_file,
         next_key_file: args.next_key,

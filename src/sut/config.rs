@@ -387,8 +387,9 @@ impl SutConfig {
         }
         let path = |name: &str| fixtures.join(name).display().to_string();
         prefix.extend([
-            "--api-key".to_owned(),
-            REFERENCE_API_KEY.to_owned(),
+            // From a file: the argv is recorded in the evidence, and an API key is a secret.
+            "--api-key-file".to_owned(),
+            path("reference-client-api-key.txt"),
             "--kid".to_owned(),
             REFERENCE_KID.to_owned(),
             "--key".to_owned(),
@@ -1051,8 +1052,8 @@ rotate_key = ["python3", "my_client.py", "rotate-key", "{kid}"]
             "expired-assertion".into(),
             "--defect".into(),
             "no-request-id".into(),
-            "--api-key".into(),
-            "scr-assure-reference-client-key".into(),
+            "--api-key-file".into(),
+            f("reference-client-api-key.txt"),
             "--kid".into(),
             "scr-assure-reference-1".into(),
             "--key".into(),
