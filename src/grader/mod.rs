@@ -189,9 +189,24 @@ pub fn alerts(entries: &[TrafficEntry], nhs: &str) -> Vec<AlertSent> {
         .collect()
 }
 
+/// Who raises an alert: the clinician's SDS user id and their role profile ids.
+#[derive(Debug, Clone, Copy)]
+pub struct Clinician<'a> {
+    pub user: &'a str,
+    pub roles: &'a [String],
+}
+
 /// Exactly one privacy alert about the patient, accepted, with `alert_type` and a subtype among `subtypes`,
-/// naming the patient and the clinician (`user`), raised before any read of the document.
-pub fn one_alert(entries: &[TrafficEntry], nhs: &str, alert_type: &str, subtypes: &[&str], user: &str) -> Verdict {
+/// naming the patient and the clinician's user id, sent in one of the clinician's roles (its
+/// `NHSD-Session-URID`, when sent; a missing header is SCRC-HDR-001's), raised before any read of the document.
+pub fn one_alert(
+    entries: &[TrafficEntry],
+    nhs: &str,
+    alert_type: &str,
+    subtypes: &[&str],
+    who: Clinician<'_>,
+) -> Verdict {
+    let user = who.user;
     let sent = alerts(entries, nhs);
     let [alert] = sent.as_slice() else {
         return Err(format!("expected exactly one privacy alert for {nhs}, the SUT sent {}", sent.len()));
@@ -223,6 +238,13 @@ pub fn one_alert(entries: &[TrafficEntry], nhs: &str, alert_type: &str, subtypes
             "the privacy alert (#{}) names user {:?}, not the clinician {user}",
             alert.seq,
             alert.agents.get("sds-user-id")
+        ));
+    }
+    let sent_in = entries.iter().find(|e| e.seq == alert.seq).and_then(|e| e.header("nhsd-session-urid"));
+    if let Some(role) = sent_in.filter(|r| !who.roles.iter().any(|x| x == r.trim())) {
+        return Err(format!(
+            "the privacy alert (#{}) was raised in role {role:?}, not one of the clinician's roles {:?}",
+            alert.seq, who.roles
         ));
     }
     if let Some(read) = about(entries, "get-scr", nhs).into_iter().find(|r| r.seq < alert.seq) {
@@ -762,17 +784,23 @@ mod tests {
 
     #[test]
     fn one_alert_with_a_permitted_pair_before_the_read() {
+        let roles = vec!["555254242102".to_owned()];
+        let who = |user| Clinician { user, roles: &roles };
         let good = [lookup(1, "A"), alert(2, "2", "5", "U"), read(3, "A")];
-        assert!(one_alert(&good, NHS, "2", &["5"], "U").is_ok());
-        let e = one_alert(&good, NHS, "2", &["1", "2", "3"], "U").err().unwrap_or_default();
+        assert!(one_alert(&good, NHS, "2", &["5"], who("U")).is_ok());
+        let e = one_alert(&good, NHS, "2", &["1", "2", "3"], who("U")).err().unwrap_or_default();
         assert!(e.contains("subtype 1 or 2 or 3"), "{e}");
-        assert!(one_alert(&good, NHS, "2", &["5"], "OTHER").is_err(), "wrong user");
-        assert!(one_alert(&[lookup(1, "A"), read(2, "A")], NHS, "2", &["5"], "U").is_err(), "no alert");
+        assert!(one_alert(&good, NHS, "2", &["5"], who("OTHER")).is_err(), "wrong user");
+        assert!(one_alert(&[lookup(1, "A"), read(2, "A")], NHS, "2", &["5"], who("U")).is_err(), "no alert");
         let twice = [alert(1, "2", "5", "U"), alert(2, "2", "5", "U")];
-        assert!(one_alert(&twice, NHS, "2", &["5"], "U").is_err());
+        assert!(one_alert(&twice, NHS, "2", &["5"], who("U")).is_err());
         let late = [lookup(1, "A"), read(2, "A"), alert(3, "2", "5", "U")];
-        assert!(one_alert(&late, NHS, "2", &["5"], "U").err().unwrap_or_default().contains("before the privacy"));
+        assert!(one_alert(&late, NHS, "2", &["5"], who("U")).err().unwrap_or_default().contains("before the privacy"));
         assert!(no_alert(&good, NHS).is_err() && no_alert(&[read(1, "A")], NHS).is_ok());
+        let mut other_role = good.clone();
+        other_role[1].headers[1].1 = "999999999999".into();
+        let e = one_alert(&other_role, NHS, "2", &["5"], who("U")).err().unwrap_or_default();
+        assert!(e.contains("not one of the clinician's roles"), "{e}");
     }
 
     #[test]

@@ -201,8 +201,10 @@ async fn raised_one_alert(world: &mut ScrWorld, alias: String, alert_type: Strin
     let nhs = world.nhs(&alias)?;
     let subtypes = quoted_list(&subtypes);
     let subtypes: Vec<&str> = subtypes.iter().map(String::as_str).collect();
-    let user = world.client_lane()?.user_id.clone();
-    graded(grader::one_alert(&world.sut.traffic, &nhs, &alert_type, &subtypes, &user))?;
+    let lane = world.client_lane()?;
+    let (user, roles) = (lane.user_id.clone(), lane.roles.clone());
+    let who = grader::Clinician { user: &user, roles: &roles };
+    graded(grader::one_alert(&world.sut.traffic, &nhs, &alert_type, &subtypes, who))?;
     let held = world.admin_get(&format!("/alerts?nhs={nhs}")).await?;
     match held.as_array().map(Vec::len) {
         Some(1) => Ok(()),
