@@ -31,7 +31,6 @@ rm -rf "$REPORTS"
 SUMMARY=$(grep -E '^[0-9]+ scenarios: ' "$OUT/stdout.txt" | head -n 1)
 SCENARIOS=${SUMMARY%% scenarios:*}
 [[ $SUMMARY == *", 0 failed"* ]] || { echo "client: a run failed: $SUMMARY" >&2; exit 1; }
-ACTIONS=$(jq '[.scenarios[]] | length' "$REPORTS/latest/manifest.json")
 read -r MEAN SD MIN MAX MEDIAN CPU_USER CPU_SYS < <(jq -r '.results[0] | [.mean, .stddev, .min, .max, .median, .user, .system]
   | @tsv' "$OUT/hyperfine.json")
 s() { awk -v x="$1" 'BEGIN { printf "%.2f s", x }'; }
@@ -50,8 +49,7 @@ the end. The aim (issue 10) is under 5 s on 2 cores.
 | $SCENARIOS | **$(s "$MEAN")** ± $(s "$SD") | $(s "$MIN") | $(s "$MEDIAN") | $(s "$MAX") | $(s "$(awk -v u="$CPU_USER" -v y="$CPU_SYS" 'BEGIN { print u + y }')") |
 
 A floor the suite cannot go under: the slowest scenarios wait as the service asks — \`Retry-After: 1\` (1 s) and
-two back-offs after 503s (0.25 s + 0.5 s) — and they run concurrently with the rest. ($ACTIONS scenarios in the
-manifest.)
+two back-offs after 503s (0.25 s + 0.5 s) — and they run concurrently with the rest.
 
 Raw: \`target/bench/client/hyperfine.json\`.
 MD
