@@ -168,17 +168,30 @@ fn is(permission: Option<&str>, code: &str) -> bool {
     permission.is_some_and(|p| p.eq_ignore_ascii_case(code))
 }
 
+/// The latest SCR id and permission to view, or the outcome that ends the action there (dissent, no SCR, an
+/// answer that is not the expected JSON).
+async fn lookup(
+    client: &mut Client,
+    nhs: &str,
+    remembered: Option<String>,
+) -> Result<Result<(String, Option<String>), Outcome>, FlowError> {
+    Ok(match find_scr(client, nhs).await? {
+        Found::Forbidden if client.has(Defect::ReadsDespiteDissent) => {
+            Err(read_despite_dissent(client, nhs, remembered).await?)
+        }
+        Found::Forbidden => Err(Outcome::no_consent()),
+        Found::NoScr => Err(Outcome::no_scr()),
+        Found::PartialData(outcome) => Err(outcome),
+        Found::Scr { scr_id, permission } => Ok((scr_id, permission)),
+    })
+}
+
 /// `retrieve` (`answer` None) and `retrieve_with_answer`.
 async fn retrieve(client: &mut Client, nhs: &str, answer: Option<bool>) -> Result<Outcome, FlowError> {
     let remembered = client.session.scr_ids.get(nhs).cloned();
-    let (latest, permission) = match find_scr(client, nhs).await? {
-        Found::Forbidden if client.has(Defect::ReadsDespiteDissent) => {
-            return read_despite_dissent(client, nhs, remembered).await
-        }
-        Found::Forbidden => return Ok(Outcome::no_consent()),
-        Found::NoScr => return Ok(Outcome::no_scr()),
-        Found::PartialData(outcome) => return Ok(outcome),
-        Found::Scr { scr_id, permission } => (scr_id, permission),
+    let (latest, permission) = match lookup(client, nhs, remembered.clone()).await? {
+        Ok(found) => found,
+        Err(outcome) => return Ok(outcome),
     };
     let target = match remembered {
         Some(old) if client.has(Defect::StaleScrId) => old,
@@ -251,14 +264,9 @@ async fn raise_alert(client: &mut Client, nhs: &str, scr_id: &str, reason: Overr
 /// without an alert; otherwise the privacy alert for the reason is raised, then the SCR read.
 async fn emergency_access(client: &mut Client, nhs: &str, reason: OverrideReason) -> Result<Outcome, FlowError> {
     let remembered = client.session.scr_ids.get(nhs).cloned();
-    let (latest, permission) = match find_scr(client, nhs).await? {
-        Found::Forbidden if client.has(Defect::ReadsDespiteDissent) => {
-            return read_despite_dissent(client, nhs, remembered).await
-        }
-        Found::Forbidden => return Ok(Outcome::no_consent()),
-        Found::NoScr => return Ok(Outcome::no_scr()),
-        Found::PartialData(outcome) => return Ok(outcome),
-        Found::Scr { scr_id, permission } => (scr_id, permission),
+    let (latest, permission) = match lookup(client, nhs, remembered.clone()).await? {
+        Ok(found) => found,
+        Err(outcome) => return Ok(outcome),
     };
     let permission = permission.as_deref();
     if is(permission, "No") {
