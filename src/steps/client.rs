@@ -123,14 +123,6 @@ async fn registered_keys(world: &mut ScrWorld, which: String) -> StepResult {
     admin_ok(world, Method::PUT, &format!("/apps/{app}/jwks"), Some(&jwks), "change the SUT's registered keys").await
 }
 
-#[given(regex = r#"^the mock answers the SUT's next (\d+) token requests? with "([^"]+)"$"#)]
-async fn token_fault(world: &mut ScrWorld, count: u64, fault: String) -> StepResult {
-    let app = world.client_lane()?.app_name.clone();
-    let spec = json!({ "operation": "token", "fault": fault, "count": count, "app": app });
-    world.cleanups.push("/faults".into());
-    admin_ok(world, Method::POST, "/faults", Some(&spec), "arm the token fault").await
-}
-
 // ---- what the SUT reported ------------------------------------------------------------------------------
 
 #[then(regex = r#"^the SUT reported "([^"]+)"$"#)]
