@@ -112,6 +112,9 @@ pub struct FhirValidator {
     instant_re: Regex,
     /// Per-type validators, compiled on first use.
     per_type: Mutex<HashMap<String, Slot>>,
+    /// How many times each type's validator was compiled (once at most, by construction; tests check it
+    /// per type, which other tests compiling other types cannot disturb).
+    compilations: Mutex<HashMap<String, usize>>,
 }
 
 impl std::fmt::Debug for FhirValidator {
@@ -166,6 +169,7 @@ impl FhirValidator {
             date_time_re,
             instant_re,
             per_type: Mutex::new(HashMap::new()),
+            compilations: Mutex::new(HashMap::new()),
         })
     }
 
@@ -180,6 +184,11 @@ impl FhirValidator {
     /// The resource types the schema knows (its discriminator mapping), sorted.
     pub fn resource_types(&self) -> impl Iterator<Item = &str> {
         self.resource_types.iter().map(String::as_str)
+    }
+
+    /// How many times the per-type validator of `ty` has been compiled (0 or 1).
+    pub fn compilations_of(&self, ty: &str) -> usize {
+        self.compilations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(ty).copied().unwrap_or(0)
     }
 
     /// How many per-type validators have been compiled so far (they are compiled only to explain failures).
@@ -313,6 +322,12 @@ impl FhirValidator {
     fn type_validator(&self, ty: &str) -> Result<Arc<Validator>, String> {
         let slot = Arc::clone(self.lock_cache().entry(ty.to_owned()).or_default());
         slot.get_or_init(|| {
+            *self
+                .compilations
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(ty.to_owned())
+                .or_default() += 1;
             jsonschema::draft6::options()
                 .with_registry(&self.registry)
                 .build(&json!({ "$ref": format!("{SCHEMA_BASE}#/definitions/{ty}") }))
