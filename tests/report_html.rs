@@ -6,8 +6,9 @@
 //! markup in the names, one of them a client scenario whose system under test reported a hostile message), and the `report.html` of a real small run of the binary against the embedded mock,
 //! whose counts must also agree with the bundle's own `junit.xml` and whose exchange links must resolve.
 //!
-//! Needs Chromium at /usr/bin/chromium (Debian package `chromium`; `.ci/run` installs it). Without it the test
-//! fails, saying so.
+//! Needs Chromium at /usr/bin/chromium (Debian package `chromium`; `.ci/run` installs it). Without it each test
+//! prints a visible notice on stderr and returns — unless `CI` is set, where Chromium must be there and the
+//! test fails, saying so.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,7 +20,10 @@ use scr_assure::report::model::{
     SutFacts, SutRequestRef, SutView, Verdict,
 };
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+/// Where Chromium is: `/usr/bin/chromium`, or `SCR_ASSURE_CHROMIUM` (e.g. to see the skip notice).
+fn chromium() -> PathBuf {
+    std::env::var_os("SCR_ASSURE_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+}
 
 fn scenario(n: usize, name: &str, verdict: Verdict, attempts: usize) -> ScenarioView {
     let location = format!("features/retrieve_scr_id.feature:{}", 10 * n + 3);
@@ -213,15 +217,31 @@ fn evidence() -> Evidence {
     }
 }
 
+/// Whether the browser tests can run here: Chromium present, or (without it) `false` after a visible notice.
+/// Under CI (`CI` set) a missing Chromium is a failure.
+fn chromium_available() -> bool {
+    let chromium = chromium();
+    if chromium.exists() {
+        return true;
+    }
+    let why = format!(
+        "{} is missing: install the Debian package `chromium` (apt-get install -y chromium) to run the \
+         report's browser test",
+        chromium.display()
+    );
+    assert!(std::env::var_os("CI").is_none(), "{why} (CI is set, so the test must run)");
+    // Straight to the process's stderr: the test harness captures `eprintln!` of passing tests.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("NOTICE: skipping the browser test of report.html: {why}\n").as_bytes(),
+    );
+    false
+}
+
 /// Loads `page` in headless Chromium and returns the DOM it built.
 fn dump_dom(page: &Path, profile: &Path) -> String {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: install the Debian package `chromium` (apt-get install -y chromium) to run the \
-         report's browser test"
-    );
     let url = format!("file://{}", page.display());
-    let mut child = Command::new(CHROMIUM)
+    let mut child = Command::new(chromium())
         .args([
             "--headless",
             "--no-sandbox",
@@ -239,7 +259,7 @@ fn dump_dom(page: &Path, profile: &Path) -> String {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {CHROMIUM}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromium().display()));
     // Read both pipes on their own threads so a chatty browser never blocks on a full pipe.
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
@@ -297,6 +317,9 @@ fn main_count(main: &str, name: &str) -> usize {
 
 #[test]
 fn chromium_sees_the_counts_of_the_evidence() {
+    if !chromium_available() {
+        return;
+    }
     let evidence = evidence();
     let dir = tempfile::tempdir().expect("temp dir");
     let page: PathBuf = dir.path().join("report.html");
@@ -420,6 +443,9 @@ fn bundle_of(reports: &Path) -> PathBuf {
 
 #[test]
 fn chromium_sees_the_counts_of_a_real_run() {
+    if !chromium_available() {
+        return;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("requirements.toml"), CATALOGUE).expect("write catalogue");
     std::fs::write(dir.path().join("report.feature"), FEATURE).expect("write feature");
