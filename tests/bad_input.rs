@@ -4,7 +4,7 @@
 //! - production URLs refused without `--allow-production` (exit 2);
 //! - malformed feature files and undefined steps refused before anything runs (exit 2, `file:line`);
 //! - bad site files and missing, unreadable or malformed key files (exit 2, the file, key or path);
-//! - an unreachable target and a TLS failure (exit 3);
+//! - an unreachable target and a TLS failure (exit 3); a `/_ping` answered 404, a wrong base path (exit 2);
 //! - SIGTERM (143) and SIGINT (130) mid-run, and a report that cannot be written (2): junit.xml and an evidence
 //!   bundle marked incomplete are still written.
 //!
@@ -245,6 +245,26 @@ fn an_unreachable_target_exits_3_naming_the_url_and_the_cause() {
     let url = format!("http://127.0.0.1:{port}/summary-care-record/FHIR/R4");
     let out = run(dir.path(), &["--target", "sandbox", "--base-url", &url]);
     refused(&out, 3, &["could not be reached", &format!("{url}/_ping"), "Connection refused"]);
+}
+
+#[test]
+fn a_ping_answered_404_is_a_wrong_base_url_not_product_failures() {
+    // A server that answers every request 404, like a real host under a wrong base path.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().unwrap_or_else(|e| panic!("{e}")).port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    let dir = suite(&PASSING.replace("@SCRA-TST-001", "@SCRA-TST-001 @sandbox"));
+    let url = format!("http://127.0.0.1:{port}/wrong/FHIR/R4");
+    let out = run(dir.path(), &["--target", "sandbox", "--base-url", &url]);
+    refused(&out, 2, &[&format!("{url}/_ping answered 404"), "base URL's path is probably wrong"]);
+    assert!(!dir.path().join("reports/junit.xml").exists(), "no scenario ran");
 }
 
 #[test]

@@ -618,7 +618,20 @@ fn needs_client_lane(opts: &RunOptions) -> Result<bool, RunError> {
 /// Checks every lane's target answers (`GET {base}/_ping`, any status).
 async fn reach(target: &Target) -> Result<(), RunError> {
     for c in [&target.main.client, &target.open_access.client, &target.sandbox.client] {
-        c.ping().await.map_err(unreachable)?;
+        let status = c.ping().await.map_err(unreachable)?;
+        check_ping(c.base_url(), status)?;
+    }
+    Ok(())
+}
+
+/// A `/_ping` that answers 404 means the base URL's path is wrong (every SCR deployment serves it): a
+/// configuration error, not hundreds of product failures. Any other status is a service that answers.
+fn check_ping(base_url: &str, status: u16) -> Result<(), RunError> {
+    if status == 404 {
+        return Err(RunError::Config(format!(
+            "GET {base_url}/_ping answered 404: the base URL's path is probably wrong (the SCR FHIR API's base ends \
+             in /summary-care-record/FHIR/R4)"
+        )));
     }
     Ok(())
 }
@@ -914,6 +927,14 @@ mod tests {
         assert_eq!(e.map(|e| e.exit_code()), Some(2));
         opts.allow_production = true;
         assert!(guard_urls(&opts).is_ok());
+    }
+
+    #[test]
+    fn a_ping_answered_404_is_a_wrong_base_url() {
+        let e = check_ping("http://127.0.0.1:1/wrong", 404).err();
+        assert!(matches!(&e, Some(RunError::Config(m)) if m.contains("/wrong/_ping answered 404")), "{e:?}");
+        assert_eq!(e.map(|e| e.exit_code()), Some(2));
+        assert!(check_ping("http://127.0.0.1:1/ok", 200).is_ok() && check_ping("http://127.0.0.1:1/ok", 401).is_ok());
     }
 
     #[test]
