@@ -129,6 +129,12 @@ async fn the_full_suite_passes_and_the_reports_count_right() {
         }
     }
     assert!(manifest["files"]["audit/verification.json"].is_string());
+    // The evidence says what it proves: a mock run proves the harness, and the reference client proves the grader.
+    let scope = manifest["scope"].as_str().unwrap_or_default();
+    assert!(scope.contains("embedded mock") && scope.contains("prove the grader"), "{scope}");
+    let junit_text = std::fs::read_to_string(bundle.join("junit.xml")).expect("the bundle's junit.xml");
+    assert!(junit_text.contains("name=\"scope\""), "JUnit carries the scope property");
+    assert!(std::fs::read_to_string(bundle.join("report.html")).unwrap_or_default().contains("id=\"scope\""));
     // The client scenarios graded the bundled reference client on the client lane, and say so.
     assert_eq!(manifest["sut"]["reference_client"], serde_json::json!(true), "{}", manifest["sut"]);
     let client_scenarios = selected.iter().filter(|s| s.tags.iter().any(|t| t == "client")).count();

@@ -177,6 +177,7 @@ fn evidence() -> Evidence {
     ];
     Evidence {
         summary: RunSummary {
+            scope: "This run used the NHS integration environment (INT) with real authentication.".into(),
             run: RunFacts {
                 run_id: "20250101T120000Z-test".into(),
                 target: "int".into(),

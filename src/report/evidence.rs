@@ -322,6 +322,7 @@ pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&Sc
     });
     let failed = views.iter().filter(|v| v.verdict == Verdict::Failed).count();
     let summary = RunSummary {
+        scope: super::model::scope_statement(&facts.target, facts.sut.as_ref()),
         run: facts.clone(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         git_commit: git_commit(),
@@ -577,6 +578,7 @@ pub fn write_bundle(
         "git_commit": evidence.summary.git_commit,
         "run_id": evidence.summary.run.run_id,
         "target": evidence.summary.run.target,
+        "scope": evidence.summary.scope,
         "base_url": evidence.summary.run.base_url,
         "site": { "ods_code": evidence.summary.run.ods_code, "asid": evidence.summary.run.asid },
         "sut": evidence.summary.run.sut,

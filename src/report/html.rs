@@ -356,6 +356,12 @@ fn header(out: &mut String, s: &RunSummary, class: &str, text: &str, mark: &str)
         out,
         r#"<p class="verdict v-{class}" role="status"><span aria-hidden="true">{mark}</span> {text}</p>"#
     );
+    let _ = writeln!(
+        out,
+        "<p class=\"note\" id=\"scope\" data-target=\"{}\">{}</p>",
+        escape(&s.run.target),
+        escape(&s.scope)
+    );
     if s.run.interrupted {
         out.push_str(
             "<p class=\"note\">The run was interrupted before it finished: only the scenarios that finished are \
@@ -1078,6 +1084,7 @@ mod tests {
         ];
         Evidence {
             summary: RunSummary {
+                scope: "This run used the NHS integration environment (INT) with real authentication.".into(),
                 run: RunFacts {
                     run_id: "20250101T000000Z-abcd".into(),
                     target: "int".into(),

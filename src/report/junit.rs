@@ -163,10 +163,12 @@ pub fn render(
         suites.entry((r.file.display().to_string(), r.feature.clone())).or_default().push(r);
     }
     let mut total = std::time::Duration::ZERO;
+    let scope = super::model::scope_statement(target, sut);
     for ((file, feature), mut scenarios) in suites {
         scenarios.sort_by_key(|r| r.line);
         let mut suite = TestSuite::new(feature.clone());
         suite.add_property(Property::new("file", file));
+        suite.add_property(Property::new("scope", scope.as_str()));
         let mut suite_time = std::time::Duration::ZERO;
         for r in &scenarios {
             let duplicate_name = scenarios.iter().filter(|o| o.name == r.name).count() > 1;

@@ -35,6 +35,34 @@ pub struct RunFacts {
     pub sut: Option<SutFacts>,
 }
 
+/// What a run's evidence proves, in one plain statement for the reader (report.html's banner, the manifest's
+/// `scope`, the JUnit `scope` property): a run on the embedded mock proves the harness and its scenarios; only a
+/// run against an NHS environment says anything about that environment; client scenarios grade the system
+/// under test named.
+pub fn scope_statement(target: &str, sut: Option<&SutFacts>) -> String {
+    let service = match target {
+        "mock" => "This run used scr-assure's embedded mock of the NHS services (SCR, its gateway and the \
+                   identity service): it proves the harness and its scenarios, not the NHS service."
+            .to_owned(),
+        "sandbox" => "This run used the public NHS sandbox (canned answers, no authentication): it shows the \
+                      sandbox answers as the scenarios expect, not how INT or live behave."
+            .to_owned(),
+        "int" => "This run used the NHS integration environment (INT) with real authentication.".to_owned(),
+        other => format!("This run used the target {other}."),
+    };
+    match sut {
+        Some(s) if s.reference_client => format!(
+            "{service} Its client scenarios grade scr-assure's bundled reference client: they prove the grader, \
+             not a supplier's product."
+        ),
+        Some(s) => format!(
+            "{service} Its client scenarios grade {} {} (a supplier's system) against that mock.",
+            s.name, s.version
+        ),
+        None => service,
+    }
+}
+
 /// The system under test of a run's client scenarios.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SutFacts {
@@ -52,6 +80,8 @@ pub struct SutFacts {
 pub struct RunSummary {
     #[serde(flatten)]
     pub run: RunFacts,
+    /// What this evidence proves ([`scope_statement`]).
+    pub scope: String,
     pub tool_version: String,
     pub git_commit: Option<String>,
     pub verdict: Verdict,
@@ -219,4 +249,21 @@ pub struct Evidence {
     pub scenarios: Vec<ScenarioView>,
     /// Present when a SCAL map was given.
     pub scal_rows: Option<Vec<ScalRow>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scope_says_what_the_run_proves() {
+        let mock = scope_statement("mock", None);
+        assert!(mock.contains("embedded mock") && mock.contains("not the NHS service"), "{mock}");
+        let sandbox = scope_statement("sandbox", None);
+        assert!(sandbox.contains("public NHS sandbox") && !sandbox.contains("embedded mock"), "{sandbox}");
+        let reference = SutFacts { name: "r".into(), reference_client: true, ..SutFacts::default() };
+        assert!(scope_statement("mock", Some(&reference)).contains("prove the grader, not a supplier's product"));
+        let supplier = SutFacts { name: "Example GP".into(), version: "4.2".into(), ..SutFacts::default() };
+        assert!(scope_statement("mock", Some(&supplier)).contains("grade Example GP 4.2 (a supplier's system)"));
+    }
 }
