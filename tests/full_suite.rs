@@ -134,6 +134,10 @@ async fn the_full_suite_passes_and_the_reports_count_right() {
     assert!(scope.contains("embedded mock") && scope.contains("prove the grader"), "{scope}");
     let junit_text = std::fs::read_to_string(bundle.join("junit.xml")).expect("the bundle's junit.xml");
     assert!(junit_text.contains("name=\"scope\""), "JUnit carries the scope property");
+    assert!(junit_text.contains("<property name=\"filtered\" value=\"no\"/>"), "the whole suite is not filtered");
+    assert_eq!(manifest["filtered"], serde_json::Value::Null);
+    let inputs = manifest["settings"]["inputs"].as_object().map(|m| m.len()).unwrap_or_default();
+    assert!(inputs > 20, "every feature file and the catalogue hashed: {inputs}");
     assert!(std::fs::read_to_string(bundle.join("report.html")).unwrap_or_default().contains("id=\"scope\""));
     // The client scenarios graded the bundled reference client on the client lane, and say so.
     assert_eq!(manifest["sut"]["reference_client"], serde_json::json!(true), "{}", manifest["sut"]);

@@ -188,6 +188,7 @@ fn evidence() -> Evidence {
                 finished_at: "2025-01-01T12:00:04Z".into(),
                 interrupted: false,
                 incomplete: None,
+                settings: Default::default(),
                 sut: Some(SutFacts {
                     name: "Example <GP> System".into(),
                     version: "4.2.0".into(),

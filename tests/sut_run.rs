@@ -87,6 +87,15 @@ fn each_broken_action_fails_its_scenario_with_a_clear_message() {
         assert!(console.contains(expected), "the console says {expected:?}:\n{console}");
     }
     assert!(console.contains("the SUT could not be driven"), "{console}");
+    // A filtered run of a supplier's file says so, in the JUnit and at the top of report.html.
+    let junit = std::fs::read_to_string(dir.path().join("reports/junit.xml")).unwrap_or_default();
+    assert!(junit.contains("<property name=\"filtered\" value=\"--tags @SCRC-WFL-002"), "{junit}");
+    let html = std::fs::read_to_string(dir.path().join("reports/latest/report.html")).unwrap_or_default();
+    assert!(html.contains("A filtered run, not the whole suite as shipped") && html.contains("--sut (only the client"));
+    assert!(
+        html.contains("Its client scenarios grade Misbehaving System 0.0.1"),
+        "the scope names the supplier's system"
+    );
 }
 
 #[test]

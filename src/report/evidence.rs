@@ -342,10 +342,9 @@ pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&Sc
 }
 
 /// The commit of the working tree the run was made from, when git can say.
+/// The commit scr-assure itself was built from (by `build.rs`), never the repository a run is started in.
 fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).output().ok()?;
-    let text = String::from_utf8(out.stdout).ok()?;
-    out.status.success().then(|| text.trim().to_owned()).filter(|t| !t.is_empty())
+    option_env!("SCR_ASSURE_GIT_COMMIT").filter(|c| !c.is_empty()).map(str::to_owned)
 }
 
 /// `traceability.csv`: one row per requirement and scenario (a requirement no scenario proved has one row
@@ -579,6 +578,8 @@ pub fn write_bundle(
         "run_id": evidence.summary.run.run_id,
         "target": evidence.summary.run.target,
         "scope": evidence.summary.scope,
+        "filtered": evidence.summary.run.settings.filtered(),
+        "settings": evidence.summary.run.settings,
         "base_url": evidence.summary.run.base_url,
         "site": { "ods_code": evidence.summary.run.ods_code, "asid": evidence.summary.run.asid },
         "sut": evidence.summary.run.sut,

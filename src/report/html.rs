@@ -362,6 +362,39 @@ fn header(out: &mut String, s: &RunSummary, class: &str, text: &str, mark: &str)
         escape(&s.run.target),
         escape(&s.scope)
     );
+    match s.run.settings.filtered() {
+        Some(how) => {
+            let _ = writeln!(
+                out,
+                "<p class=\"note\" id=\"filtered\">A filtered run, not the whole suite as shipped: {}.</p>",
+                escape(&how)
+            );
+        }
+        None => {
+            out.push_str("<p class=\"note\" id=\"filtered\" data-filtered=\"no\">The whole suite, unfiltered.</p>\n")
+        }
+    }
+    let st = &s.run.settings;
+    let _ = writeln!(
+        out,
+        "<details id=\"settings\"><summary>How this run was made</summary><dl class=\"settings\">\
+         <div><dt>Target</dt><dd>{} ({})</dd></div><div><dt>Tags</dt><dd>{}</dd></div>\
+         <div><dt>Name filter</dt><dd>{}</dd></div><div><dt>Snapshots</dt><dd>{}</dd></div>\
+         <div><dt>Retries</dt><dd>{}</dd></div><div><dt>Fail fast</dt><dd>{}</dd></div>\
+         <div><dt>Concurrency</dt><dd>{}</dd></div><div><dt>Features</dt><dd>{} ({} files hashed; sha256 of each \
+         in manifest.json)</dd></div><div><dt>Catalogue</dt><dd>{}</dd></div></dl></details>",
+        escape(&s.run.target),
+        escape(&s.run.base_url),
+        escape(st.tags.as_deref().unwrap_or("none")),
+        escape(st.name.as_deref().unwrap_or("none")),
+        escape(&st.snapshots),
+        st.retries,
+        if st.fail_fast { "yes" } else { "no" },
+        st.concurrency,
+        escape(&st.features),
+        st.inputs.len(),
+        escape(&st.requirements),
+    );
     if s.run.interrupted {
         out.push_str(
             "<p class=\"note\">The run was interrupted before it finished: only the scenarios that finished are \
@@ -1096,6 +1129,7 @@ mod tests {
                     interrupted: false,
                     incomplete: None,
                     sut: None,
+                    settings: Default::default(),
                 },
                 tool_version: "0.1.0".into(),
                 git_commit: Some("742f055".into()),

@@ -157,6 +157,17 @@ pub fn render(
     target: &str,
     sut: Option<&SutFacts>,
 ) -> Result<String, ReportError> {
+    render_filtered(records, catalogue, target, sut, None)
+}
+
+/// [`render`], each testsuite also saying how the run was filtered (`filtered` property: the reason, or `no`).
+pub fn render_filtered(
+    records: &[ScenarioRecord],
+    catalogue: &Catalogue,
+    target: &str,
+    sut: Option<&SutFacts>,
+    filtered: Option<String>,
+) -> Result<String, ReportError> {
     let mut report = Report::new("scr-assure");
     let mut suites: BTreeMap<(String, String), Vec<&ScenarioRecord>> = BTreeMap::new();
     for r in records {
@@ -169,6 +180,7 @@ pub fn render(
         let mut suite = TestSuite::new(feature.clone());
         suite.add_property(Property::new("file", file));
         suite.add_property(Property::new("scope", scope.as_str()));
+        suite.add_property(Property::new("filtered", filtered.as_deref().unwrap_or("no")));
         let mut suite_time = std::time::Duration::ZERO;
         for r in &scenarios {
             let duplicate_name = scenarios.iter().filter(|o| o.name == r.name).count() > 1;

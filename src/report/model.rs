@@ -33,6 +33,59 @@ pub struct RunFacts {
     pub incomplete: Option<String>,
     /// The system under test the client scenarios graded, when any ran.
     pub sut: Option<SutFacts>,
+    /// How the run was made: every setting that changes what ran, and the sha256 of its inputs.
+    pub settings: RunSettings,
+}
+
+/// The settings of a run a reviewer needs to judge its evidence.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunSettings {
+    pub tags: Option<String>,
+    pub name: Option<String>,
+    pub profile: Option<String>,
+    /// Only the scenarios that failed in an earlier run (`--rerun-failed`).
+    pub rerun_failed: bool,
+    pub snapshots: String,
+    pub retries: usize,
+    pub fail_fast: bool,
+    pub concurrency: usize,
+    /// The `sut.toml` graded, if any.
+    pub sut_file: Option<String>,
+    /// Deliberate defects switched on in the bundled reference client.
+    pub reference_defects: Vec<String>,
+    pub features: String,
+    pub requirements: String,
+    /// sha256 of every feature file and of the catalogue, by path.
+    pub inputs: std::collections::BTreeMap<String, String>,
+}
+
+impl RunSettings {
+    /// Why this run is not the whole suite as shipped (`None`: nothing filtered or switched).
+    pub fn filtered(&self) -> Option<String> {
+        let mut why = Vec::new();
+        if let Some(t) = &self.tags {
+            why.push(format!("--tags {t}"));
+        }
+        if let Some(n) = &self.name {
+            why.push(format!("--name {n}"));
+        }
+        if let Some(p) = &self.profile {
+            why.push(format!("--profile {p}"));
+        }
+        if self.rerun_failed {
+            why.push("--rerun-failed".to_owned());
+        }
+        if self.sut_file.is_some() {
+            why.push("--sut (only the client scenarios)".to_owned());
+        }
+        if !self.reference_defects.is_empty() {
+            why.push(format!("--reference-defect {}", self.reference_defects.join(", ")));
+        }
+        if self.snapshots != "check" && !self.snapshots.is_empty() {
+            why.push(format!("--snapshots {}", self.snapshots));
+        }
+        (!why.is_empty()).then(|| why.join("; "))
+    }
 }
 
 /// What a run's evidence proves, in one plain statement for the reader (report.html's banner, the manifest's
@@ -254,6 +307,18 @@ pub struct Evidence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_filtered_run_says_how() {
+        assert_eq!(RunSettings { snapshots: "check".into(), ..RunSettings::default() }.filtered(), None);
+        let s = RunSettings {
+            tags: Some("@client".into()),
+            reference_defects: vec!["no-alert".into()],
+            snapshots: "off".into(),
+            ..RunSettings::default()
+        };
+        assert_eq!(s.filtered().as_deref(), Some("--tags @client; --reference-defect no-alert; --snapshots off"));
+    }
 
     #[test]
     fn the_scope_says_what_the_run_proves() {

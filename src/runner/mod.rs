@@ -782,7 +782,13 @@ async fn run_against(
             file: lane.sut.file.as_ref().map(|f| f.display().to_string()),
             reference_client: matches!(opts.sut, client_lane::SutChoice::Reference { .. }),
         });
-    let junit = report::junit::render(&outcome.records, catalogue, opts.target.as_str(), sut.as_ref())?;
+    let junit = report::junit::render_filtered(
+        &outcome.records,
+        catalogue,
+        opts.target.as_str(),
+        sut.as_ref(),
+        run_settings(opts).filtered(),
+    )?;
     let write = |path: PathBuf, bytes: &[u8], outcome: &mut RunOutcome| match report::write_atomic(&path, bytes) {
         Ok(()) => outcome.reports.push(path),
         Err(e) => outcome.report_errors.push(e.to_string()),
@@ -811,6 +817,7 @@ async fn run_against(
         interrupted,
         incomplete,
         sut,
+        settings: run_settings(opts),
     };
     let evidence = report::evidence::build(&outcome.records, catalogue, scal_map, &facts);
     let html = report::html::render(&evidence);
@@ -824,6 +831,47 @@ async fn run_against(
     let bundle = report::evidence::write_bundle(&opts.reports, &evidence, &outcome.records, &files)?;
     outcome.reports.push(bundle);
     Ok(outcome)
+}
+
+/// How this run was made, for the evidence: its settings and the sha256 of its feature files and catalogue.
+fn run_settings(opts: &RunOptions) -> report::model::RunSettings {
+    use sha2::Digest as _;
+    let mut inputs = std::collections::BTreeMap::new();
+    let mut stack = vec![opts.features.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "feature") {
+                if let Ok(bytes) = std::fs::read(&path) {
+                    inputs.insert(path.display().to_string(), format!("{:x}", sha2::Sha256::digest(&bytes)));
+                }
+            }
+        }
+    }
+    if let Ok(bytes) = std::fs::read(&opts.requirements) {
+        inputs.insert(opts.requirements.display().to_string(), format!("{:x}", sha2::Sha256::digest(&bytes)));
+    }
+    let (sut_file, reference_defects) = match &opts.sut {
+        client_lane::SutChoice::File(sut) => (sut.file.as_ref().map(|f| f.display().to_string()), Vec::new()),
+        client_lane::SutChoice::Reference { defects, .. } => (None, defects.clone()),
+    };
+    report::model::RunSettings {
+        tags: opts.tags.clone(),
+        name: opts.name.clone(),
+        profile: opts.profile.map(|p| p.as_str().to_owned()),
+        rerun_failed: opts.only.is_some(),
+        snapshots: format!("{:?}", opts.snapshots).to_lowercase(),
+        retries: opts.retries,
+        fail_fast: opts.fail_fast,
+        concurrency: opts.concurrency,
+        sut_file,
+        reference_defects,
+        features: opts.features.display().to_string(),
+        requirements: opts.requirements.display().to_string(),
+        inputs,
+    }
 }
 
 /// Runs the scenarios until they finish (`None`) or something stops them: `cancel` (a signal), or a panic
