@@ -274,8 +274,13 @@ async fn retrieve_reports_each_branch_and_the_session_reuses_its_token() {
     assert_eq!(lane.client(&[], &["retrieve", &nhs]).await.outcome(), json!({"outcome": "consent-required"}));
     lane.set_permission(&nhs, json!("Ask")).await;
     assert_eq!(lane.client(&[], &["retrieve", &nhs]).await.outcome(), json!({"outcome": "consent-required"}));
+    // The legacy Yes is treated as Ask (spec PartPermissionCode.yaml): asked again; read on the patient's yes.
     lane.set_permission(&nhs, json!("Yes")).await;
-    assert_eq!(lane.client(&[], &["retrieve", &nhs]).await.outcome(), json!({"outcome": "displayed", "scr_id": first}));
+    assert_eq!(lane.client(&[], &["retrieve", &nhs]).await.outcome(), json!({"outcome": "consent-required"}));
+    assert_eq!(
+        lane.client(&[], &["retrieve_with_answer", &nhs, "yes"]).await.outcome(),
+        json!({"outcome": "displayed", "scr_id": first})
+    );
     lane.set_permission(&nhs, json!("No")).await;
     assert_eq!(lane.client(&[], &["retrieve", &nhs]).await.outcome(), json!({"outcome": "no-consent"}));
     assert_eq!(lane.session_value("access_token"), token, "every action of the session used one token");
@@ -298,9 +303,9 @@ async fn the_patients_answer_is_recorded_and_only_yes_is_read() {
     assert_eq!(run.outcome(), json!({"outcome": "no-consent"}));
     assert_eq!(lane.patient(&no).await["permission"], "No");
 
-    // Permission already Yes: read without asking again.
-    assert_eq!(lane.client(&[], &["retrieve_with_answer", &yes, "no"]).await.outcome_name(), "displayed");
-    assert_eq!(lane.patient(&yes).await["permission"], "Yes");
+    // Permission already Yes (legacy, treated as Ask): asked again, and a no now is recorded and not read.
+    assert_eq!(lane.client(&[], &["retrieve_with_answer", &yes, "no"]).await.outcome_name(), "no-consent");
+    assert_eq!(lane.patient(&yes).await["permission"], "No");
 
     // skips-set-permission: reads on yes without recording it.
     let skipped = nhs_number(990_100_301);
@@ -335,17 +340,19 @@ async fn an_override_raises_one_alert_with_the_reasons_codes_then_reads() {
         assert_eq!(alert["session_urid"], URID);
     }
 
-    // Permission Yes: read without an alert.
+    // The patient's yes: read without an alert. (A legacy Yes is treated as Ask, so an override then alerts.)
     let permitted = nhs_number(990_200_301);
     lane.upload(&permitted).await;
     lane.set_permission(&permitted, json!("Yes")).await;
-    assert_eq!(lane.client(&[], &["emergency_access", &permitted, "emergency"]).await.outcome_name(), "displayed");
+    assert_eq!(lane.client(&[], &["retrieve_with_answer", &permitted, "yes"]).await.outcome_name(), "displayed");
     assert!(lane.alerts(&permitted).await.is_empty());
+    assert_eq!(lane.client(&[], &["emergency_access", &permitted, "emergency"]).await.outcome_name(), "displayed");
+    assert_eq!(lane.alerts(&permitted).await.len(), 1, "an override of a legacy Yes raises its alert");
 
     // Dissent is not overridden; no SCR is no SCR.
     lane.set_permission(&permitted, json!("No")).await;
     assert_eq!(lane.client(&[], &["emergency_access", &permitted, "legal"]).await.outcome_name(), "no-consent");
-    assert!(lane.alerts(&permitted).await.is_empty());
+    assert_eq!(lane.alerts(&permitted).await.len(), 1, "no further alert: a dissent is not overridden");
     let empty = nhs_number(990_200_401);
     assert_eq!(lane.client(&[], &["emergency_access", &empty, "emergency"]).await.outcome_name(), "no-scr");
 
@@ -410,7 +417,7 @@ async fn a_401_renews_through_the_rotated_refresh_token_once() {
         serde_json::from_str(&std::fs::read_to_string(&session_file).unwrap_or_default()).unwrap_or(Value::Null);
     session["access_token"] = json!("not-a-token-the-gateway-knows");
     std::fs::write(&session_file, session.to_string()).unwrap_or_else(|e| panic!("write session: {e}"));
-    let run = lane.client(&[], &["retrieve", &nhs]).await;
+    let run = lane.client(&[], &["retrieve_with_answer", &nhs, "yes"]).await;
     assert_eq!(run.outcome(), json!({"outcome": "displayed", "scr_id": id}), "{}", run.stderr);
     assert!(run.stderr.contains("401"), "{}", run.stderr);
     let renewed = lane.session_value("access_token");
@@ -421,7 +428,7 @@ async fn a_401_renews_through_the_rotated_refresh_token_once() {
     // token-never-renewed: the 401 is reported.
     session["access_token"] = json!("not-a-token-the-gateway-knows");
     std::fs::write(&session_file, session.to_string()).unwrap_or_else(|e| panic!("write session: {e}"));
-    let outcome = lane.client(&["token-never-renewed"], &["retrieve", &nhs]).await.outcome();
+    let outcome = lane.client(&["token-never-renewed"], &["retrieve_with_answer", &nhs, "yes"]).await.outcome();
     assert_eq!(outcome["outcome"], "error");
     assert!(outcome["message"].as_str().is_some_and(|m| m.contains("401")), "{outcome}");
 }
@@ -435,19 +442,25 @@ async fn faults_are_retried_and_bad_answers_are_errors() {
 
     // Two 503s, then the answer: within three attempts.
     lane.arm(json!({"operation": "get-scr-id", "fault": "unavailable", "count": 2, "match": nhs})).await;
-    assert_eq!(lane.client(&[], &["retrieve", &nhs]).await.outcome(), json!({"outcome": "displayed", "scr_id": id}));
+    assert_eq!(
+        lane.client(&[], &["retrieve_with_answer", &nhs, "yes"]).await.outcome(),
+        json!({"outcome": "displayed", "scr_id": id})
+    );
     assert_eq!(lane.admin(Method::GET, "/faults", None).await["faults"], json!([]), "both faults were taken");
 
     // Three 503 HTML pages: an error, never displayed.
     lane.arm(json!({"operation": "get-scr-id", "fault": "unavailable-html", "count": 3, "match": nhs})).await;
-    let outcome = lane.client(&[], &["retrieve", &nhs]).await.outcome();
+    let outcome = lane.client(&[], &["retrieve_with_answer", &nhs, "yes"]).await.outcome();
     assert_eq!(outcome["outcome"], "error", "{outcome}");
 
     // A malformed read is an error; shows-partial-data reports it displayed.
     lane.arm(json!({"operation": "get-scr", "fault": "malformed-json", "match": nhs})).await;
-    assert_eq!(lane.client(&[], &["retrieve", &nhs]).await.outcome_name(), "error");
+    assert_eq!(lane.client(&[], &["retrieve_with_answer", &nhs, "yes"]).await.outcome_name(), "error");
     lane.arm(json!({"operation": "get-scr", "fault": "malformed-json", "match": nhs})).await;
-    assert_eq!(lane.client(&["shows-partial-data"], &["retrieve", &nhs]).await.outcome_name(), "displayed");
+    assert_eq!(
+        lane.client(&["shows-partial-data"], &["retrieve_with_answer", &nhs, "yes"]).await.outcome_name(),
+        "displayed"
+    );
 
     // An upload that timed out at the gateway after it was stored is re-sent with the same X-Request-ID:
     // the service answers 201 and stores nothing new.

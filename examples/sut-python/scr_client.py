@@ -422,8 +422,9 @@ def id_token_claims(id_token):
 
 
 def retrieve(scr, nhs, answer=None, reason=None):
-    """Open the SCR: id and permission first; No is final; Ask is asked (answer), overridden (reason) or
-    reported; Yes (and a recorded yes) reads the latest document."""
+    """Open the SCR: id and permission first; No is final; anything else -- Ask, none, or the legacy Yes,
+    which the spec says "must be treated the same as 'Ask'" (PartPermissionCode.yaml) -- is asked (answer),
+    overridden (reason, with its privacy alert) or reported as consent-required."""
     latest = scr.latest(nhs)
     if latest == "forbidden":
         return {"outcome": "no-consent"}
@@ -432,15 +433,15 @@ def retrieve(scr, nhs, answer=None, reason=None):
         return {"outcome": "no-scr"}
     if permission == "No":
         return {"outcome": "no-consent"}
-    if permission != "Yes":
-        if reason:
-            scr.privacy_alert(nhs, scr_id, reason)
-        elif answer:
-            scr.set_permission(nhs, "Yes" if answer == "yes" else "No")
-            if answer != "yes":
-                return {"outcome": "no-consent"}
-        else:
-            return {"outcome": "consent-required"}
+    # Ask, none, or the legacy Yes: the patient must be asked (or the clinician overrides).
+    if reason:
+        scr.privacy_alert(nhs, scr_id, reason)
+    elif answer:
+        scr.set_permission(nhs, "Yes" if answer == "yes" else "No")
+        if answer != "yes":
+            return {"outcome": "no-consent"}
+    else:
+        return {"outcome": "consent-required"}
     return scr.read(nhs, scr_id)
 
 

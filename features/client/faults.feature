@@ -10,7 +10,7 @@ Feature: How the system under test survives the service's faults
     Given a patient "A" with an SCR
     And patient "A" has permission to view "Yes"
     And the mock answers the next "get-scr-id" request for patient "A" with "rate-limited" and {"retryAfter": 1}
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Then the SUT showed the latest SCR of patient "A"
     And the SUT waited as Retry-After asked before retrying "get-scr-id" for patient "A"
     And the SUT sent at most 3 "get-scr-id" requests for patient "A"
@@ -20,7 +20,7 @@ Feature: How the system under test survives the service's faults
     Given a patient "A" with an SCR
     And patient "A" has permission to view "Yes"
     And the mock answers the next 2 "get-scr-id" requests for patient "A" with "unavailable"
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Then the SUT showed the latest SCR of patient "A"
     And the SUT backed off at least 100 milliseconds between retries of "get-scr-id" for patient "A"
 
@@ -29,7 +29,7 @@ Feature: How the system under test survives the service's faults
     Given a patient "A" with an SCR
     And patient "A" has permission to view "Yes"
     And the mock answers the next 20 "get-scr-id" requests for patient "A" with "unavailable"
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Then the SUT reported "error"
     And the SUT sent at most 3 "get-scr-id" requests for patient "A"
     And the SUT backed off at least 100 milliseconds between retries of "get-scr-id" for patient "A"
@@ -47,7 +47,7 @@ Feature: How the system under test survives the service's faults
     Given a patient "A" with an SCR
     And patient "A" has permission to view "Yes"
     And the mock answers the next <count> "get-scr" requests for patient "A" with "<fault>"
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Then the SUT reported "error"
 
     Examples:

@@ -8,18 +8,18 @@ Feature: How the system under test authenticates
   Scenario: Every client assertion is one the identity service accepts
     Given a patient "A" with an SCR
     And patient "A" has permission to view "Yes"
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Given the SUT's access tokens have been revoked with its refresh tokens
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Then every client assertion the SUT sent was one the identity service accepts
 
   @SCRC-IDN-002
   Scenario: An expired access token is renewed once and the SCR shown
     Given a patient "A" with an SCR
     And patient "A" has permission to view "Yes"
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Given the SUT's access tokens have expired
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Then the SUT showed the latest SCR of patient "A"
     And at most 1 of the SUT's SCR requests was refused with 401, each followed by a new token
 
@@ -28,7 +28,7 @@ Feature: How the system under test authenticates
     Given a patient "A" with an SCR
     And patient "A" has permission to view "Yes"
     And the mock answers the next 4 "get-scr-id" requests for patient "A" with "unauthorized"
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Then the SUT reported "error"
     And at most 2 of the SUT's SCR requests were refused with 401, each followed by a new token
     And the SUT sent at most 2 "get-scr-id" requests for patient "A"
@@ -37,11 +37,11 @@ Feature: How the system under test authenticates
   Scenario: Each refresh token is used once
     Given a patient "A" with an SCR
     And patient "A" has permission to view "Yes"
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Given the SUT's access tokens have expired
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Given the SUT's access tokens have expired
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Then the SUT showed the latest SCR of patient "A"
     And the SUT renewed its access token with its refresh token
     And the SUT presented each refresh token at most once
@@ -51,7 +51,7 @@ Feature: How the system under test authenticates
     Given the identity service's clock is 10 seconds <direction>
     And a patient "A" with an SCR
     And patient "A" has permission to view "Yes"
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Then the SUT showed the latest SCR of patient "A"
 
     Examples:
@@ -63,11 +63,11 @@ Feature: How the system under test authenticates
   Scenario: The SUT follows a key rotation
     Given a patient "A" with an SCR
     And patient "A" has permission to view "Yes"
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Given the SUT's registered keys are its current and its next key
     When the SUT rotates to its next key
     Given the SUT's registered keys are only its next key
     And the SUT's access tokens have been revoked with its refresh tokens
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Then the SUT showed the latest SCR of patient "A"
     And the SUT's latest client assertion named the kid of its next key

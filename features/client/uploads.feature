@@ -23,7 +23,7 @@ Feature: GP Summaries uploaded by the system under test
   Scenario: The upload replaces the SCR that is latest now, not one seen before
     Given a patient "A" with an SCR
     And patient "A" has permission to view "Yes"
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Given patient "A" has a replacement SCR
     When the SUT uploads a GP Summary for patient "A"
     Then the SUT's upload for patient "A" replaces the SCR it read just before

@@ -6,10 +6,10 @@ Feature: The clinical workflow of the system under test
   $setPermission over HTTP), drives the SUT, and grades what it sent and what it showed.
 
   @SCRC-WFL-001
-  Scenario: With permission, the SUT reads the id first and shows the latest SCR
+  Scenario: The SUT reads the id and permission first, then shows the latest SCR
     Given a patient "A" with an SCR
     And patient "A" has permission to view "Yes"
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Then the SUT showed the latest SCR of patient "A"
     And the SUT read the SCR id and permission of patient "A" before the document
 
@@ -47,6 +47,16 @@ Feature: The clinical workflow of the system under test
     And the SUT did not change the permission to view of patient "A"
 
   @SCRC-WFL-004
+  Scenario: A legacy permission Yes is treated as Ask
+    # Spec PartPermissionCode.yaml: "'Yes' is a legacy functionality and not used, but if it is encountered it
+    # must be treated the same as 'Ask'."
+    Given a patient "A" with an SCR
+    And patient "A" has permission to view "Yes"
+    When the SUT opens the SCR of patient "A"
+    Then the SUT reported "consent-required"
+    And the SUT did not read the SCR of patient "A"
+
+  @SCRC-WFL-004
   Scenario: No recorded permission makes the SUT ask before reading
     Given a patient "A" with an SCR
     When the SUT opens the SCR of patient "A"
@@ -74,8 +84,8 @@ Feature: The clinical workflow of the system under test
   Scenario: After the SCR is replaced, the SUT shows the new one
     Given a patient "A" with an SCR
     And patient "A" has permission to view "Yes"
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Then the SUT showed the latest SCR of patient "A"
     Given patient "A" has a replacement SCR
-    When the SUT opens the SCR of patient "A"
+    When the SUT opens the SCR of patient "A" and the patient answers "yes"
     Then the SUT showed the latest SCR of patient "A"

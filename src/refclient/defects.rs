@@ -96,7 +96,9 @@ impl Defect {
         match self {
             Self::NoAlert => "an override (emergency_access without permission) reads without POST /AuditEvent",
             Self::WrongSubtype => "the privacy alert carries the subtype of another reason",
-            Self::AlertWhenPermitted => "raises a privacy alert before reading an SCR whose permission is Yes",
+            Self::AlertWhenPermitted => {
+                "raises a privacy alert before reading an SCR the patient gave permission to view"
+            }
             Self::ReadsDespiteDissent => {
                 "after a 403 on /DocumentReference still GETs /Bundle (the id remembered in the session, or any id)"
             }

@@ -198,21 +198,19 @@ async fn retrieve(client: &mut Client, nhs: &str, answer: Option<bool>) -> Resul
         _ => latest,
     };
     let permission = permission.as_deref();
-    if is(permission, "Yes") {
-        if client.has(Defect::AlertWhenPermitted) {
-            raise_alert(client, nhs, &target, OverrideReason::Emergency).await?;
-        }
-        return read(client, nhs, &target).await;
-    }
     if is(permission, "No") {
         return Ok(Outcome::no_consent());
     }
-    // `Ask`, or no permission recorded: the patient must be asked.
+    // `Ask`, the legacy `Yes` ("if it is encountered it must be treated the same as 'Ask'", spec
+    // PartPermissionCode.yaml), or no permission recorded: the patient must be asked.
     match answer {
         None => Ok(Outcome::consent_required()),
         Some(true) => {
             if !client.has(Defect::SkipsSetPermission) {
                 set_permission(client, nhs, "Yes").await?;
+            }
+            if client.has(Defect::AlertWhenPermitted) {
+                raise_alert(client, nhs, &target, OverrideReason::Emergency).await?;
             }
             read(client, nhs, &target).await
         }
@@ -260,8 +258,8 @@ async fn raise_alert(client: &mut Client, nhs: &str, scr_id: &str, reason: Overr
     }
 }
 
-/// `emergency_access`: a dissent (403 or `No`) is not overridden; with permission `Yes` the SCR is read
-/// without an alert; otherwise the privacy alert for the reason is raised, then the SCR read.
+/// `emergency_access`: a dissent (403 or `No`) is not overridden; otherwise (`Ask`, the legacy `Yes` — treated
+/// as `Ask` — or none) the privacy alert for the reason is raised, then the SCR read.
 async fn emergency_access(client: &mut Client, nhs: &str, reason: OverrideReason) -> Result<Outcome, FlowError> {
     let remembered = client.session.scr_ids.get(nhs).cloned();
     let (latest, permission) = match lookup(client, nhs, remembered.clone()).await? {
@@ -272,8 +270,7 @@ async fn emergency_access(client: &mut Client, nhs: &str, reason: OverrideReason
     if is(permission, "No") {
         return Ok(Outcome::no_consent());
     }
-    let permitted = is(permission, "Yes");
-    if (!permitted && !client.has(Defect::NoAlert)) || (permitted && client.has(Defect::AlertWhenPermitted)) {
+    if !client.has(Defect::NoAlert) {
         raise_alert(client, nhs, &latest, reason).await?;
     }
     read(client, nhs, &latest).await
