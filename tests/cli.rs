@@ -288,6 +288,12 @@ fn fail_fast_stops_at_the_first_failure() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("1 scenarios: 0 passed, 1 failed"), "{stdout}");
+    // The scenarios fail-fast never reached leave the evidence incomplete, saying how many.
+    let manifest = std::fs::read_to_string(dir.path().join("reports/latest/manifest.json")).expect("manifest");
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).expect("manifest is JSON");
+    assert_eq!(manifest["complete"], serde_json::json!(false), "{manifest}");
+    let why = manifest["incomplete_reason"].as_str().unwrap_or_default();
+    assert!(why.contains("--fail-fast") && why.contains("2 of 3 selected scenarios were not run"), "{why}");
     let out = run(dir.path(), &["--concurrency", "1"]);
     assert!(text(&out.stdout).contains("3 scenarios: 0 passed, 3 failed"));
 }

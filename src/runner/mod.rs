@@ -801,8 +801,14 @@ async fn run_against(
     }
     // The evidence bundle: reports/<run-id>/ and reports/latest.
     let site = opts.site.as_ref().filter(|_| opts.target == TargetKind::Int);
+    // Scenarios that --fail-fast never reached leave the evidence incomplete, as an interruption does.
+    let selected = selected_scenarios(opts).map(|s| s.len()).unwrap_or(outcome.records.len());
+    let not_reached = selected.saturating_sub(outcome.records.len());
     let incomplete = match (&outcome.interruption, outcome.report_errors.as_slice()) {
         (Some(why), _) => Some(why.to_string()),
+        (None, []) if opts.fail_fast && not_reached > 0 => Some(format!(
+            "stopped at the first failure (--fail-fast): {not_reached} of {selected} selected scenarios were not run"
+        )),
         (None, []) => None,
         (None, errors) => Some(format!("reports could not be written: {}", errors.join("; "))),
     };
