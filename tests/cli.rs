@@ -297,3 +297,19 @@ fn fail_fast_stops_at_the_first_failure() {
     let out = run(dir.path(), &["--concurrency", "1"]);
     assert!(text(&out.stdout).contains("3 scenarios: 0 passed, 3 failed"));
 }
+
+#[test]
+fn a_closed_stdout_pipe_ends_quietly() {
+    // `scr-assure requirements | head -0`: the reader is gone before anything is printed.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scr-assure"))
+        .args(["requirements"])
+        .stdout(Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("it ends");
+    let err = text(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}

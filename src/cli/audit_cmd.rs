@@ -42,11 +42,11 @@ fn report_chain(what: &str, entries: &[AuditEntry]) -> u8 {
     match audit::verify(entries) {
         Ok(()) => {
             let head = entries.last().map_or(audit::GENESIS, |e| e.hash.as_str());
-            println!("{what}: valid, {} entries, head {head}", entries.len());
+            say!("{what}: valid, {} entries, head {head}", entries.len());
             0
         }
         Err(tamper) => {
-            println!("{what}: TAMPERED at entry {}: {}", tamper.seq, tamper.reason);
+            say!("{what}: TAMPERED at entry {}: {}", tamper.seq, tamper.reason);
             1
         }
     }
@@ -83,7 +83,7 @@ async fn export(url: &str, out: &Path) -> anyhow::Result<u8> {
         eprintln!("error: {e}");
         return Ok(2);
     }
-    println!("wrote {} ({} entries)", out.display(), entries.len());
+    say!("wrote {} ({} entries)", out.display(), entries.len());
     Ok(report_chain(&out.display().to_string(), &entries))
 }
 

@@ -9,6 +9,15 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+/// `println!` that never panics: when stdout is closed (`scr-assure run | head`), what cannot be printed is
+/// dropped and the command goes on — a run still writes its reports and exits with its own code.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod audit_cmd;
 mod refclient_cmd;
 mod site_cmd;
@@ -258,7 +267,7 @@ fn repro(args: &ReproArgs) -> anyhow::Result<u8> {
         scenario.location.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
     let output = args.output.clone().unwrap_or_else(|| args.reports.join(format!("repro-{slug}.zip")));
     let path = repro::write_archive(&bundle, &scenario, &output)?;
-    println!("wrote {}", path.display());
+    say!("wrote {}", path.display());
     Ok(0)
 }
 
@@ -292,7 +301,7 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
     if args.rerun_failed {
         match runner::failed_in_latest(&opts.reports) {
             Ok(set) if set.is_empty() => {
-                println!("no scenario failed in {}/latest: nothing to rerun", opts.reports.display());
+                say!("no scenario failed in {}/latest: nothing to rerun", opts.reports.display());
                 return Ok(0);
             }
             Ok(set) => opts.only = Some(set),
@@ -347,8 +356,8 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
     };
     let (passed, failed) = (outcome.count(Status::Passed), outcome.count(Status::Failed));
-    println!();
-    println!(
+    say!();
+    say!(
         "{} scenarios: {passed} passed, {failed} failed — target {} ({})",
         outcome.records.len(),
         outcome.target.as_str(),
@@ -359,7 +368,7 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
             "error: {why}: the reports hold only the scenarios that finished, and the bundle is marked incomplete"
         ),
         Some(why) => {
-            println!("{why}: the reports hold only the scenarios that finished, and the bundle is marked incomplete")
+            say!("{why}: the reports hold only the scenarios that finished, and the bundle is marked incomplete")
         }
         None => {}
     }
@@ -367,10 +376,10 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         eprintln!("error: {e}");
     }
     if outcome.records.is_empty() {
-        println!("no scenario matched the target and --tags: nothing was proved");
+        say!("no scenario matched the target and --tags: nothing was proved");
     }
     for path in &outcome.reports {
-        println!("wrote {}", path.display());
+        say!("wrote {}", path.display());
     }
     Ok(outcome.exit_code())
 }
@@ -390,7 +399,7 @@ async fn serve_mock(args: MockArgs) -> anyhow::Result<u8> {
         }
     };
     let stop = StopSignal::install().context("installing the Ctrl-C and SIGTERM handlers")?;
-    println!("{}", running.base_url());
+    say!("{}", running.base_url());
     let gateway =
         if running.auth() { "gateway on: SCR requests need a token from /oauth2/token" } else { "open access" };
     let limits = match args.rate_limit {
@@ -470,13 +479,13 @@ fn print_requirements(args: &CatalogueArgs) -> anyhow::Result<u8> {
     };
     for (req, proving) in requirements::matrix(&catalogue, &scenarios) {
         let scal = req.scal.as_deref().map(|s| format!(" [SCAL {s}]")).unwrap_or_default();
-        println!("{} {}{} — {} ({} scenarios)", req.id, req.title, scal, req.source, proving.len());
+        say!("{} {}{} — {} ({} scenarios)", req.id, req.title, scal, req.source, proving.len());
         let mut seen = std::collections::BTreeSet::new();
         for sc in proving {
             if seen.insert((sc.file.clone(), sc.name.clone())) {
                 let rows = scenarios_named(&scenarios, sc);
                 let suffix = if rows > 1 { format!(" ×{rows}") } else { String::new() };
-                println!("    {}:{}  {}{suffix}", sc.file.display(), sc.line, sc.name);
+                say!("    {}:{}  {}{suffix}", sc.file.display(), sc.line, sc.name);
             }
         }
     }

@@ -51,7 +51,7 @@ pub async fn run(args: ReferenceClientArgs) -> anyhow::Result<u8> {
     if args.list_defects {
         let width = Defect::ALL.iter().map(|d| d.name().len()).max().unwrap_or(0);
         for d in Defect::ALL {
-            println!("{:width$}  {}", d.name(), d.description());
+            say!("{:width$}  {}", d.name(), d.description());
         }
         return Ok(0);
     }
@@ -65,7 +65,7 @@ pub async fn run(args: ReferenceClientArgs) -> anyhow::Result<u8> {
     let (settings, env, action) = prepared;
     match refclient::run(&settings, &env, &action, Clock::system()).await {
         Ok(outcome) => {
-            println!("{}", outcome.to_json());
+            say!("{}", outcome.to_json());
             Ok(0)
         }
         Err(e) => {

@@ -55,13 +55,13 @@ pub async fn run(command: SiteCommand) -> anyhow::Result<u8> {
                 eprintln!("error: {e}");
                 return Ok(2);
             }
-            println!("site check: {} (ODS {}, ASID {})", site.name, site.ods_code, site.asid);
+            say!("site check: {} (ODS {}, ASID {})", site.name, site.ods_code, site.asid);
             let items = check::run(&site, &Clock::system()).await;
             for i in &items {
-                println!("{i}");
+                say!("{i}");
             }
             let failed = items.iter().filter(|i| matches!(i.verdict, check::Verdict::Fail(_))).count();
-            println!("{} of {} checks passed", items.len() - failed, items.len());
+            say!("{} of {} checks passed", items.len() - failed, items.len());
             Ok(if failed == 0 { 0 } else { 1 })
         }
     }
@@ -107,10 +107,10 @@ pub async fn get_token(args: GetArgs) -> anyhow::Result<u8> {
     let outcome = auth.obtain(&auth.default_flow, clock.now()).await.context("the token request failed")?;
     let code = match outcome {
         TokenOutcome::Granted(t) => {
-            println!("access token obtained from {} by the {} flow", auth.token_url, auth.default_flow_name());
-            println!("expires_in: {} s", t.expires_in);
+            say!("access token obtained from {} by the {} flow", auth.token_url, auth.default_flow_name());
+            say!("expires_in: {} s", t.expires_in);
             if let Some(r) = &t.refresh_token_expires_in {
-                println!("refresh_token_expires_in: {r} s");
+                say!("refresh_token_expires_in: {r} s");
             }
             let scopes = running
                 .as_ref()
@@ -118,13 +118,13 @@ pub async fn get_token(args: GetArgs) -> anyhow::Result<u8> {
                 .and_then(|i| i.introspect(t.access_token.expose()))
                 .map(|g| g.scopes.join(" "));
             match scopes {
-                Some(s) => println!("scopes: {s}"),
-                None => println!("scopes: not reported by the identity service"),
+                Some(s) => say!("scopes: {s}"),
+                None => say!("scopes: not reported by the identity service"),
             }
             if args.show {
-                println!("access_token: {}", t.access_token.expose());
+                say!("access_token: {}", t.access_token.expose());
             } else {
-                println!("access_token: {} (use --show to print it)", t.access_token);
+                say!("access_token: {} (use --show to print it)", t.access_token);
             }
             0
         }

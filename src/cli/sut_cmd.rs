@@ -26,7 +26,7 @@ pub async fn run(command: SutCommand) -> anyhow::Result<u8> {
                     return Ok(2);
                 }
             };
-            println!(
+            say!(
                 "sut check: {} {} ({} driver, {})",
                 config.name,
                 config.version,
@@ -35,11 +35,11 @@ pub async fn run(command: SutCommand) -> anyhow::Result<u8> {
             );
             let items = check::run(&config).await;
             for i in &items {
-                println!("{i}");
+                say!("{i}");
             }
             let failed = items.iter().filter(|i| i.failed()).count();
             let checked = items.iter().filter(|i| !matches!(i.verdict, check::Verdict::Note(_))).count();
-            println!("{} of {checked} checks passed", checked - failed);
+            say!("{} of {checked} checks passed", checked - failed);
             Ok(if failed == 0 { 0 } else { 1 })
         }
     }

@@ -172,7 +172,7 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<u8> {
             }
             spec.defects = args.defects.defects()?;
             let minted = assertion::mint(&spec, &key).context("cannot sign the assertion")?;
-            println!("{}", minted.0.expose());
+            say!("{}", minted.0.expose());
             Ok(0)
         }
         TokenCommand::IdToken(args) => {
@@ -191,7 +191,7 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<u8> {
             }
             spec.defects = args.defects.defects()?;
             let minted = id_token::mint(&spec, &key).context("cannot sign the id_token")?;
-            println!("{}", minted.0.expose());
+            say!("{}", minted.0.expose());
             Ok(0)
         }
         TokenCommand::Inspect(args) => inspect(args, clock.now()).await,
@@ -241,22 +241,20 @@ async fn inspect(args: InspectArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
     let raw = match jwt::decode_unverified(&token) {
         Ok(raw) => raw,
         Err(e) => {
-            println!("not a decodable JWT: {e}");
-            println!(
-                "the NHS identity service would reject it: 400 invalid_request: Malformed JWT in client_assertion"
-            );
+            say!("not a decodable JWT: {e}");
+            say!("the NHS identity service would reject it: 400 invalid_request: Malformed JWT in client_assertion");
             return Ok(1);
         }
     };
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
-    println!("header:\n{}", pretty(&raw.header));
-    println!("claims:\n{}", pretty(&raw.claims));
+    say!("header:\n{}", pretty(&raw.header));
+    say!("claims:\n{}", pretty(&raw.claims));
     let server_now = now + Duration::seconds(args.skew);
     for claim in ["iat", "nbf", "exp"] {
         if let Some(t) = raw.claims.get(claim).and_then(Value::as_i64) {
-            println!("{claim}: {}", relative(t, now));
+            say!("{claim}: {}", relative(t, now));
             if args.skew != 0 {
-                println!("{claim} at the server (clock {:+} s): {}", args.skew, relative(t, server_now));
+                say!("{claim} at the server (clock {:+} s): {}", args.skew, relative(t, server_now));
             }
         }
     }
@@ -266,20 +264,20 @@ async fn inspect(args: InspectArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
     };
     if let Some(set) = &jwks {
         match raw.header_str("kid").and_then(|k| set.find(k)) {
-            None => println!("signature: no key in the JWKS has this kid"),
-            Some(jwk) if jwt::verify(&raw, jwk) => println!("signature: valid"),
-            Some(_) => println!("signature: INVALID"),
+            None => say!("signature: no key in the JWKS has this kid"),
+            Some(jwk) if jwt::verify(&raw, jwk) => say!("signature: valid"),
+            Some(_) => say!("signature: INVALID"),
         }
     }
     let aud = args.token_url.clone().or_else(|| raw.claim_str("aud").map(str::to_owned)).unwrap_or_default();
     let findings = rules::inspect_client_assertion(&token, now, Duration::seconds(args.skew), &aud, jwks.as_ref());
     if findings.is_empty() {
-        println!("as a client assertion: no rule of the NHS identity service rejects it (rows that need the service's state — replay, app registration, products — are not judged here)");
+        say!("as a client assertion: no rule of the NHS identity service rejects it (rows that need the service's state — replay, app registration, products — are not judged here)");
         Ok(0)
     } else {
-        println!("as a client assertion, the NHS identity service would reject it (first one wins):");
+        say!("as a client assertion, the NHS identity service would reject it (first one wins):");
         for f in &findings {
-            println!("  row {:>2}: {} {}: {}", f.row, f.error.status, f.error.error, f.error.description);
+            say!("  row {:>2}: {} {}: {}", f.row, f.error.status, f.error.error, f.error.description);
         }
         Ok(1)
     }
