@@ -135,6 +135,8 @@ async fn the_full_suite_passes_and_the_reports_count_right() {
     let junit_text = std::fs::read_to_string(bundle.join("junit.xml")).expect("the bundle's junit.xml");
     assert!(junit_text.contains("name=\"scope\""), "JUnit carries the scope property");
     assert!(junit_text.contains("<property name=\"filtered\" value=\"no\"/>"), "the whole suite is not filtered");
+    let cases: Vec<&str> = junit_text.split("<testcase ").skip(1).map(|c| c.split('>').next().unwrap_or("")).collect();
+    assert!(!cases.is_empty() && cases.iter().all(|c| c.contains(" timestamp=\"")), "every testcase has its timestamp");
     assert_eq!(manifest["filtered"], serde_json::Value::Null);
     let inputs = manifest["settings"]["inputs"].as_object().map(|m| m.len()).unwrap_or_default();
     assert!(inputs > 20, "every feature file and the catalogue hashed: {inputs}");

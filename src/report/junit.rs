@@ -209,6 +209,10 @@ pub fn render_filtered(
             let mut case = TestCase::new(name, status);
             case.set_classname(feature.clone());
             case.set_time(r.duration);
+            // When the scenario started, by the machine's clock (a measurement, never the run's virtual clock).
+            if let Some(started) = r.started {
+                case.set_timestamp(chrono::DateTime::<chrono::Utc>::from(started).fixed_offset());
+            }
             let requirements: Vec<&str> = r.tags.iter().map(String::as_str).filter(|t| is_requirement_tag(t)).collect();
             let scal: Vec<&str> = requirements.iter().filter_map(|id| catalogue.get(id)?.scal.as_deref()).collect();
             case.add_property(Property::new("requirements", requirements.join(",")));
@@ -238,10 +242,16 @@ pub fn render_filtered(
             suite.add_test_case(case);
         }
         suite.set_time(suite_time);
+        if let Some(first) = scenarios.iter().filter_map(|r| r.started).min() {
+            suite.set_timestamp(chrono::DateTime::<chrono::Utc>::from(first).fixed_offset());
+        }
         total += suite_time;
         report.add_test_suite(suite);
     }
     report.set_time(total);
+    if let Some(first) = records.iter().filter_map(|r| r.started).min() {
+        report.set_timestamp(chrono::DateTime::<chrono::Utc>::from(first).fixed_offset());
+    }
     report.to_string().map_err(|e| ReportError::Render { what: "JUnit XML", message: e.to_string() })
 }
 
