@@ -3,7 +3,9 @@
 //! The rooms (see `docs/ARCHITECTURE.md`): [`scr`] is the domain shared by everything; [`mock`] is the
 //! embedded mock SCR service; [`client`] talks HTTP to any target; [`runner`] and [`steps`] run the Gherkin
 //! scenarios; [`requirements`] is the catalogue; [`report`] writes the evidence; [`clock`] is the one source
-//! of time; [`secret`] keeps credentials out of every output.
+//! of time; [`secret`] keeps credentials out of every output. Client conformance (`docs/CLIENT.md`): [`sut`]
+//! describes and drives the supplier's system, [`grader`] judges what it sent, and [`refclient`] is the bundled
+//! reference client with its deliberate defects.
 
 pub mod client;
 pub mod clock;
