@@ -195,6 +195,7 @@ fn a_retried_scenario_appears_once_with_its_earlier_failure_recorded() {
     .expect("json");
     assert_eq!(manifest["counts"]["flaky"], 1);
     assert_eq!(manifest["counts"]["total"], 2);
+    assert!(text(&out.stdout).contains("(1 flaky: passed on a retry)"), "the console counts the flaky one");
 }
 
 #[test]
@@ -284,10 +285,13 @@ fn fail_fast_stops_at_the_first_failure() {
     };
     let feature = format!("Feature: T\n{}{}{}", failing("one"), failing("two"), failing("three"));
     let dir = suite(&feature);
-    let out = run(dir.path(), &["--fail-fast", "--concurrency", "1"]);
+    let out = run(dir.path(), &["--fail-fast", "--concurrency", "1", "--quiet"]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("1 scenarios: 0 passed, 1 failed"), "{stdout}");
+    // The failures recap, with --quiet too: where, which step, why.
+    assert!(stdout.contains("Failures (1):") && stdout.contains("Then the response status is 404"), "{stdout}");
+    assert!(stdout.contains("expected HTTP 404"), "{stdout}");
     // The scenarios fail-fast never reached leave the evidence incomplete, saying how many.
     let manifest = std::fs::read_to_string(dir.path().join("reports/latest/manifest.json")).expect("manifest");
     let manifest: serde_json::Value = serde_json::from_str(&manifest).expect("manifest is JSON");

@@ -356,10 +356,24 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
     };
     let (passed, failed) = (outcome.count(Status::Passed), outcome.count(Status::Failed));
+    let flaky = outcome.records.iter().filter(|r| r.is_flaky()).count();
+    // The failures recap: printed with --quiet too, so a CI log always says what failed and why.
+    let failures: Vec<_> = outcome.records.iter().filter(|r| r.status != Status::Passed).collect();
+    if !failures.is_empty() {
+        say!();
+        say!("Failures ({}):", failures.len());
+        for r in failures {
+            let (step, reason) = r.failure.clone().unwrap_or_else(|| ("-".into(), "failed".into()));
+            say!("  {}  {}", r.location(), r.name);
+            say!("      {step}");
+            say!("      {}", reason.lines().next().unwrap_or(""));
+        }
+    }
     say!();
     say!(
-        "{} scenarios: {passed} passed, {failed} failed — target {} ({})",
+        "{} scenarios: {passed} passed, {failed} failed{} — target {} ({})",
         outcome.records.len(),
+        if flaky > 0 { format!(" ({flaky} flaky: passed on a retry)") } else { String::new() },
         outcome.target.as_str(),
         outcome.base_url
     );
