@@ -568,7 +568,10 @@ async fn run_with(
         target = connect(&opts, &clock) => target?,
         why = &mut setup_cancel => return Err(RunError::Interrupted(why)),
     };
-    if needs_client_lane(&opts)? {
+    // The scenarios this run selects, read once: whether it needs the client lane, the progress bar's length,
+    // and how many --fail-fast left unrun.
+    let selected = selected_scenarios(&opts)?;
+    if needs_client_lane(&opts, &selected)? {
         let started = tokio::select! {
             started = client_lane::start(&opts.sut, &opts.http) => started,
             why = &mut setup_cancel => Err(RunError::Interrupted(why)),
@@ -593,7 +596,7 @@ async fn run_with(
     };
     let result = match reached {
         Ok(()) => {
-            let prepared = Prepared { catalogue, expr, access_token, scal_map };
+            let prepared = Prepared { catalogue, expr, access_token, scal_map, selected: selected.len() };
             run_against(&opts, prepared, &clock, &mut target, cancel).await
         }
         Err(e) => Err(e),
@@ -606,13 +609,13 @@ async fn run_with(
 
 /// Whether the run selects any `@client` scenario (and so needs the client lane); a `--sut` file is only for
 /// the embedded mock target.
-fn needs_client_lane(opts: &RunOptions) -> Result<bool, RunError> {
+fn needs_client_lane(opts: &RunOptions, selected: &[ScenarioInfo]) -> Result<bool, RunError> {
     if opts.sut.only_client() && opts.target != TargetKind::Mock {
         return Err(RunError::Config(
             "--sut grades your system against the embedded mock's client lane: it needs --target mock".into(),
         ));
     }
-    Ok(selected_scenarios(opts)?.iter().any(|s| s.tags.iter().any(|t| t == "client")))
+    Ok(selected.iter().any(|s| s.tags.iter().any(|t| t == "client")))
 }
 
 /// Checks every lane's target answers (`GET {base}/_ping`, any status).
@@ -652,6 +655,8 @@ struct Prepared {
     expr: Option<cucumber::gherkin::tagexpr::TagOperation>,
     access_token: Secret,
     scal_map: Option<report::evidence::ScalMap>,
+    /// How many scenarios the run selects.
+    selected: usize,
 }
 
 async fn run_against(
@@ -661,7 +666,7 @@ async fn run_against(
     target: &mut Target,
     cancel: impl std::future::Future<Output = Interruption>,
 ) -> Result<RunOutcome, RunError> {
-    let Prepared { catalogue, expr, access_token, scal_map } = prepared;
+    let Prepared { catalogue, expr, access_token, scal_map, selected } = prepared;
     let (catalogue, scal_map) = (&catalogue, scal_map.as_ref());
     let ctx = Arc::new(RunContext {
         target: opts.target,
@@ -694,7 +699,7 @@ async fn run_against(
     let out: Box<dyn Write> = if opts.quiet { Box::new(std::io::sink()) } else { Box::new(std::io::stdout()) };
     let mut recorder = Recorder::new(records.clone(), ctx.clone(), out);
     if !opts.quiet && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        recorder = recorder.with_progress_bar(selected_scenarios(opts)?.len());
+        recorder = recorder.with_progress_bar(selected);
     }
     let writer = recorder.tee::<ScrWorld, _>(cucumber::writer::Json::for_tee(json.clone())).normalized();
 
@@ -730,7 +735,7 @@ async fn run_against(
                 if let Some(world) = world {
                     world.clean_up().await;
                     let exchanges = std::mem::take(&mut world.exchanges);
-                    if let Some(evidence) = world.take_sut_evidence().await {
+                    if let Some(evidence) = world.take_sut_evidence() {
                         world.ctx().sut_log.put(key.clone(), evidence);
                     }
                     world.ctx().exchanges.put(key, exchanges);
@@ -778,16 +783,18 @@ async fn run_against(
         .map(|lane| report::model::SutFacts {
             name: lane.sut.name.clone(),
             version: lane.sut.version.clone(),
-            driver: format!("{:?}", lane.sut.driver).to_lowercase(),
+            driver: lane.sut.driver.as_str().to_owned(),
             file: lane.sut.file.as_ref().map(|f| f.display().to_string()),
             reference_client: matches!(opts.sut, client_lane::SutChoice::Reference { .. }),
         });
+    // How the run was made (its settings and the sha256 of its inputs), computed once for every report.
+    let settings = run_settings(opts);
     let junit = report::junit::render_filtered(
         &outcome.records,
         catalogue,
         opts.target.as_str(),
         sut.as_ref(),
-        run_settings(opts).filtered(),
+        settings.filtered(),
     )?;
     let write = |path: PathBuf, bytes: &[u8], outcome: &mut RunOutcome| match report::write_atomic(&path, bytes) {
         Ok(()) => outcome.reports.push(path),
@@ -802,7 +809,6 @@ async fn run_against(
     // The evidence bundle: reports/<run-id>/ and reports/latest.
     let site = opts.site.as_ref().filter(|_| opts.target == TargetKind::Int);
     // Scenarios that --fail-fast never reached leave the evidence incomplete, as an interruption does.
-    let selected = selected_scenarios(opts).map(|s| s.len()).unwrap_or(outcome.records.len());
     let not_reached = selected.saturating_sub(outcome.records.len());
     let incomplete = match (&outcome.interruption, outcome.report_errors.as_slice()) {
         (Some(why), _) => Some(why.to_string()),
@@ -823,7 +829,7 @@ async fn run_against(
         interrupted,
         incomplete,
         sut,
-        settings: run_settings(opts),
+        settings,
     };
     let evidence = report::evidence::build(&outcome.records, catalogue, scal_map, &facts);
     let html = report::html::render(&evidence);

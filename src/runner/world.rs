@@ -127,8 +127,6 @@ pub struct SutState {
     pub actions: Vec<crate::sut::ActionReport>,
     /// The SUT's traffic in this scenario, as of the latest fetch.
     pub traffic: Vec<crate::mock::traffic::TrafficEntry>,
-    /// The Bundle file last handed to an upload action.
-    pub bundle_file: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for ScrWorld {
@@ -509,7 +507,6 @@ impl ScrWorld {
     pub fn sut_file(&mut self, name: &str, bytes: &[u8]) -> Result<std::path::PathBuf, StepFailure> {
         let path = self.sut_session_dir()?.join(name);
         std::fs::write(&path, bytes).map_err(|e| StepFailure(format!("cannot write {}: {e}", path.display())))?;
-        self.sut.bundle_file = Some(path.clone());
         Ok(path)
     }
 
@@ -541,13 +538,11 @@ impl ScrWorld {
         Ok(())
     }
 
-    /// What the SUT did in this scenario, for the reports (taken once, when the scenario ends).
-    pub async fn take_sut_evidence(&mut self) -> Option<context::SutEvidence> {
+    /// What the SUT did in this scenario, for the reports (taken once, when the scenario ends; the traffic as
+    /// fetched after its last action).
+    pub fn take_sut_evidence(&mut self) -> Option<context::SutEvidence> {
         if self.sut.actions.is_empty() {
             return None;
-        }
-        if let Err(e) = self.refresh_sut_traffic().await {
-            tracing::warn!("cannot fetch the SUT's traffic for the evidence: {e}");
         }
         Some(context::SutEvidence {
             actions: std::mem::take(&mut self.sut.actions),
