@@ -17,6 +17,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const BASE: &str = "/summary-care-record/FHIR/R4";
 
+/// Tight bounds, for the tests whose subject is a bound firing.
 fn short() -> ClientOptions {
     ClientOptions {
         connect_timeout: Duration::from_millis(500),
@@ -25,6 +26,25 @@ fn short() -> ClientOptions {
         max_response_bytes: 1024 * 1024,
     }
 }
+
+/// Generous bounds, for the tests whose subject is not a timeout: on a loaded machine a server's prompt answer
+/// can take longer than 300 ms, and that must not turn a TLS failure or a reset into a read timeout.
+fn roomy() -> ClientOptions {
+    ClientOptions {
+        connect_timeout: Duration::from_secs(10),
+        read_timeout: Duration::from_secs(30),
+        deadline: Duration::from_secs(60),
+        max_response_bytes: 1024 * 1024,
+    }
+}
+
+/// How long a deliberately slow server holds its answer: far beyond any client bound under test, so only the
+/// bound can end the request in time (the error text names which bound fired).
+const HANG: Duration = Duration::from_secs(60);
+
+/// The loose upper bound the timeout tests assert: it proves the client gave up rather than waiting for [`HANG`],
+/// with room for a machine under heavy load (never a timing claim; speed is measured in `benches/`).
+const BOUNDED: Duration = Duration::from_secs(30);
 
 fn client(base: &str, options: ClientOptions) -> ScrClient {
     ScrClient::new(base, Clock::system(), options).unwrap_or_else(|e| panic!("client: {e}"))
@@ -76,12 +96,12 @@ const HEAD_100: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/fhir+json
 async fn headers_that_never_come_are_a_read_timeout() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{}").set_delay(Duration::from_secs(3)))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}").set_delay(HANG))
         .mount(&server)
         .await;
     let (e, took) = send_err(&server.uri(), short(), "/DocumentReference").await;
     assert_eq!(e.fault(), TransportFault::ReadTimeout, "{e}");
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert!(took < BOUNDED, "took {took:?}");
     let text = e.to_string();
     assert!(text.contains("the response headers never came (read timeout 300 ms"), "{text}");
     assert!(text.contains("nothing was received"), "{text}");
@@ -93,12 +113,12 @@ async fn a_stalled_body_is_a_read_timeout_with_the_bytes_received() {
         read_head(&mut s).await;
         let _ = s.write_all(HEAD_100).await;
         let _ = s.write_all(br#"{"resourceType""#).await;
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        tokio::time::sleep(HANG).await;
     })
     .await;
     let (e, took) = send_err(&format!("http://{addr}"), short(), "/Bundle").await;
     assert_eq!(e.fault(), TransportFault::ReadTimeout, "{e}");
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert!(took < BOUNDED, "took {took:?}");
     let received = e.received().unwrap_or_else(|| panic!("no received part: {e}"));
     assert_eq!((received.status, received.bytes), (200, 15));
     let text = e.to_string();
@@ -119,11 +139,11 @@ async fn a_dribbling_body_meets_the_per_request_deadline() {
         }
     })
     .await;
-    let options = ClientOptions { deadline: Duration::from_secs(1), ..short() };
+    let options = ClientOptions { deadline: Duration::from_secs(1), ..roomy() };
     let (e, took) = send_err(&format!("http://{addr}"), options, "/Bundle").await;
     assert_eq!(e.fault(), TransportFault::ReadTimeout, "{e}");
     assert!(matches!(e, ClientError::Deadline { .. }), "{e}");
-    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(3), "took {took:?}");
+    assert!(took >= Duration::from_secs(1) && took < BOUNDED, "took {took:?}");
     let received = e.received().unwrap_or_else(|| panic!("no received part: {e}"));
     assert!(received.status == 200 && received.bytes >= 5 && received.bytes < 100, "{received:?}");
     assert!(e.to_string().contains("no complete response within the per-request deadline of 1 s; received HTTP 200"));
@@ -147,7 +167,7 @@ async fn error_statuses_are_exchanges_with_their_status_and_body() {
             .mount(&server)
             .await;
     }
-    let c = client(&server.uri(), short());
+    let c = client(&server.uri(), roomy());
     for (p, status, ct, body) in cases {
         let x = c.send(get(p)).await.unwrap_or_else(|e| panic!("{p}: {e}"));
         assert_eq!((x.response.status, x.response.body.as_str()), (status, body), "{p}");
@@ -187,7 +207,7 @@ async fn malformed_json_and_a_wrong_content_type_fail_the_checks_saying_so() {
         )
         .mount(&server)
         .await;
-    let c = client(&server.uri(), short());
+    let c = client(&server.uri(), roomy());
     let x = c.send(get("/malformed")).await.unwrap_or_else(|e| panic!("{e}"));
     let e = checks::empty_searchset(&x.response).err().unwrap_or_default();
     assert!(e.starts_with("expected a JSON body, got malformed JSON (EOF while parsing"), "{e}");
@@ -209,7 +229,7 @@ async fn a_body_over_the_limit_stops_with_the_bytes_read() {
         .respond_with(ResponseTemplate::new(200).set_body_raw(vec![b'y'; 1024 * 1024], "application/fhir+json"))
         .mount(&server)
         .await;
-    let (e, _) = send_err(&server.uri(), short(), "/big").await;
+    let (e, _) = send_err(&server.uri(), roomy(), "/big").await;
     assert_eq!(e.fault(), TransportFault::BodyTooLarge, "{e}");
     let received = e.received().unwrap_or_else(|| panic!("no received part: {e}"));
     assert_eq!(received.status, 200);
@@ -219,7 +239,7 @@ async fn a_body_over_the_limit_stops_with_the_bytes_read() {
     assert!(text.contains("larger than the limit of 1048576 bytes; stopped after"), "{text}");
     assert!(text.contains("Content-Length 3145728"), "{text}");
     // Exactly at the limit is fine.
-    let x = client(&server.uri(), short()).send(get("/small")).await.unwrap_or_else(|e| panic!("{e}"));
+    let x = client(&server.uri(), roomy()).send(get("/small")).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(x.response.body.len(), 1024 * 1024);
 }
 
@@ -240,7 +260,7 @@ async fn a_redirect_to_another_host_is_refused_and_never_followed() {
     Mock::given(path(format!("{BASE}/moved"))).respond_with(ResponseTemplate::new(200)).expect(0).mount(&target).await;
     let base = format!("{}{BASE}", target.uri());
 
-    let (e, _) = send_err(&base, short(), "/DocumentReference").await;
+    let (e, _) = send_err(&base, roomy(), "/DocumentReference").await;
     assert_eq!(e.fault(), TransportFault::RedirectRefused, "{e}");
     let text = e.to_string();
     assert!(
@@ -254,7 +274,7 @@ async fn a_redirect_to_another_host_is_refused_and_never_followed() {
     assert_eq!((exchange.response.status, exchange.response.header("location")), (302, Some(location.as_str())));
 
     // Same origin: recorded as it came, not followed either.
-    let x = client(&base, short()).send(get("/same")).await.unwrap_or_else(|e| panic!("{e}"));
+    let x = client(&base, roomy()).send(get("/same")).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(x.response.status, 307);
     let e = checks::status(&x.response, 200).err().unwrap_or_default();
     assert!(e.contains(&format!("Location {BASE}/moved")), "{e}");
@@ -266,9 +286,8 @@ async fn a_closed_port_is_unreachable() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
     drop(listener);
-    let (e, took) = send_err(&format!("http://{addr}"), short(), "/_ping").await;
+    let (e, _) = send_err(&format!("http://{addr}"), roomy(), "/_ping").await;
     assert_eq!(e.fault(), TransportFault::Unreachable, "{e}");
-    assert!(took < Duration::from_secs(2));
     assert!(e.to_string().starts_with(&format!("cannot reach http://{addr}/_ping: ")), "{e}");
     assert!(e.to_string().to_lowercase().contains("connection refused"), "{e}");
 }
@@ -298,11 +317,11 @@ async fn a_reset_or_early_close_is_connection_reset() {
     })
     .await;
     for addr in [reset, closed] {
-        let (e, _) = send_err(&format!("http://{addr}"), short(), "/Bundle").await;
+        let (e, _) = send_err(&format!("http://{addr}"), roomy(), "/Bundle").await;
         assert_eq!(e.fault(), TransportFault::ConnectionReset, "{e}");
         assert!(e.to_string().contains("the connection was reset or closed before the response came"), "{e}");
     }
-    let (e, _) = send_err(&format!("http://{cut}"), short(), "/Bundle").await;
+    let (e, _) = send_err(&format!("http://{cut}"), roomy(), "/Bundle").await;
     assert_eq!(e.fault(), TransportFault::ConnectionReset, "{e}");
     assert_eq!(e.received().map(|r| (r.status, r.bytes)), Some((200, 16)), "{e}");
     assert!(e.to_string().contains("reset or closed during the body after 16 bytes"), "{e}");
@@ -312,9 +331,8 @@ async fn a_reset_or_early_close_is_connection_reset() {
 async fn https_to_a_plain_http_server_is_a_tls_failure() {
     let server = MockServer::start().await;
     let https = server.uri().replace("http://", "https://");
-    let (e, took) = send_err(&https, short(), "/_ping").await;
+    let (e, _) = send_err(&https, roomy(), "/_ping").await;
     assert_eq!(e.fault(), TransportFault::Tls, "{e}");
-    assert!(took < Duration::from_secs(2));
     assert!(e.to_string().contains(": TLS failure: "), "{e}");
     assert!(e.to_string().ends_with("(the server does not speak TLS on this port)"), "{e}");
 }
@@ -336,7 +354,7 @@ async fn a_connection_that_is_never_accepted_is_a_connect_timeout() {
         ClientOptions { connect_timeout: Duration::from_millis(300), read_timeout: Duration::from_secs(5), ..short() };
     let (e, took) = send_err(&format!("http://{addr}"), options, "/_ping").await;
     assert_eq!(e.fault(), TransportFault::ConnectTimeout, "{e}");
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert!(took < BOUNDED, "took {took:?}");
     assert!(e.to_string().contains("could not connect within 300 ms (connect timeout)"), "{e}");
     drop((held, listener));
 }
@@ -347,7 +365,7 @@ async fn the_token_client_is_bounded_the_same_way() {
     use scr_assure::identity::rules::Form;
     let server = MockServer::start().await;
     Mock::given(path("/slow/oauth2/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{}").set_delay(Duration::from_secs(3)))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}").set_delay(HANG))
         .mount(&server)
         .await;
     Mock::given(path("/big/oauth2/token"))
@@ -367,25 +385,22 @@ async fn the_token_client_is_bounded_the_same_way() {
         Err(TokenError::Http(e)) => Some(e.fault()),
         _ => None,
     };
-    let tokens = |p: &str| {
-        TokenClient::with_options(&format!("{}/{p}/oauth2", server.uri()), &short()).unwrap_or_else(|e| panic!("{e}"))
+    let tokens = |p: &str, options: ClientOptions| {
+        TokenClient::with_options(&format!("{}/{p}/oauth2", server.uri()), &options).unwrap_or_else(|e| panic!("{e}"))
     };
     let start = Instant::now();
-    assert_eq!(fault(tokens("slow").post_form(&form).await), Some(TransportFault::ReadTimeout));
-    assert!(start.elapsed() < Duration::from_secs(2));
-    assert_eq!(fault(tokens("big").post_form(&form).await), Some(TransportFault::BodyTooLarge));
+    assert_eq!(fault(tokens("slow", short()).post_form(&form).await), Some(TransportFault::ReadTimeout));
+    assert!(start.elapsed() < BOUNDED);
+    assert_eq!(fault(tokens("big", roomy()).post_form(&form).await), Some(TransportFault::BodyTooLarge));
     // A redirect is not followed: the 307 comes back as an answer that is not a token.
-    let moved = tokens("moved").post_form(&form).await;
+    let moved = tokens("moved", roomy()).post_form(&form).await;
     assert!(matches!(moved, Err(TokenError::NotJson { status: 307, .. })), "{moved:?}");
 }
 
 #[tokio::test]
 async fn the_site_check_is_bounded_by_the_site_http_table() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
-        .mount(&server)
-        .await;
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(200).set_delay(HANG)).mount(&server).await;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let site = format!(
         r#"
@@ -415,7 +430,7 @@ deadline = 5
     assert_eq!(site.http.read_timeout, Duration::from_millis(300));
     let start = Instant::now();
     let items = scr_assure::config::check::run(&site, &Clock::system()).await;
-    assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
+    assert!(start.elapsed() < BOUNDED, "took {:?}", start.elapsed());
     for name in ["token-endpoint", "scr-endpoint"] {
         let item = items.iter().find(|i| i.name == name).unwrap_or_else(|| panic!("no {name} item"));
         let line = item.to_string();
@@ -440,10 +455,7 @@ fn the_run_command_refuses_bad_bounds_and_a_slow_target_is_unreachable_quickly()
     let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
     let server = runtime.block_on(async {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
-            .mount(&server)
-            .await;
+        Mock::given(method("GET")).respond_with(ResponseTemplate::new(200).set_delay(HANG)).mount(&server).await;
         server
     });
     let reports = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -458,7 +470,7 @@ fn the_run_command_refuses_bad_bounds_and_a_slow_target_is_unreachable_quickly()
         .unwrap_or_else(|e| panic!("{e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(start.elapsed() < Duration::from_secs(4), "took {:?}", start.elapsed());
+    assert!(start.elapsed() < BOUNDED, "took {:?}", start.elapsed());
     assert!(stderr.contains("the response headers never came (read timeout 300 ms"), "{stderr}");
 
     // The int target through a site whose [http] table bounds the run (no flag given).
@@ -498,7 +510,7 @@ timeout = 0.4
         .unwrap_or_else(|e| panic!("{e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(start.elapsed() < Duration::from_secs(4), "took {:?}", start.elapsed());
+    assert!(start.elapsed() < BOUNDED, "took {:?}", start.elapsed());
     assert!(stderr.contains("the response headers never came (read timeout 400 ms"), "{stderr}");
     drop(server);
 }
@@ -536,7 +548,7 @@ fn a_misbehaving_target_fails_the_step_saying_what_came() {
         let slow = MockServer::start().await;
         Mock::given(path(format!("{BASE}/_ping"))).respond_with(ResponseTemplate::new(200)).mount(&slow).await;
         Mock::given(path(format!("{BASE}/DocumentReference")))
-            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+            .respond_with(ResponseTemplate::new(200).set_delay(HANG))
             .mount(&slow)
             .await;
         (html, slow)
@@ -550,7 +562,7 @@ fn a_misbehaving_target_fails_the_step_saying_what_came() {
     let start = Instant::now();
     let (code, junit) = run_sandbox_scenario(&slow.uri(), &["--timeout", "0.3"]);
     assert_eq!(code, Some(1), "{junit}");
-    assert!(start.elapsed() < Duration::from_secs(4), "took {:?}", start.elapsed());
+    assert!(start.elapsed() < BOUNDED, "took {:?}", start.elapsed());
     assert!(junit.contains("/DocumentReference?patient="), "{junit}");
     assert!(junit.contains("the response headers never came (read timeout 300 ms after sending)"), "{junit}");
     drop((html, slow));

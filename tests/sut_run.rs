@@ -50,7 +50,7 @@ fn each_broken_action_fails_its_scenario_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     write_script(dir.path(), "silent.sh", "echo 'looking up the patient...'");
     write_script(dir.path(), "garbled.sh", "echo '{\"outcome\": \"displayed\",'");
-    write_script(dir.path(), "slow.sh", "sleep 30");
+    write_script(dir.path(), "slow.sh", "sleep 300");
     write_script(dir.path(), "not-executable.sh", "exit 0");
     #[cfg(unix)]
     {
@@ -59,7 +59,7 @@ fn each_broken_action_fails_its_scenario_with_a_clear_message() {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap_or_else(|e| panic!("{e}"));
     }
     let actions = format!(
-        "driver = \"command\"\naction_timeout = 1\n\n[actions]\n\
+        "driver = \"command\"\naction_timeout = 10\n\n[actions]\n\
          retrieve = [\"{d}/missing-program\", \"{{nhs_number}}\"]\n\
          retrieve_with_answer = [\"{d}/silent.sh\", \"{{nhs_number}}\", \"{{answer}}\"]\n\
          emergency_access = [\"{d}/slow.sh\", \"{{nhs_number}}\", \"{{reason}}\"]\n\
@@ -81,7 +81,7 @@ fn each_broken_action_fails_its_scenario_with_a_clear_message() {
     for expected in [
         "cannot start",                     // the missing program
         "printed no JSON object on stdout", // silent.sh
-        "did not finish within 1 s",        // slow.sh, killed
+        "did not finish within 10 s",       // slow.sh, killed (10 s: room for a loaded machine to start the others)
         "printed malformed JSON",           // garbled.sh
     ] {
         assert!(console.contains(expected), "the console says {expected:?}:\n{console}");
