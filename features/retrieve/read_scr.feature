@@ -30,6 +30,10 @@ Feature: Read the Summary Care Record
     When I read the SCR "{previous-scr:A}" for patient "A"
     Then the response status is 200
     And the response is an empty searchset Bundle
+    # A control read: the same service returns the document for the latest id, so the empty answer above
+    # was a decision about the id, not a service that answers every read with an empty Bundle.
+    When I read the current SCR for patient "A"
+    Then the response is the SCR document of patient "A"
 
   @SCRA-RET-007
   Scenario: The SCR id is case-sensitive
@@ -37,6 +41,8 @@ Feature: Read the Summary Care Record
     When I read the SCR "{scr-lower:A}" for patient "A"
     Then the response status is 200
     And the response is an empty searchset Bundle
+    When I read the current SCR for patient "A"
+    Then the response is the SCR document of patient "A"
 
   @SCRA-RET-007
   Scenario: An unknown SCR id returns an empty Bundle
@@ -44,6 +50,8 @@ Feature: Read the Summary Care Record
     When I read the SCR "{UUID}" for patient "A"
     Then the response status is 200
     And the response is an empty searchset Bundle
+    When I read the current SCR for patient "A"
+    Then the response is the SCR document of patient "A"
 
   @SCRA-RET-007
   Scenario: Another patient's SCR id returns an empty Bundle
@@ -52,13 +60,20 @@ Feature: Read the Summary Care Record
     When I read the SCR "{scr:B}" for patient "A"
     Then the response status is 200
     And the response is an empty searchset Bundle
+    When I read the current SCR for patient "B"
+    Then the response is the SCR document of patient "B"
 
   @SCRA-RET-007
   Scenario: Any SCR id for a patient without an SCR returns an empty Bundle
     Given a patient "A" with no SCR
+    And a patient "B" with an SCR
     When I read the SCR "{UUID}" for patient "A"
     Then the response status is 200
     And the response is an empty searchset Bundle
+    When I read the SCR "{scr:B}" for patient "A"
+    Then the response is an empty searchset Bundle
+    When I read the current SCR for patient "B"
+    Then the response is the SCR document of patient "B"
 
   @SCRA-RET-004
   Scenario: A patient who has opted out is refused the SCR document

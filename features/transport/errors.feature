@@ -10,13 +10,14 @@ Feature: Media types, methods, paths and mandatory headers
     When I send GET "<path>"
     Then the response status is <status>
     And the response Content-Type is "application/fhir+json"
+    And the response JSON at "<pointer>" is "<value>"
 
     Examples:
-      | case                | path                                                                                                                     | status |
-      | SCR id found        | /DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A}                                                    | 200    |
-      | SCR document        | /Bundle?composition.identifier={scr:A}&composition.subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A} | 200    |
-      | malformed parameter | /DocumentReference?patient={nhs:A}                                                                                       | 400    |
-      | unknown path        | /NotFound                                                                                                                | 404    |
+      | case                | path                                                                                                                     | status | pointer                                  | value            |
+      | SCR id found        | /DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A}                                                    | 200    | /entry/0/resource/masterIdentifier/value | {scr:A}          |
+      | SCR document        | /Bundle?composition.identifier={scr:A}&composition.subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A} | 200    | /entry/0/resource/identifier/value       | {scr:A}          |
+      | malformed parameter | /DocumentReference?patient={nhs:A}                                                                                       | 400    | /resourceType                            | OperationOutcome |
+      | unknown path        | /NotFound                                                                                                                | 404    | /resourceType                            | OperationOutcome |
 
   @SCRA-TRN-003
   Scenario: A refusal for lack of consent is application/fhir+json
