@@ -10,6 +10,7 @@ Feature: Read the Summary Care Record
     When I read the current SCR for patient "A"
     Then the response status is 200
     And the response is the SCR document of patient "A"
+    And the document holds what was uploaded for patient "A"
     And the response Content-Type is "application/fhir+json"
     And the response matches the snapshot "scr-document"
     # Not "a valid FHIR Bundle": the NHS document's Conditions carry no subject (a known NHS deviation).
@@ -22,6 +23,7 @@ Feature: Read the Summary Care Record
     When I read the current SCR for patient "A"
     Then the response status is 200
     And the response is the SCR document of patient "A"
+    And the document holds what was uploaded for patient "A"
 
   @SCRA-RET-007
   Scenario: An out-of-date SCR id returns an empty Bundle

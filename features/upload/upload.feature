@@ -17,6 +17,7 @@ Feature: Upload the GP Summary
     When I read the current SCR for patient "A"
     Then the response status is 200
     And the response is the SCR document of patient "A"
+    And the document holds what was uploaded for patient "A"
 
   @SCRA-UPL-001
   Scenario: A rejected upload leaves the latest SCR unchanged
@@ -39,6 +40,7 @@ Feature: Upload the GP Summary
     When I read the current SCR for patient "A"
     Then the response status is 200
     And the response is the SCR document of patient "A"
+    And the document holds what was uploaded for patient "A"
     When I read the SCR "{previous-scr:A}" for patient "A"
     Then the response status is 200
     And the response is an empty searchset Bundle
