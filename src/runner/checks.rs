@@ -490,6 +490,54 @@ pub fn holds_uploaded_content(r: &RecordedResponse, uploaded: &Value) -> Check {
     ))
 }
 
+/// A privacy alert the mock recorded (`GET /_admin/alerts`: its `alert`, `session_urid`) keeps the who, what
+/// and why of the AuditEvent this scenario sent: the patient, organisation and user agents, the SCR accessed,
+/// the notification and `recorded`, and a role and session role.
+pub fn recorded_alert_keeps(recorded: &Value, sent: &Value) -> Check {
+    let agent = |system: &str| {
+        sent["agent"].as_array().and_then(|agents| {
+            agents.iter().find(|a| a["who"]["identifier"]["system"].as_str().is_some_and(|s| s.ends_with(system)))
+        })
+    };
+    let agent_value = |system: &str| agent(system).and_then(|a| a["who"]["identifier"]["value"].as_str());
+    let notification = sent["extension"].as_array().and_then(|exts| {
+        exts.iter()
+            .find(|e| e["url"].as_str().is_some_and(|u| u.ends_with("Extension-SCR-NotificationMessage")))
+            .and_then(|e| e["valueString"].as_str())
+    });
+    let alert = &recorded["alert"];
+    let expected = [
+        ("nhs_number", agent_value("/nhs-number")),
+        ("ods_code", agent_value("/ods-organization-code")),
+        ("sds_user_id", agent_value("/sds-user-id")),
+        ("what", sent["entity"][0]["what"]["identifier"]["value"].as_str()),
+        ("notification", notification),
+        ("recorded", sent["recorded"].as_str()),
+        ("alert_type", sent["type"]["code"].as_str()),
+        ("alert_subtype", sent["subtype"][0]["code"].as_str()),
+    ];
+    let mut problems = Vec::new();
+    for (field, want) in expected {
+        let Some(want) = want else {
+            problems.push(format!("the alert sent has no {field} to compare"));
+            continue;
+        };
+        if alert[field].as_str() != Some(want) {
+            problems.push(format!("{field} {} (sent {want:?})", alert[field]));
+        }
+    }
+    for (what, value) in [("role", &alert["role"]), ("session URID", &recorded["session_urid"])] {
+        if value.as_str().is_none_or(str::is_empty) {
+            problems.push(format!("no {what}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("the recorded alert differs from the one sent: {}", problems.join("; ")))
+    }
+}
+
 /// How scenarios name a transport fault (`Then the request fails with a connection reset`); the fault itself
 /// is the client's classification ([`crate::client::ClientError::fault`]), the one place it is decided.
 pub fn describe_fault(fault: TransportFault) -> &'static str {
@@ -766,6 +814,26 @@ mod tests {
         assert!(e.contains("missing") && e.contains("s|1"), "{e}");
         assert!(holds_uploaded_content(&read(serde_json::json!([])), &upload).is_err());
         assert!(holds_uploaded_content(&same, &serde_json::json!({"entry": []})).is_err());
+    }
+
+    #[test]
+    fn a_recorded_alert_must_keep_what_was_sent() {
+        let sent: Value =
+            serde_json::from_str(&std::fs::read_to_string("fixtures/nhs/examples/AuditEvent.json").unwrap_or_default())
+                .unwrap_or_default();
+        let recorded = serde_json::json!({"session_urid": "555254242102", "alert": {
+            "nhs_number": "9000000009", "ods_code": "T10101", "sds_user_id": "T10101",
+            "what": "1C03CF4F-D404-4D76-B192-4F81727059F6", "role": "General Practitioner",
+            "notification": "Alert: Permission to view override 1C03CF4F-D404-4D76-B192-4F81727059F6",
+            "recorded": "2020-11-13T00:00:00+00:00", "alert_type": "1", "alert_subtype": "1"}});
+        assert_eq!(recorded_alert_keeps(&recorded, &sent), Ok(()));
+        let mut other = recorded.clone();
+        other["alert"]["what"] = Value::from("ANOTHER-SCR");
+        let e = recorded_alert_keeps(&other, &sent).err().unwrap_or_default();
+        assert!(e.contains("what \"ANOTHER-SCR\""), "{e}");
+        let mut anonymous = recorded;
+        anonymous["session_urid"] = Value::from("");
+        assert!(recorded_alert_keeps(&anonymous, &sent).is_err());
     }
 
     #[test]
