@@ -181,3 +181,16 @@ fn the_shipped_features_mark_what_only_the_mock_proves_and_declare_every_status_
         assert_eq!(r.mock_only, expected, "{}", r.id);
     }
 }
+
+#[test]
+fn the_requirements_command_marks_what_only_the_mock_proves() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scr-assure"))
+        .arg("requirements")
+        .output()
+        .expect("scr-assure requirements runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |id: &str| text.lines().find(|l| l.starts_with(&format!("{id} "))).unwrap_or_default().to_owned();
+    assert!(line("SCRA-IDN-012").contains("[proved only on the embedded mock]"), "{}", line("SCRA-IDN-012"));
+    assert!(!line("SCRA-RET-001").is_empty() && !line("SCRA-RET-001").contains("proved only"), "{text}");
+}

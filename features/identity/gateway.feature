@@ -36,18 +36,21 @@ Feature: The API gateway's access control in front of the SCR API
     And I hold an application-restricted token
     When I send GET "<path>"
     Then the response status is 200
+    And the response JSON at "<pointer>" is "{scr:A}"
 
     Examples:
-      | endpoint               | path                                                                                                                     |
-      | GET /DocumentReference | /DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A}                                                    |
-      | GET /Bundle            | /Bundle?composition.identifier={scr:A}&composition.subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A} |
+      | endpoint               | path                                                                                                                     | pointer                                  |
+      | GET /DocumentReference | /DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A}                                                    | /entry/0/resource/masterIdentifier/value |
+      | GET /Bundle            | /Bundle?composition.identifier={scr:A}&composition.subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A} | /entry/0/resource/identifier/value       |
 
   @SCRA-GTW-003
   Scenario: An application-restricted token may upload an SCR
     Given a patient "A" with no SCR
     And I hold an application-restricted token
-    When I send a valid upload for patient "A" to "/Bundle"
+    When I upload an SCR for patient "A"
     Then the response status is 201
+    When I request the SCR id for patient "A"
+    Then the response holds the SCR id of patient "A"
 
   @SCRA-GTW-004
   Scenario Outline: An application-restricted token may not set the permission nor raise an alert
@@ -83,6 +86,7 @@ Feature: The API gateway's access control in front of the SCR API
     And I hold a user-restricted token for persona "default-clinician" by combined authentication
     When I send a valid <kind> for patient "A" to "<path>"
     Then the response status is 201
+    And the mock's audit trail records the request as user "910000000001" in role "555254242102"
 
     Examples:
       | endpoint             | kind       | path            |
