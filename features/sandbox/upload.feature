@@ -3,7 +3,7 @@ Feature: Sandbox: upload the GP Summary
   body) and refuses any other patient with the no-consent 403. Validation still runs first, so an
   invalid Bundle answers 400 with the validation message for any patient (reference §6).
 
-  @sandbox @SCRA-SBX-005
+  @sandbox @SCRA-SBX-005 @status-only
   Scenario: A valid upload for the magic patient is accepted
     Given the sandbox patient "A" is "9000000009"
     When I upload an SCR for patient "A"
