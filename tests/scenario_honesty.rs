@@ -194,3 +194,23 @@ fn the_requirements_command_marks_what_only_the_mock_proves() {
     assert!(line("SCRA-IDN-012").contains("[proved only on the embedded mock]"), "{}", line("SCRA-IDN-012"));
     assert!(!line("SCRA-RET-001").is_empty() && !line("SCRA-RET-001").contains("proved only"), "{text}");
 }
+
+/// The features write the no-consent refusal as a literal; each copy is the NHS fixture's text.
+#[test]
+fn every_no_consent_literal_in_the_features_is_the_nhs_fixture_s() {
+    let nhs = fixture("uat/get_scr_id/no_consent/1-basic.response.json");
+    let expected = nhs["issue"][0]["details"]["text"].as_str().expect("the fixture's text").to_owned();
+    let mut copies = 0;
+    for file in requirements::feature_files(Path::new("features")).expect("features") {
+        let text = std::fs::read_to_string(&file).expect("a feature");
+        for (i, line) in text.lines().enumerate() {
+            let Some(rest) = line.split("\"forbidden\" with the text \"").nth(1) else { continue };
+            if !rest.starts_with("Code: 420") {
+                continue;
+            }
+            copies += 1;
+            assert_eq!(rest.strip_suffix('"'), Some(expected.as_str()), "{}:{}", file.display(), i + 1);
+        }
+    }
+    assert!(copies >= 10, "the no-consent scenarios write the text: {copies}");
+}

@@ -52,9 +52,11 @@ Feature: Set the patient's permission to view
     When I set permission to view "<code>" for patient "A"
     Then the response status is 201
     When I request the SCR id for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
     When I read the current SCR for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
 
     Examples:
       | code |
@@ -81,7 +83,8 @@ Feature: Set the patient's permission to view
     When I set permission to view "No" for patient "A"
     Then the response status is 201
     When I upload an SCR for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
 
   @SCRA-CON-002
   Scenario: A permission of Ask still allows uploads

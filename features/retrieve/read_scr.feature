@@ -82,7 +82,8 @@ Feature: Read the Summary Care Record
     Given a patient "A" with an SCR
     And patient "A" has permission to view "No"
     When I read the current SCR for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
 
   @SCRA-RET-008
   Scenario Outline: Malformed read parameters are rejected with the exact message

@@ -31,7 +31,8 @@ Feature: Sandbox: get the SCR id and read the SCR
   Scenario: Any other patient is refused the SCR id
     Given the sandbox patient "A" is "9000000033"
     When I request the SCR id for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
     And the response matches the snapshot "sandbox-no-consent"
 
   @sandbox @SCRA-SBX-003
@@ -76,7 +77,8 @@ Feature: Sandbox: get the SCR id and read the SCR
   Scenario: Any other patient is refused the SCR document
     Given the sandbox patient "A" is "9000000033"
     When I read the SCR "FA60BE64-1F34-11EB-A2A8-000C29A364EB" for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
 
   @sandbox @SCRA-SBX-003
   Scenario: Reading with an invalid id and an invalid NHS number is rejected

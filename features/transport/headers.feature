@@ -88,7 +88,8 @@ Feature: Request and correlation ids
     Given a patient "A" with an SCR
     And patient "A" has permission to view "No"
     When I request the SCR id for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
     And the response header "X-Request-ID" echoes the request
     And the response header "X-Correlation-ID" echoes the request
 
