@@ -33,7 +33,22 @@ pub struct Requirement {
     /// The official SCAL id, only where it is publicly known (MSCA-SCR-103/104/105).
     #[serde(default)]
     pub scal: Option<String>,
+    /// Why the scenarios of this requirement tagged `@status-only` can observe no more than a status (and an
+    /// empty body): a service that ignored its input would pass them, and this says why nothing stronger can
+    /// be asserted portably. `tests/dummy_service.rs` holds the suite to exactly these scenarios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_only: Option<String>,
+    /// Every scenario that proves this requirement needs the embedded mock ([`needs_the_mock`]): the evidence
+    /// proves the harness and the mock's reproduction of the NHS rule, never the NHS service itself. Not read
+    /// from the catalogue: set by [`Catalogue::mark_mock_only`] from the features.
+    #[serde(skip)]
+    pub mock_only: bool,
 }
+
+/// The tag of a scenario whose outcome only a status can show (its requirement's `status_only` says why).
+pub const STATUS_ONLY_TAG: &str = "status-only";
+/// The tag of a scenario that needs the embedded mock (its admin routes, its clock, its identity service).
+pub const MOCK_ONLY_TAG: &str = "mock-only";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,6 +118,27 @@ impl Catalogue {
     pub fn get(&self, id: &str) -> Option<&Requirement> {
         self.requirements.iter().find(|r| r.id == id)
     }
+
+    /// Sets each requirement's `mock_only` from every scenario of the features (not only a run's selection).
+    pub fn mark_mock_only(&mut self, scenarios: &[ScenarioInfo]) {
+        for r in &mut self.requirements {
+            r.mock_only = proved_only_on_mock(&r.id, scenarios);
+        }
+    }
+}
+
+/// Whether a scenario can run only on the embedded mock: `@mock-only` (it arranges or reads state through
+/// `/_admin`, moves the virtual clock, or needs the mock identity service and CIS2 personas) or
+/// `@open-access` (the backend without its gateway, which no NHS environment exposes). Client scenarios
+/// (`@client`) are not counted: what they prove is the supplier's system, with the mock as the instrument.
+pub fn needs_the_mock(scenario: &ScenarioInfo) -> bool {
+    scenario.has_tag(MOCK_ONLY_TAG) || scenario.has_tag("open-access")
+}
+
+/// A requirement at least one scenario proves, every one of which needs the embedded mock ([`needs_the_mock`]).
+pub fn proved_only_on_mock(id: &str, scenarios: &[ScenarioInfo]) -> bool {
+    let mut proving = scenarios.iter().filter(|sc| sc.has_tag(id)).peekable();
+    proving.peek().is_some() && proving.all(needs_the_mock)
 }
 
 /// A runnable scenario as written: each Examples row of an Outline is one.
@@ -329,6 +365,20 @@ pub fn check(catalogue: &Catalogue, scenarios: &[ScenarioInfo]) -> Vec<Problem> 
                 message: format!("scenario '{}' carries no requirement tag (e.g. @SCRA-RET-001)", sc.name),
             });
         }
+        if sc.has_tag(STATUS_ONLY_TAG)
+            && !sc.requirement_ids().iter().any(|id| catalogue.get(id).is_some_and(|r| r.status_only.is_some()))
+        {
+            problems.push(Problem {
+                file: sc.file.clone(),
+                line: sc.line,
+                message: format!(
+                    "scenario '{}' is tagged @{STATUS_ONLY_TAG} but none of its requirements says why a status is all \
+                     that can be observed (a `status_only` reason in {})",
+                    sc.name,
+                    catalogue.path.display()
+                ),
+            });
+        }
         for id in ids {
             if catalogue.get(id).is_none() {
                 problems.push(Problem {
@@ -395,6 +445,40 @@ scal = "MSCA-SCR-103"
             line,
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
         }
+    }
+
+    #[test]
+    fn requirements_proved_only_by_mock_scenarios_are_marked() {
+        let mut cat = catalogue();
+        let scs = [
+            scenario(1, &["SCRA-RET-001", "mock-only"]),
+            scenario(2, &["SCRA-RET-001", "open-access"]),
+            scenario(3, &["SCRA-ALR-103", "mock-only"]),
+            scenario(4, &["SCRA-ALR-103"]),
+        ];
+        cat.mark_mock_only(&scs);
+        assert!(cat.requirements[0].mock_only, "RET-001 runs only on the mock");
+        assert!(!cat.requirements[1].mock_only, "ALR-103 has a portable scenario");
+        assert!(!proved_only_on_mock("SCRA-XXX-1", &scs), "a requirement nothing proves is not 'mock-only'");
+        cat.mark_mock_only(&scs[1..]);
+        assert!(cat.requirements[0].mock_only && !cat.requirements[1].mock_only);
+    }
+
+    #[test]
+    fn a_status_only_scenario_needs_a_reason_in_the_catalogue() {
+        let mut cat = catalogue();
+        let scs = [scenario(1, &["SCRA-RET-001", "status-only"]), scenario(2, &["SCRA-ALR-103"])];
+        let problems = check(&cat, &scs);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].to_string().starts_with("features/x.feature:1:"), "{}", problems[0]);
+        assert!(problems[0].message.contains("status_only"), "{}", problems[0]);
+        cat.requirements[0].status_only = Some("no read operation".into());
+        assert!(check(&cat, &scs).is_empty());
+        let text = "[[requirement]]\nid=\"A-1\"\ntitle=\"\"\nbehaviour=\"\"\nsource=\"\"\nstatus_only=\"why\"\n";
+        let parsed = Catalogue::parse(Path::new("r.toml"), text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.requirements[0].status_only.as_deref(), Some("why"));
+        let smuggled = "[[requirement]]\nid=\"A-1\"\ntitle=\"\"\nbehaviour=\"\"\nsource=\"\"\nmock_only=true\n";
+        assert!(Catalogue::parse(Path::new("r.toml"), smuggled).is_err(), "mock_only is computed, never declared");
     }
 
     #[test]

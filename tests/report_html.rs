@@ -148,6 +148,7 @@ fn evidence() -> Evidence {
     };
     let requirements = vec![
         RequirementRow {
+            mock_only: false,
             id: "SCRA-RET-001".into(),
             title: "The SCR id of a patient is retrievable".into(),
             behaviour: "GET DocumentReference returns a Bundle".into(),
@@ -157,6 +158,7 @@ fn evidence() -> Evidence {
             scenarios: proving("SCRA-RET-001"),
         },
         RequirementRow {
+            mock_only: false,
             id: "SCRA-RET-002".into(),
             title: "Errors are <OperationOutcome>s".into(),
             behaviour: String::new(),
@@ -166,6 +168,7 @@ fn evidence() -> Evidence {
             scenarios: proving("SCRA-RET-002"),
         },
         RequirementRow {
+            mock_only: false,
             id: "SCRA-RET-003".into(),
             title: "Not in this run".into(),
             behaviour: String::new(),

@@ -6,7 +6,7 @@ Feature: Privacy alerts for access without permission
   SCAL requirements MSCA-SCR-103, -104 and -105. The pairs 1/5, 2/4 and 2/6 are refused, as are
   unknown types and subtypes (reference §4.5, §7, §12).
 
-  @SCRA-ALR-001
+  @SCRA-ALR-001 @status-only
   Scenario Outline: A self-claimed legitimate relationship alert is accepted for each permitted reason
     Given a patient "A" with an SCR
     When I raise a privacy alert of type "1" and subtype "<subtype>" for patient "A"
@@ -21,7 +21,7 @@ Feature: Privacy alerts for access without permission
       | 4       | Self-Claim Emergency Access        |
       | 6       | Other                              |
 
-  @SCRA-ALR-002
+  @SCRA-ALR-002 @status-only
   Scenario: An emergency access alert is accepted
     Given a patient "A" with an SCR
     And patient "A" has permission to view "Ask"
@@ -29,7 +29,7 @@ Feature: Privacy alerts for access without permission
     Then the response status is 201
     And the response body is empty
 
-  @SCRA-ALR-003
+  @SCRA-ALR-003 @status-only
   Scenario Outline: A legal-reason access alert is accepted for each legal reason
     Given a patient "A" with an SCR
     When I raise a privacy alert of type "2" and subtype "<subtype>" for patient "A"

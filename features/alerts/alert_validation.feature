@@ -71,7 +71,7 @@ Feature: Validation of the privacy alert
       | user agent without role              | remove /agent[sds-user-id]/role                                                                                                                          | 400    | Expecting at least one 'role' for 'agent' entry with system https://fhir.nhs.uk/Id/sds-user-id                                        |
       | user agent with an empty role        | set /agent[sds-user-id]/role = [{}]                                                                                                                      | 400    | Expecting at least one non empty 'role' for 'agent' entry with system https://fhir.nhs.uk/Id/sds-user-id                              |
 
-  @SCRA-ALR-007
+  @SCRA-ALR-007 @status-only
   Scenario: A user role given as a coding instead of text is accepted
     Given a patient "A" with no SCR
     When I raise a privacy alert for patient "A" with the change "set /agent[sds-user-id]/role = [{"coding":[{"system":"https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode","code":"R8000"}]}]"
@@ -90,7 +90,7 @@ Feature: Validation of the privacy alert
       | empty outcomeDesc     | set /outcomeDesc = ""         | 400    | [element="outcomeDesc"] Invalid attribute value "": Attribute value must not be empty ("") |
       | another resource type | set /resourceType = "Patient" | 400    | Incorrect resource type found, expected "AuditEvent" but found "Patient"                   |
 
-  @SCRA-ALR-008
+  @SCRA-ALR-008 @status-only
   Scenario Outline: The optional free text and source may be left out
     Given a patient "A" with no SCR
     When I raise a privacy alert for patient "A" with the change "<change>"

@@ -5,21 +5,26 @@ Feature: Set the patient's permission to view
   them and are shown on the SCR id. The Parameters body, the NHS number, the session role and the
   Authorization header are all checked, each with an exact message (reference §4.4, §7).
 
+  # The read that follows shows the code was taken, not merely answered 201: Yes and Ask appear on the
+  # SCR id, No refuses the read (reference §4.1, §7).
   @SCRA-CON-001
   Scenario Outline: Each permission code is accepted in any letter case
     Given a patient "A" with an SCR
     When I set permission to view "<code>" for patient "A"
     Then the response status is 201
     And the response body is empty
+    When I request the SCR id for patient "A"
+    Then the response status is <read status>
+    And the response JSON at "<pointer>" is "<value>"
 
     Examples:
-      | code |
-      | Yes  |
-      | No   |
-      | Ask  |
-      | yes  |
-      | NO   |
-      | aSk  |
+      | code | read status | pointer                                          | value     |
+      | Yes  | 200         | /entry/0/resource/securityLabel/0/coding/0/code | Yes       |
+      | No   | 403         | /issue/0/code                                    | forbidden |
+      | Ask  | 200         | /entry/0/resource/securityLabel/0/coding/0/code | Ask       |
+      | yes  | 200         | /entry/0/resource/securityLabel/0/coding/0/code | Yes       |
+      | NO   | 403         | /issue/0/code                                    | forbidden |
+      | aSk  | 200         | /entry/0/resource/securityLabel/0/coding/0/code | Ask       |
 
   @SCRA-CON-002
   Scenario Outline: A permission of Yes or Ask is shown on the SCR id and the SCR can be read
@@ -47,9 +52,11 @@ Feature: Set the patient's permission to view
     When I set permission to view "<code>" for patient "A"
     Then the response status is 201
     When I request the SCR id for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
     When I read the current SCR for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
 
     Examples:
       | code |
@@ -76,7 +83,8 @@ Feature: Set the patient's permission to view
     When I set permission to view "No" for patient "A"
     Then the response status is 201
     When I upload an SCR for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
 
   @SCRA-CON-002
   Scenario: A permission of Ask still allows uploads
@@ -86,6 +94,10 @@ Feature: Set the patient's permission to view
     When I upload an SCR for patient "A"
     Then the response status is 201
     And the response body is empty
+    When I request the SCR id for patient "A"
+    Then the response status is 200
+    And the response holds the SCR id of patient "A"
+    And the response shows permission to view "Ask"
 
   @SCRA-CON-003
   Scenario Outline: A malformed Parameters body is rejected with the exact message

@@ -21,7 +21,13 @@ Feature: Safe re-sends of an upload after a gateway timeout
     When I request the SCR id for patient "A"
     Then the response holds the SCR id of patient "A"
     When I re-send the upload for patient "A" with a new X-Request-ID
-    Then the response is Spine's duplicate-event NACK for the SCR of patient "A"
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text:
+      """
+      Spine processing finished with errors:
+      - 400: Invalid Request
+      - 30134: [PSIS-30134] - Duplicate event with eventId {scr:A} and nhsNumber {nhs:A}.
+      """
     And the mock holds 1 SCR for patient "A"
 
   @SCRA-FLT-007 @mock-only

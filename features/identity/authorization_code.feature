@@ -21,17 +21,19 @@ Feature: User-restricted access by CIS2 combined authentication (authorization c
       | default-clinician |
       | aal2              |
 
+  # The roles are written here, not read from the persona file the mock serves: default-clinician's are the
+  # NHS sandbox user's (fixtures/nhs/sandbox/userInfo.json), the others those of fixtures/identity/personas.toml.
   @SCRA-IDN-013
   Scenario Outline: The userinfo of a combined-authentication token lists the user's roles
     Given I hold a user-restricted token for persona "<persona>" by combined authentication
-    Then the userinfo response lists the roles of persona "<persona>"
+    Then the userinfo response lists the roles "<roles>"
 
     Examples:
-      | persona           |
-      | single-role       |
-      | multi-role        |
-      | selected-role     |
-      | default-clinician |
+      | persona           | roles                                    |
+      | single-role       | 787807430100                             |
+      | multi-role        | 656014452101, 656014453102               |
+      | selected-role     | 656014454103, 656014455104               |
+      | default-clinician | 555254240100, 555254242102, 555254241101 |
 
   @SCRA-IDN-012 @mock-only
   Scenario Outline: The authorize request is checked before the user signs in

@@ -36,18 +36,21 @@ Feature: The API gateway's access control in front of the SCR API
     And I hold an application-restricted token
     When I send GET "<path>"
     Then the response status is 200
+    And the response JSON at "<pointer>" is "{scr:A}"
 
     Examples:
-      | endpoint               | path                                                                                                                     |
-      | GET /DocumentReference | /DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A}                                                    |
-      | GET /Bundle            | /Bundle?composition.identifier={scr:A}&composition.subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A} |
+      | endpoint               | path                                                                                                                     | pointer                                  |
+      | GET /DocumentReference | /DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A}                                                    | /entry/0/resource/masterIdentifier/value |
+      | GET /Bundle            | /Bundle?composition.identifier={scr:A}&composition.subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A} | /entry/0/resource/identifier/value       |
 
   @SCRA-GTW-003
   Scenario: An application-restricted token may upload an SCR
     Given a patient "A" with no SCR
     And I hold an application-restricted token
-    When I send a valid upload for patient "A" to "/Bundle"
+    When I upload an SCR for patient "A"
     Then the response status is 201
+    When I request the SCR id for patient "A"
+    Then the response holds the SCR id of patient "A"
 
   @SCRA-GTW-004
   Scenario Outline: An application-restricted token may not set the permission nor raise an alert
@@ -83,6 +86,7 @@ Feature: The API gateway's access control in front of the SCR API
     And I hold a user-restricted token for persona "default-clinician" by combined authentication
     When I send a valid <kind> for patient "A" to "<path>"
     Then the response status is 201
+    And the mock's audit trail records the request as user "910000000001" in role "555254242102"
 
     Examples:
       | endpoint             | kind       | path            |
@@ -106,14 +110,15 @@ Feature: The API gateway's access control in front of the SCR API
     When I request the SCR id for patient "A"
     Then the response status is 200
     And the response holds the SCR id of patient "A"
+    And the mock's audit trail records the request as user "<user>" in role "<role>"
 
     Examples:
-      | case                                     | persona           | auth     | urid           |
-      | one of several roles named by header     | default-clinician | combined | "555254240100" |
-      | another of several roles named by header | default-clinician | combined | "555254241101" |
-      | the only role, no header                 | single-role       | combined | absent         |
-      | selected_roleid, combined, no header     | selected-role     | combined | absent         |
-      | selected_roleid, separate, no header     | selected-role     | separate | absent         |
+      | case                                     | persona           | auth     | urid           | user         | role         |
+      | one of several roles named by header     | default-clinician | combined | "555254240100" | 910000000001 | 555254240100 |
+      | another of several roles named by header | default-clinician | combined | "555254241101" | 910000000001 | 555254241101 |
+      | the only role, no header                 | single-role       | combined | absent         | 787807429512 | 787807430100 |
+      | selected_roleid, combined, no header     | selected-role     | combined | absent         | 656005750107 | 656014454103 |
+      | selected_roleid, separate, no header     | selected-role     | separate | absent         | 656005750107 | 656014454103 |
 
   @SCRA-GTW-006 @mock-only
   Scenario Outline: A role that cannot be resolved is refused by the UserRoleService
@@ -140,3 +145,4 @@ Feature: The API gateway's access control in front of the SCR API
     And the request header "NHSD-Session-URID" is absent
     When I set permission to view "Ask" for patient "A"
     Then the response status is 201
+    And the mock's audit trail records the request as user "787807429512" in role "787807430100"

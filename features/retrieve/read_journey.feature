@@ -14,3 +14,4 @@ Feature: The SCR read journey
     When I read the current SCR for patient "A"
     Then the response status is 200
     And the response is the SCR document of patient "A"
+    And the document holds what was uploaded for patient "A"

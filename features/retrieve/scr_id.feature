@@ -51,7 +51,8 @@ Feature: Get the latest SCR id and the permission to view
     Given a patient "A" with an SCR
     And patient "A" has permission to view "No"
     When I request the SCR id for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
     And the response matches the snapshot "no-consent"
     And the response is a valid FHIR OperationOutcome
     And the response conforms to the SCR error response

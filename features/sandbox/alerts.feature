@@ -3,7 +3,7 @@ Feature: Sandbox: privacy alerts and open access
   checks no access token: an invalid or absent Authorization header is ignored by every endpoint except
   $setPermission, which only needs the header to be present (reference §1, §6).
 
-  @sandbox @SCRA-SBX-007
+  @sandbox @SCRA-SBX-007 @status-only
   Scenario Outline: A valid privacy alert is accepted
     Given the sandbox patient "A" is "<nhs number>"
     And the SCR id "FA60BE64-1F34-11EB-A2A8-000C29A364EB" for patient "A"
@@ -34,7 +34,7 @@ Feature: Sandbox: privacy alerts and open access
     Then the response status is 200
     And the response holds the SCR id of patient "A"
 
-  @sandbox @SCRA-SBX-008
+  @sandbox @SCRA-SBX-008 @status-only
   Scenario Outline: A privacy alert is accepted whatever the Authorization header
     Given the sandbox patient "A" is "9000000009"
     And the request header "Authorization" is "<authorization>"
@@ -46,7 +46,7 @@ Feature: Sandbox: privacy alerts and open access
       | invalid_token |
       | Bearer 1      |
 
-  @sandbox @SCRA-SBX-008
+  @sandbox @SCRA-SBX-008 @status-only
   Scenario: A privacy alert is accepted without an Authorization header
     Given the sandbox patient "A" is "9000000009"
     And the request header "Authorization" is absent

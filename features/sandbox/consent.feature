@@ -4,7 +4,7 @@ Feature: Sandbox: set the permission to view
   Spine PSIS-35160 error for any other NHS number, and — because the backend reads the bearer token
   for the job-role lookup — a 400 when the Authorization header is missing (reference §4.4, §6).
 
-  @sandbox @SCRA-SBX-006
+  @sandbox @SCRA-SBX-006 @status-only
   Scenario Outline: The magic patient's permission can be set with a canned role
     Given the sandbox patient "A" is "9000000009"
     And the request header "NHSD-Session-URID" is "<urid>"

@@ -31,7 +31,8 @@ Feature: Sandbox: get the SCR id and read the SCR
   Scenario: Any other patient is refused the SCR id
     Given the sandbox patient "A" is "9000000033"
     When I request the SCR id for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
     And the response matches the snapshot "sandbox-no-consent"
 
   @sandbox @SCRA-SBX-003
@@ -58,6 +59,9 @@ Feature: Sandbox: get the SCR id and read the SCR
     When I read the SCR "{scr-lower:A}" for patient "A"
     Then the response status is 200
     And the response is an empty searchset Bundle
+    # A control read: the canned id itself returns the document, so the empty answer was about the id.
+    When I read the current SCR for patient "A"
+    Then the response JSON at "/entry/0/resource/resourceType" is "Composition"
 
   @sandbox @SCRA-SBX-004
   Scenario: Any other SCR id for the magic patient returns an empty Bundle
@@ -65,13 +69,16 @@ Feature: Sandbox: get the SCR id and read the SCR
     When I read the SCR "29B2BAEB-E2E7-4B08-B30E-55C0F90CABDF" for patient "A"
     Then the response status is 200
     And the response is an empty searchset Bundle
+    When I read the SCR "FA60BE64-1F34-11EB-A2A8-000C29A364EB" for patient "A"
+    Then the response JSON at "/entry/0/resource/resourceType" is "Composition"
 
   # ⚠ DISCREPANCY (reference §6): spec table "200 Empty Bundle"; sandbox code: 403 no-consent stub.
   @sandbox @SCRA-SBX-002
   Scenario: Any other patient is refused the SCR document
     Given the sandbox patient "A" is "9000000033"
     When I read the SCR "FA60BE64-1F34-11EB-A2A8-000C29A364EB" for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
 
   @sandbox @SCRA-SBX-003
   Scenario: Reading with an invalid id and an invalid NHS number is rejected

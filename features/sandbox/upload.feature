@@ -3,7 +3,7 @@ Feature: Sandbox: upload the GP Summary
   body) and refuses any other patient with the no-consent 403. Validation still runs first, so an
   invalid Bundle answers 400 with the validation message for any patient (reference §6).
 
-  @sandbox @SCRA-SBX-005
+  @sandbox @SCRA-SBX-005 @status-only
   Scenario: A valid upload for the magic patient is accepted
     Given the sandbox patient "A" is "9000000009"
     When I upload an SCR for patient "A"
@@ -14,7 +14,8 @@ Feature: Sandbox: upload the GP Summary
   Scenario Outline: A valid upload for any other patient is refused
     Given the sandbox patient "A" is "<nhs number>"
     When I upload an SCR for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
 
     Examples:
       | nhs number | source             |

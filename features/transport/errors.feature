@@ -10,20 +10,22 @@ Feature: Media types, methods, paths and mandatory headers
     When I send GET "<path>"
     Then the response status is <status>
     And the response Content-Type is "application/fhir+json"
+    And the response JSON at "<pointer>" is "<value>"
 
     Examples:
-      | case                | path                                                                                                                     | status |
-      | SCR id found        | /DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A}                                                    | 200    |
-      | SCR document        | /Bundle?composition.identifier={scr:A}&composition.subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A} | 200    |
-      | malformed parameter | /DocumentReference?patient={nhs:A}                                                                                       | 400    |
-      | unknown path        | /NotFound                                                                                                                | 404    |
+      | case                | path                                                                                                                     | status | pointer                                  | value            |
+      | SCR id found        | /DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A}                                                    | 200    | /entry/0/resource/masterIdentifier/value | {scr:A}          |
+      | SCR document        | /Bundle?composition.identifier={scr:A}&composition.subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A} | 200    | /entry/0/resource/identifier/value       | {scr:A}          |
+      | malformed parameter | /DocumentReference?patient={nhs:A}                                                                                       | 400    | /resourceType                            | OperationOutcome |
+      | unknown path        | /NotFound                                                                                                                | 404    | /resourceType                            | OperationOutcome |
 
   @SCRA-TRN-003
   Scenario: A refusal for lack of consent is application/fhir+json
     Given a patient "A" with an SCR
     And patient "A" has permission to view "No"
     When I request the SCR id for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
     And the response Content-Type is "application/fhir+json"
 
   @SCRA-TRN-003

@@ -49,11 +49,12 @@ Feature: Request and correlation ids
 
   @SCRA-TRN-001 @SCRA-TRN-002
   Scenario Outline: UUIDs of any version and either case are accepted and echoed
-    Given a patient "A" with no SCR
+    Given a patient "A" with an SCR
     And the request header "X-Request-ID" is "<id>"
     And the request header "X-Correlation-ID" is "<id>"
     When I request the SCR id for patient "A"
     Then the response status is 200
+    And the response holds the SCR id of patient "A"
     And the response header "X-Request-ID" is "<id>"
     And the response header "X-Correlation-ID" is "<id>"
 
@@ -70,6 +71,7 @@ Feature: Request and correlation ids
     Given a patient "A" with an SCR
     When I request the SCR id for patient "A"
     Then the response status is 200
+    And the response holds the SCR id of patient "A"
     And the response header "X-Request-ID" echoes the request
     And the response header "X-Correlation-ID" echoes the request
 
@@ -86,7 +88,8 @@ Feature: Request and correlation ids
     Given a patient "A" with an SCR
     And patient "A" has permission to view "No"
     When I request the SCR id for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
     And the response header "X-Request-ID" echoes the request
     And the response header "X-Correlation-ID" echoes the request
 
@@ -97,6 +100,8 @@ Feature: Request and correlation ids
     Then the response status is 201
     And the response header "X-Request-ID" echoes the request
     And the response header "X-Correlation-ID" echoes the request
+    When I request the SCR id for patient "A"
+    Then the response holds the SCR id of patient "A"
 
   @SCRA-TRN-002
   Scenario Outline: A missing id is generated as an upper-case UUID

@@ -17,6 +17,7 @@ Feature: Upload the GP Summary
     When I read the current SCR for patient "A"
     Then the response status is 200
     And the response is the SCR document of patient "A"
+    And the document holds what was uploaded for patient "A"
 
   @SCRA-UPL-001
   Scenario: A rejected upload leaves the latest SCR unchanged
@@ -39,6 +40,7 @@ Feature: Upload the GP Summary
     When I read the current SCR for patient "A"
     Then the response status is 200
     And the response is the SCR document of patient "A"
+    And the document holds what was uploaded for patient "A"
     When I read the SCR "{previous-scr:A}" for patient "A"
     Then the response status is 200
     And the response is an empty searchset Bundle
@@ -48,7 +50,8 @@ Feature: Upload the GP Summary
     Given a patient "A" with an SCR
     And patient "A" has permission to view "No"
     When I upload an SCR for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
 
   @SCRA-UPL-007
   Scenario: An invalid upload for a patient who has opted out gets the validation error, not 403
@@ -64,7 +67,8 @@ Feature: Upload the GP Summary
     Given a patient "A" with no SCR
     And patient "A" has permission to view "No"
     When I upload an SCR for patient "A"
-    Then the response is the no-consent OperationOutcome
+    Then the response status is 403
+    And the response is an OperationOutcome "forbidden" with the text "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource"
 
   # The backend's own answer: behind the gateway, a user with several roles and no NHSD-Session-URID is
   # refused by the UserRoleService first (§10.8), so this runs without a gateway in front.

@@ -477,7 +477,7 @@ impl StopSignal {
 }
 
 fn print_requirements(args: &CatalogueArgs) -> anyhow::Result<u8> {
-    let catalogue = match Catalogue::load(&catalogue_path(args)) {
+    let mut catalogue = match Catalogue::load(&catalogue_path(args)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -491,9 +491,11 @@ fn print_requirements(args: &CatalogueArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
     };
+    catalogue.mark_mock_only(&scenarios);
     for (req, proving) in requirements::matrix(&catalogue, &scenarios) {
         let scal = req.scal.as_deref().map(|s| format!(" [SCAL {s}]")).unwrap_or_default();
-        say!("{} {}{} — {} ({} scenarios)", req.id, req.title, scal, req.source, proving.len());
+        let mock_only = if req.mock_only { " [proved only on the embedded mock]" } else { "" };
+        say!("{} {}{}{mock_only} — {} ({} scenarios)", req.id, req.title, scal, req.source, proving.len());
         let mut seen = std::collections::BTreeSet::new();
         for sc in proving {
             if seen.insert((sc.file.clone(), sc.name.clone())) {

@@ -298,6 +298,7 @@ pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&Sc
                 behaviour: req.behaviour.clone(),
                 source: req.source.clone(),
                 scal: req.scal.clone(),
+                mock_only: req.mock_only,
                 verdict: combine(scenarios.iter().map(|s| s.2)),
                 scenarios,
             }
@@ -355,9 +356,15 @@ pub fn traceability_csv(evidence: &Evidence) -> Result<Vec<u8>, ReportError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let name = |v: Verdict| format!("{v:?}").to_lowercase();
     let req_rows = |w: &mut csv::Writer<Vec<u8>>, prefix: &[String], r: &RequirementRow| -> Result<(), csv::Error> {
-        let base: Vec<String> =
-            [r.id.clone(), r.scal.clone().unwrap_or_default(), r.title.clone(), r.source.clone(), name(r.verdict)]
-                .into();
+        let base: Vec<String> = [
+            r.id.clone(),
+            r.scal.clone().unwrap_or_default(),
+            r.title.clone(),
+            r.source.clone(),
+            r.mock_only.to_string(),
+            name(r.verdict),
+        ]
+        .into();
         if r.scenarios.is_empty() {
             let mut row = prefix.to_vec();
             row.extend(base.iter().cloned());
@@ -377,6 +384,7 @@ pub fn traceability_csv(evidence: &Evidence) -> Result<Vec<u8>, ReportError> {
         "official_scal_id",
         "title",
         "source",
+        "proved_only_on_mock",
         "requirement_verdict",
         "scenario_location",
         "scenario",

@@ -473,6 +473,13 @@ fn requirement_row(out: &mut String, r: &RequirementRow, anchors: &Anchors) {
     if !r.behaviour.is_empty() {
         let _ = write!(out, "<div class=\"small\">{}</div>", escape(&r.behaviour));
     }
+    if r.mock_only {
+        out.push_str(
+            "<div class=\"small mock-only\"><strong>Proved only on the embedded mock</strong>: every scenario of this \
+             requirement needs the mock (its admin routes, clock or identity service), so its evidence shows the \
+             mock reproduces the NHS rule, never that an NHS environment does.</div>",
+        );
+    }
     let _ = write!(out, "</td><td>{}</td><td>{}</td><td>", escape(&r.source), badge(r.verdict));
     if r.scenarios.is_empty() {
         out.push_str("<span class=\"none\">no scenario in this run</span>");
@@ -1141,6 +1148,7 @@ mod tests {
             },
             requirements: vec![
                 RequirementRow {
+                    mock_only: false,
                     id: "SCRA-ALR-001".into(),
                     title: "Allergies \"are\" <shown>".into(),
                     behaviour: "The system shows allergies".into(),
@@ -1157,6 +1165,7 @@ mod tests {
                     ],
                 },
                 RequirementRow {
+                    mock_only: true,
                     id: "SCRA-ALR-002".into(),
                     title: "Not run".into(),
                     behaviour: String::new(),
@@ -1218,6 +1227,7 @@ mod tests {
         assert_eq!(attr(&html, "data-flaky").as_deref(), Some("1"));
         assert_eq!(attr(&html, "data-verdict").as_deref(), Some("failed"));
         assert_eq!(html.matches("class=\"scenario\"").count(), e.summary.total);
+        assert_eq!(html.matches("Proved only on the embedded mock").count(), 1, "only ALR-002 is mock-only");
         assert_eq!(html.matches("class=\"scenario\" id=\"scenario-").count(), 3);
         assert_eq!(html.matches("data-verdict=\"failed\" data-location").count(), 1);
         assert_eq!(html.matches("<tr class=\"requirement\"").count(), 2);

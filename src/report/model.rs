@@ -279,6 +279,9 @@ pub struct RequirementRow {
     pub behaviour: String,
     pub source: String,
     pub scal: Option<String>,
+    /// Every scenario proving it needs the embedded mock (`requirements::needs_the_mock`): the evidence proves
+    /// the harness and the mock's reproduction of the rule, not the NHS service.
+    pub mock_only: bool,
     pub verdict: Verdict,
     /// (location, scenario name, verdict)
     pub scenarios: Vec<(String, String, Verdict)>,

@@ -1,14 +1,41 @@
 //! What the Then steps assert, as plain functions over a recorded response, so that unit tests reach them.
 //! Each returns `Err` with a message that says what was expected and what came back.
+//!
+//! No expectation here comes from the code that produces the answer: the mock answers with `scr::texts`, so
+//! an exact NHS text a check compares against is a literal below, copied from an NHS artefact (cited), and
+//! `tests/scenario_honesty.rs` holds each literal to that artefact and to `scr::texts` — a drift on either
+//! side fails there, not silently in both. The same test refuses a new `texts::` in the steps or here.
 
 use serde_json::Value;
 
 use crate::client::{RecordedResponse, TransportFault};
-use crate::scr::codes::{
-    ACS_PERMISSION_SYSTEM, BASE_PATH, GP_SUMMARY_CODE, GP_SUMMARY_DISPLAY_RETURNED, NHS_NUMBER_SYSTEM, SCR_UUID_SYSTEM,
-};
+use crate::scr::codes::{ACS_PERMISSION_SYSTEM, BASE_PATH, GP_SUMMARY_CODE, NHS_NUMBER_SYSTEM, SCR_UUID_SYSTEM};
 use crate::scr::outcome::first_issue;
-use crate::scr::texts;
+
+/// Spine's refusal when ACS forbids access (PSIS-420/30418, with the double space in "control  which"), as in
+/// `fixtures/nhs/uat/get_scr_id/no_consent/1-basic.response.json` (`details.text`).
+pub const NO_CONSENT_TEXT: &str = "Code: 420, Display: Business condition related to access control  which prevents the action being performed by PSIS;Code: 30418, Display: [PSIS-30418] - ACF does not permit access to resource";
+
+/// The live proxy's catch-all diagnostics around its Message ID, from
+/// `summary-care-record-api/proxies/live/apiproxy/policies/AssignMessage.Errors.Default.xml`
+/// (`scr.error.diagnostics`: `… (Message ID: {messageid})`).
+pub const UNKNOWN_ERROR_DIAGNOSTICS_BEFORE_ID: &str = "An unknown error occurred processing this request. Contact us for assistance diagnosing this issue: https://digital.nhs.uk/developer/help-and-support. (Message ID: ";
+pub const UNKNOWN_ERROR_DIAGNOSTICS_AFTER_ID: &str = ")";
+
+/// The display the NHS backend gives the GP Summary type on the SCR id (with its leading space), as in
+/// `fixtures/nhs/uat/get_scr_id/success/1-basic.response.json` (`type.coding[0].display`).
+pub const GP_SUMMARY_DISPLAY_AS_RETURNED: &str = " General Practice Summary";
+
+/// Spine's PSIS-30134 NACK of an upload whose event id it already holds, as the adaptor reports a Spine NACK:
+/// `Spine processing finished with errors:` then one `- code: display` line per error (reference §4.3;
+/// `ScrTest.whenSpinePollingReturnedErrorsThenExpect400`), the 30134 display as in the specification's example
+/// (`summary-care-record-api/specification/summary-care-record.yaml`, POST /Bundle 400).
+pub fn duplicate_event_text(scr_id: &str, nhs_number: &str) -> String {
+    format!(
+        "Spine processing finished with errors:\n- 400: Invalid Request\n- 30134: [PSIS-30134] - Duplicate event with \
+         eventId {scr_id} and nhsNumber {nhs_number}."
+    )
+}
 
 pub type Check = Result<(), String>;
 
@@ -117,7 +144,7 @@ pub fn operation_outcome(r: &RecordedResponse, code: &str, severity: &str, text:
 
 pub fn no_consent(r: &RecordedResponse, mode: CodeMatch) -> Check {
     status(r, 403)?;
-    operation_outcome(r, "forbidden", "error", texts::NO_CONSENT, mode)
+    operation_outcome(r, "forbidden", "error", NO_CONSENT_TEXT, mode)
 }
 
 pub fn empty_body(r: &RecordedResponse) -> Check {
@@ -200,7 +227,7 @@ pub fn holds_scr_id(r: &RecordedResponse, nhs: &str, scr_id: &str) -> Check {
     expect(doc["status"] == "current", "expected status current")?;
     expect(
         doc["type"]["coding"][0]["code"] == GP_SUMMARY_CODE
-            && doc["type"]["coding"][0]["display"] == GP_SUMMARY_DISPLAY_RETURNED,
+            && doc["type"]["coding"][0]["display"] == GP_SUMMARY_DISPLAY_AS_RETURNED,
         "expected type 196981000000101 with the display ' General Practice Summary' (leading space)",
     )?;
     let url = doc["content"][0]["attachment"]["url"].as_str().unwrap_or("");
@@ -337,22 +364,22 @@ pub fn unknown_error(r: &RecordedResponse, status_code: u16) -> Check {
     gateway_outcome(r, status_code, "unknown", "UNKNOWN_ERROR", "Unknown Error", None)?;
     let b = body_json(r)?;
     let diagnostics = b["issue"][0]["diagnostics"].as_str().unwrap_or("");
-    let expected = texts::apigee_unknown_error_diagnostics("");
-    let prefix = expected.trim_end_matches(')');
-    match diagnostics.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(')')) {
+    match diagnostics
+        .strip_prefix(UNKNOWN_ERROR_DIAGNOSTICS_BEFORE_ID)
+        .and_then(|rest| rest.strip_suffix(UNKNOWN_ERROR_DIAGNOSTICS_AFTER_ID))
+    {
         Some(message_id) if !message_id.trim().is_empty() => Ok(()),
-        _ => Err(format!("diagnostics {diagnostics:?} is not {:?} with a Message ID", expected)),
+        _ => Err(format!(
+            "diagnostics {diagnostics:?} is not {:?} with a Message ID",
+            format!("{UNKNOWN_ERROR_DIAGNOSTICS_BEFORE_ID}{UNKNOWN_ERROR_DIAGNOSTICS_AFTER_ID}")
+        )),
     }
 }
 
 /// Spine's NACK of an upload whose event id (SCR id) it already holds (reference §4.3).
 pub fn duplicate_event(r: &RecordedResponse, scr_id: &str, nhs_number: &str, mode: CodeMatch) -> Check {
     status(r, 400)?;
-    let text = texts::spine_processing_errors(&[
-        ("400", "Invalid Request"),
-        ("30134", &texts::duplicate_event(scr_id, nhs_number)),
-    ]);
-    operation_outcome(r, "value", "error", &text, mode)
+    operation_outcome(r, "value", "error", &duplicate_event_text(scr_id, nhs_number), mode)
 }
 
 /// The body contains a text (for answers that are not JSON, such as an HTML error page).
@@ -374,6 +401,140 @@ pub fn latest_statuses(statuses: &[u16], n: usize, expected: u16) -> Check {
         Ok(())
     } else {
         Err(format!("expected the last {n} responses to have status {expected}, got {latest:?}"))
+    }
+}
+
+/// A list the scenario writes as `a, b, c` (spaces around the commas ignored; empty items dropped).
+pub fn word_list(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|w| !w.is_empty()).map(str::to_owned).collect()
+}
+
+/// A `/oauth2/userinfo` answer (status and JSON) lists exactly these `person_roleid`s, in this order, in
+/// `nhsid_nrbac_roles`.
+pub fn userinfo_roles(status: u16, body: &Value, expected: &[String]) -> Check {
+    if status != 200 {
+        return Err(format!("userinfo answered {status}: {}", abbreviate(&body.to_string())));
+    }
+    let got: Vec<&str> = body["nhsid_nrbac_roles"]
+        .as_array()
+        .map(|roles| roles.iter().filter_map(|r| r["person_roleid"].as_str()).collect())
+        .unwrap_or_default();
+    if got == expected {
+        Ok(())
+    } else {
+        Err(format!("userinfo lists the roles {got:?}, expected {expected:?}"))
+    }
+}
+
+/// The mock's audit entry for the request that carried `request_id` (`X-Request-ID`) names `user` and `role`
+/// (the `NHSD-Session-URID` the request carried, or the role the gateway resolved when it carried none).
+pub fn audited_as(entries: &Value, request_id: &str, user: &str, role: &str) -> Check {
+    let all = entries.as_array().ok_or("the audit trail is not a JSON array")?;
+    let entry = all
+        .iter()
+        .rev()
+        .find(|e| e["request_id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(request_id)))
+        .ok_or_else(|| format!("the audit trail has no entry for X-Request-ID {request_id}"))?;
+    let (got_user, got_role) = (entry["who"].as_str(), entry["role"].as_str());
+    if (got_user, got_role) == (Some(user), Some(role)) {
+        Ok(())
+    } else {
+        Err(format!("the audit entry names user {got_user:?} in role {got_role:?}, expected {user:?} in role {role:?}"))
+    }
+}
+
+/// What a document's clinical content is, for comparing an upload with the document read back: each resource
+/// that carries a `code` (Condition, Observation, AllergyIntolerance …) as its type and its codings
+/// (`system|code`), sorted. Structural resources (Practitioner, Encounter, Organization …) are mapped through
+/// HL7 v3 and back by the NHS backend and are not compared.
+pub fn clinical_content(resources: &[&Value]) -> Vec<String> {
+    let mut out: Vec<String> = resources
+        .iter()
+        .filter_map(|r| {
+            let codings = r["code"]["coding"].as_array()?;
+            let mut codes: Vec<String> = codings
+                .iter()
+                .map(|c| format!("{}|{}", c["system"].as_str().unwrap_or(""), c["code"].as_str().unwrap_or("")))
+                .collect();
+            codes.sort();
+            Some(format!("{} {}", r["resourceType"].as_str().unwrap_or("?"), codes.join(" ")))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The document read back (a searchset Bundle) holds the clinical content of the uploaded Bundle: the same
+/// coded resources, each as often.
+pub fn holds_uploaded_content(r: &RecordedResponse, uploaded: &Value) -> Check {
+    let b = body_json(r)?;
+    let resources = |bundle: &Value| -> Vec<Value> {
+        bundle["entry"].as_array().map(|es| es.iter().map(|e| e["resource"].clone()).collect()).unwrap_or_default()
+    };
+    let (read, sent) = (resources(&b), resources(uploaded));
+    let expected = clinical_content(&sent.iter().collect::<Vec<_>>());
+    if expected.is_empty() {
+        return Err("the upload holds no coded resource to compare".into());
+    }
+    let got = clinical_content(&read.iter().collect::<Vec<_>>());
+    if got == expected {
+        return Ok(());
+    }
+    let missing: Vec<&String> = expected.iter().filter(|e| !got.contains(e)).collect();
+    let extra: Vec<&String> = got.iter().filter(|g| !expected.contains(g)).collect();
+    Err(format!(
+        "the document read back does not hold what was uploaded: {} coded resources uploaded, {} read back; \
+         missing {missing:?}; not uploaded {extra:?}",
+        expected.len(),
+        got.len()
+    ))
+}
+
+/// A privacy alert the mock recorded (`GET /_admin/alerts`: its `alert`, `session_urid`) keeps the who, what
+/// and why of the AuditEvent this scenario sent: the patient, organisation and user agents, the SCR accessed,
+/// the notification and `recorded`, and a role and session role.
+pub fn recorded_alert_keeps(recorded: &Value, sent: &Value) -> Check {
+    let agent = |system: &str| {
+        sent["agent"].as_array().and_then(|agents| {
+            agents.iter().find(|a| a["who"]["identifier"]["system"].as_str().is_some_and(|s| s.ends_with(system)))
+        })
+    };
+    let agent_value = |system: &str| agent(system).and_then(|a| a["who"]["identifier"]["value"].as_str());
+    let notification = sent["extension"].as_array().and_then(|exts| {
+        exts.iter()
+            .find(|e| e["url"].as_str().is_some_and(|u| u.ends_with("Extension-SCR-NotificationMessage")))
+            .and_then(|e| e["valueString"].as_str())
+    });
+    let alert = &recorded["alert"];
+    let expected = [
+        ("nhs_number", agent_value("/nhs-number")),
+        ("ods_code", agent_value("/ods-organization-code")),
+        ("sds_user_id", agent_value("/sds-user-id")),
+        ("what", sent["entity"][0]["what"]["identifier"]["value"].as_str()),
+        ("notification", notification),
+        ("recorded", sent["recorded"].as_str()),
+        ("alert_type", sent["type"]["code"].as_str()),
+        ("alert_subtype", sent["subtype"][0]["code"].as_str()),
+    ];
+    let mut problems = Vec::new();
+    for (field, want) in expected {
+        let Some(want) = want else {
+            problems.push(format!("the alert sent has no {field} to compare"));
+            continue;
+        };
+        if alert[field].as_str() != Some(want) {
+            problems.push(format!("{field} {} (sent {want:?})", alert[field]));
+        }
+    }
+    for (what, value) in [("role", &alert["role"]), ("session URID", &recorded["session_urid"])] {
+        if value.as_str().is_none_or(str::is_empty) {
+            problems.push(format!("no {what}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("the recorded alert differs from the one sent: {}", problems.join("; ")))
     }
 }
 
@@ -500,9 +661,9 @@ mod tests {
             headers: vec![("content-type".into(), "application/json".into())],
             body: b,
         };
-        assert!(unknown_error(&json(body(&texts::apigee_unknown_error_diagnostics("rrt-1-b"))), 429).is_ok());
-        assert!(unknown_error(&json(body(&texts::apigee_unknown_error_diagnostics("rrt-1-b"))), 500).is_err());
-        assert!(unknown_error(&json(body(&texts::apigee_unknown_error_diagnostics(""))), 429).is_err());
+        assert!(unknown_error(&json(body(&format!("{UNKNOWN_ERROR_DIAGNOSTICS_BEFORE_ID}rrt-1-b)"))), 429).is_ok());
+        assert!(unknown_error(&json(body(&format!("{UNKNOWN_ERROR_DIAGNOSTICS_BEFORE_ID}rrt-1-b)"))), 500).is_err());
+        assert!(unknown_error(&json(body(&format!("{UNKNOWN_ERROR_DIAGNOSTICS_BEFORE_ID})"))), 429).is_err());
         assert!(unknown_error(&json(body("An unknown server-side error occurred")), 429).is_err());
         assert!(latest_statuses(&[201, 200, 200], 2, 200).is_ok());
         assert!(body_contains(&response(503, "<h1>503 Service</h1>"), "503 Service").is_ok());
@@ -610,6 +771,69 @@ mod tests {
         r.headers.push(("location".into(), "https://elsewhere.example/x".into()));
         let e = status(&r, 200).err().unwrap_or_default();
         assert_eq!(e, "expected HTTP 200, got 302 (HTTP 302, Content-Type text/html, Location https://elsewhere.example/x, empty body)");
+    }
+
+    #[test]
+    fn userinfo_roles_are_compared_with_the_scenario_s_list_in_order() {
+        let body = serde_json::json!({"nhsid_nrbac_roles": [{"person_roleid": "1"}, {"person_roleid": "2"}]});
+        assert_eq!(word_list(" 1, 2 ,"), vec!["1".to_owned(), "2".to_owned()]);
+        assert!(userinfo_roles(200, &body, &word_list("1, 2")).is_ok());
+        assert!(userinfo_roles(200, &body, &word_list("2, 1")).is_err());
+        assert!(userinfo_roles(200, &body, &word_list("1")).is_err());
+        assert!(userinfo_roles(401, &body, &word_list("1, 2")).is_err());
+    }
+
+    #[test]
+    fn the_audit_entry_of_a_request_names_its_user_and_role() {
+        let trail = serde_json::json!([
+            {"request_id": "AAA", "who": "u1", "role": "r1"},
+            {"request_id": "bbb", "who": "u2", "role": "r2"}
+        ]);
+        assert!(audited_as(&trail, "BBB", "u2", "r2").is_ok());
+        assert!(audited_as(&trail, "aaa", "u1", "r2").err().unwrap_or_default().contains("\"r1\""));
+        assert!(audited_as(&trail, "ccc", "u1", "r1").err().unwrap_or_default().contains("no entry"));
+    }
+
+    #[test]
+    fn a_document_must_hold_the_coded_resources_uploaded() {
+        let upload = serde_json::json!({"entry": [
+            {"resource": {"resourceType": "Composition"}},
+            {"resource": {"resourceType": "Condition", "code": {"coding": [{"system": "s", "code": "1"}]}}},
+            {"resource": {"resourceType": "Observation", "code": {"coding": [{"system": "s", "code": "2"}]}}}
+        ]});
+        let read = |entries: serde_json::Value| response(200, &serde_json::json!({"entry": entries}).to_string());
+        let same = read(serde_json::json!([
+            {"resource": {"resourceType": "Observation", "id": "x", "code": {"coding": [{"system": "s", "code": "2"}]}}},
+            {"resource": {"resourceType": "Condition", "code": {"coding": [{"system": "s", "code": "1"}]}}}
+        ]));
+        assert!(holds_uploaded_content(&same, &upload).is_ok());
+        let canned = read(serde_json::json!([
+            {"resource": {"resourceType": "Condition", "code": {"coding": [{"system": "s", "code": "9"}]}}}
+        ]));
+        let e = holds_uploaded_content(&canned, &upload).err().unwrap_or_default();
+        assert!(e.contains("missing") && e.contains("s|1"), "{e}");
+        assert!(holds_uploaded_content(&read(serde_json::json!([])), &upload).is_err());
+        assert!(holds_uploaded_content(&same, &serde_json::json!({"entry": []})).is_err());
+    }
+
+    #[test]
+    fn a_recorded_alert_must_keep_what_was_sent() {
+        let sent: Value =
+            serde_json::from_str(&std::fs::read_to_string("fixtures/nhs/examples/AuditEvent.json").unwrap_or_default())
+                .unwrap_or_default();
+        let recorded = serde_json::json!({"session_urid": "555254242102", "alert": {
+            "nhs_number": "9000000009", "ods_code": "T10101", "sds_user_id": "T10101",
+            "what": "1C03CF4F-D404-4D76-B192-4F81727059F6", "role": "General Practitioner",
+            "notification": "Alert: Permission to view override 1C03CF4F-D404-4D76-B192-4F81727059F6",
+            "recorded": "2020-11-13T00:00:00+00:00", "alert_type": "1", "alert_subtype": "1"}});
+        assert_eq!(recorded_alert_keeps(&recorded, &sent), Ok(()));
+        let mut other = recorded.clone();
+        other["alert"]["what"] = Value::from("ANOTHER-SCR");
+        let e = recorded_alert_keeps(&other, &sent).err().unwrap_or_default();
+        assert!(e.contains("what \"ANOTHER-SCR\""), "{e}");
+        let mut anonymous = recorded;
+        anonymous["session_urid"] = Value::from("");
+        assert!(recorded_alert_keeps(&anonymous, &sent).is_err());
     }
 
     #[test]

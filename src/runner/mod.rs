@@ -535,8 +535,9 @@ async fn run_with(
     cancel: impl std::future::Future<Output = Interruption>,
 ) -> Result<RunOutcome, RunError> {
     guard_urls(&opts)?;
-    let catalogue = Catalogue::load(&opts.requirements)?;
+    let mut catalogue = Catalogue::load(&opts.requirements)?;
     let all = requirements::scan_features(&opts.features)?;
+    catalogue.mark_mock_only(&all);
     let problems = requirements::check(&catalogue, &all);
     if !problems.is_empty() {
         return Err(RunError::Features(problems));

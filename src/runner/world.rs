@@ -64,6 +64,8 @@ pub struct Patient {
     pub scr: Option<String>,
     /// The id before the latest upload.
     pub previous_scr: Option<String>,
+    /// The body of the latest upload this scenario saw accepted (201), for comparing with the document read back.
+    pub uploaded: Option<Value>,
 }
 
 static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {

@@ -61,16 +61,16 @@ async fn alert_recorded(world: &mut ScrWorld, alias: String, alert_type: String,
             "no alert of type {alert_type}/{subtype} recorded for patient {alias}; recorded: {alerts:?}"
         )));
     };
-    // who, what and why must all be kept
-    for field in ["sds_user_id", "ods_code", "what", "notification", "role"] {
-        if found["alert"][field].as_str().is_none_or(str::is_empty) {
-            return Err(StepFailure(format!("the recorded alert lacks '{field}': {found}")));
-        }
-    }
-    if found["session_urid"].as_str().is_none_or(str::is_empty) {
-        return Err(StepFailure(format!("the recorded alert lacks the session URID: {found}")));
-    }
-    Ok(())
+    // who, what and why must all be kept: as this scenario sent them in its latest accepted alert
+    let sent = world
+        .exchanges
+        .iter()
+        .rev()
+        .find(|x| x.request.method == "POST" && x.request.url.ends_with("/AuditEvent") && x.response.status == 201)
+        .and_then(|x| x.request.body.as_deref())
+        .ok_or("this scenario sent no alert that was accepted")?;
+    let sent: Value = serde_json::from_str(sent).map_err(|e| StepFailure(format!("the alert sent: {e}")))?;
+    crate::runner::checks::recorded_alert_keeps(found, &sent).map_err(StepFailure)
 }
 
 #[then(regex = r#"^the mock has recorded no privacy alert for patient "([^"]+)"$"#)]

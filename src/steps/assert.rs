@@ -36,6 +36,16 @@ async fn outcome_with_severity(world: &mut ScrWorld, code: String, severity: Str
     check(checks::operation_outcome(&world.last()?.response, &code, &severity, &text, code_match(world)))
 }
 
+/// The text as a doc string, for texts of several lines (Spine's NACKs); placeholders substituted.
+#[then(regex = r#"^the response is an OperationOutcome "([^"]+)" with the text:$"#)]
+async fn outcome_with_doc_string(world: &mut ScrWorld, code: String, step: &cucumber::gherkin::Step) -> StepResult {
+    let text = step.docstring.as_deref().ok_or("this step needs the text as a doc string")?;
+    // The parser keeps the line breaks around the doc string's content; the text is what lies between them.
+    let text = text.strip_prefix('\n').unwrap_or(text);
+    let text = world.substitute(text.strip_suffix('\n').unwrap_or(text))?;
+    check(checks::operation_outcome(&world.last()?.response, &code, "error", &text, code_match(world)))
+}
+
 #[then("the response is the no-consent OperationOutcome")]
 async fn no_consent(world: &mut ScrWorld) -> StepResult {
     check(checks::no_consent(&world.last()?.response, code_match(world)))
@@ -98,6 +108,16 @@ async fn scr_document(world: &mut ScrWorld, alias: String) -> StepResult {
     let last = world.last()?;
     let base_url = last.request.url.split("/Bundle?").next().unwrap_or("").to_owned();
     check(checks::scr_document(&last.response, &base_url, &nhs, &scr))
+}
+
+#[then(regex = r#"^the document holds what was uploaded for patient "([^"]+)"$"#)]
+async fn holds_uploaded(world: &mut ScrWorld, alias: String) -> StepResult {
+    let uploaded = world
+        .patient(&alias)?
+        .uploaded
+        .clone()
+        .ok_or_else(|| StepFailure(format!("no upload for patient {alias} was accepted in this scenario")))?;
+    check(checks::holds_uploaded_content(&world.last()?.response, &uploaded))
 }
 
 #[then(regex = r#"^the response JSON at "([^"]*)" is "(.*)"$"#)]

@@ -162,6 +162,7 @@ async fn resend_upload(world: &mut ScrWorld, alias: String, which: String) -> St
         if let Some(id) = super::upload::composition_identifier(&parsed) {
             world.set_scr(&alias, id)?;
         }
+        world.patient(&alias)?.uploaded = Some(parsed);
     }
     Ok(())
 }

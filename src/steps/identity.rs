@@ -436,6 +436,19 @@ async fn grants_refresh(world: &mut ScrWorld, seconds: String, count: String) ->
     string_member(&t.raw, "refresh_count", &count)
 }
 
+/// Mock-only: the audit trail's entry for the latest request (found by its X-Request-ID) names the user the
+/// gateway verified and the role it used — the header's, or the one it resolved when the request sent none.
+#[then(regex = r#"^the mock's audit trail records the request as user "([^"]*)" in role "([^"]*)"$"#)]
+async fn audited_as(world: &mut ScrWorld, user: String, role: String) -> StepResult {
+    let request_id = world
+        .last()?
+        .sent_header(crate::runner::world::X_REQUEST_ID)
+        .ok_or("the latest request carried no X-Request-ID to find its audit entry by")?
+        .to_owned();
+    let trail = world.admin_get("/audit").await?;
+    checks::audited_as(&trail, &request_id, &user, &role).map_err(StepFailure)
+}
+
 #[then(regex = r#"^the response is the gateway's access-denied OperationOutcome "(.*)"$"#)]
 async fn gateway_denied(world: &mut ScrWorld, display: String) -> StepResult {
     checks::gateway_outcome(&world.last()?.response, 401, "forbidden", "ACCESS_DENIED", &display, None)
@@ -456,29 +469,13 @@ async fn gateway_catch_all(
         .map_err(StepFailure)
 }
 
-#[then(regex = r#"^the userinfo response lists the roles of persona "([^"]+)"$"#)]
-async fn userinfo_roles(world: &mut ScrWorld, persona: String) -> StepResult {
+/// The roles are the scenario's own words (copied from the persona's CIS2 record), never read from the persona
+/// file the mock serves them from.
+#[then(regex = r#"^the userinfo response lists the roles "([^"]*)"$"#)]
+async fn userinfo_roles(world: &mut ScrWorld, roles: String) -> StepResult {
     if world.userinfo.is_none() {
         request_userinfo(world).await?;
     }
     let (status, body) = world.userinfo.clone().ok_or("no userinfo")?;
-    if status != 200 {
-        return Err(StepFailure(format!("userinfo answered {status}: {body}")));
-    }
-    let auth = auth(world)?;
-    let expected: Vec<String> = auth
-        .cis2
-        .as_ref()
-        .and_then(|c| c.personas.get(&persona))
-        .map(|p| p.roles.iter().map(|r| r.person_roleid.clone()).collect())
-        .ok_or_else(|| StepFailure(format!("unknown persona '{persona}'")))?;
-    let got: Vec<String> = body["nhsid_nrbac_roles"]
-        .as_array()
-        .map(|roles| roles.iter().filter_map(|r| r["person_roleid"].as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    if got == expected {
-        Ok(())
-    } else {
-        Err(StepFailure(format!("userinfo roles {got:?}, expected {expected:?}")))
-    }
+    checks::userinfo_roles(status, &body, &checks::word_list(&roles)).map_err(StepFailure)
 }

@@ -25,6 +25,7 @@ pub(crate) async fn post_upload(world: &mut ScrWorld, alias: &str, body: Value) 
         if let Some(id) = composition_identifier(&body) {
             world.set_scr(alias, id)?;
         }
+        world.patient(alias)?.uploaded = Some(body);
     }
     Ok(())
 }
