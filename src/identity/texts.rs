@@ -250,6 +250,13 @@ impl OAuthError {
         )
     }
 
+    /// `GET /oauth2/userinfo` without a bearer token: `OAuthV2.VerifyAccessToken` faults, no named FaultRule of
+    /// `proxies/live/apiproxy/proxies/default.xml` matches, and its `DefaultFaultRule` sets the body of
+    /// `AssignMessage.CatchallErrorMessage`; the status stays the fault's 401 (the policy sets none: **derived**).
+    pub fn userinfo_without_token() -> Self {
+        Self { status: 401, ..Self::unknown_error() }
+    }
+
     /// The §10.1 row `n` (1–21), for tables and documentation.
     pub fn client_assertion_row(n: u8) -> Option<Self> {
         let e = match n {

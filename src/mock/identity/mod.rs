@@ -683,7 +683,7 @@ impl IdentityService {
             .map(str::trim)
             .filter(|t| !t.is_empty());
         let Some(token) = token else {
-            return access_token_fault("Invalid access token", "oauth.v2.InvalidAccessToken");
+            return error_response(&OAuthError::userinfo_without_token());
         };
         let Some(grant) = self.store.introspect(token) else {
             return access_token_fault("Invalid Access Token", "keymanagement.service.invalid_access_token");
