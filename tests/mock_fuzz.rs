@@ -342,11 +342,12 @@ const ACCEPT_SERVED: [&str; 4] = [FHIR_JSON, "*/*", "application/fhir+json; char
 
 impl SentIds {
     fn of(headers: &HeaderMap) -> Self {
-        let first =
-            |name: &str| headers.get(name).map(|v| trim_ows(v.as_bytes()).to_vec()).filter(|v| !v.is_empty());
+        let first = |name: &str| headers.get(name).map(|v| trim_ows(v.as_bytes()).to_vec()).filter(|v| !v.is_empty());
         let served = |v: &HeaderValue| {
             v.to_str().is_ok_and(|text| {
-                text.split(',').map(str::trim).all(|t| t.is_empty() || ACCEPT_SERVED.contains(&t.to_ascii_lowercase().as_str()))
+                text.split(',')
+                    .map(str::trim)
+                    .all(|t| t.is_empty() || ACCEPT_SERVED.contains(&t.to_ascii_lowercase().as_str()))
             })
         };
         Self {
@@ -367,7 +368,12 @@ fn check_not_acceptable(reply: &Reply, lane: Lane, head: bool) -> Result<Layer, 
             if !head {
                 let body = reply.json()?;
                 prop_assert_eq!(&body["issue"][0]["code"], "exception", "{}: {}", what, body);
-                prop_assert_eq!(&body["issue"][0]["details"]["text"], "Could not find acceptable representation", "{}", what);
+                prop_assert_eq!(
+                    &body["issue"][0]["details"]["text"],
+                    "Could not find acceptable representation",
+                    "{}",
+                    what
+                );
             }
             Ok(Layer::Backend)
         }
@@ -375,7 +381,13 @@ fn check_not_acceptable(reply: &Reply, lane: Lane, head: bool) -> Result<Layer, 
             prop_assert_eq!(lane, Lane::Gateway, "{}: a catch-all without the live proxy", what);
             if !head {
                 let body = reply.json()?;
-                prop_assert_eq!(&body["issue"][0]["details"]["coding"][0]["code"], "UNKNOWN_ERROR", "{}: {}", what, body);
+                prop_assert_eq!(
+                    &body["issue"][0]["details"]["coding"][0]["code"],
+                    "UNKNOWN_ERROR",
+                    "{}: {}",
+                    what,
+                    body
+                );
             }
             Ok(Layer::Gateway)
         }
@@ -1393,7 +1405,8 @@ fn any_path_gets_no_5xx_and_the_answer_of_the_layer_it_reaches() {
             lane != Lane::Sandbox && ["/oauth2/", "/mock-cis2/", "/mock-apps/"].iter().any(|p| routed.starts_with(p));
         let ping = ["/_ping", "/healthcheck"].iter().any(|p| routed == format!("/summary-care-record/FHIR/R4{p}"));
         // The proxy's status endpoint: an empty text/plain 401 without its key (SCRA-EDG-006).
-        let status = routed == "/summary-care-record/FHIR/R4/_status" && (method == Method::GET || method == Method::HEAD);
+        let status =
+            routed == "/summary-care-record/FHIR/R4/_status" && (method == Method::GET || method == Method::HEAD);
         if identity && routed.starts_with("/oauth2/") {
             check_oauth_reply(&reply, &routed, &method)?;
         } else if identity || (ping && reply.status == 200) || status {

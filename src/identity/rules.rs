@@ -169,9 +169,10 @@ fn js_string_to_number(s: &str) -> f64 {
         return 0.0;
     }
     let radix = |prefix: &[&str], radix: u32| {
-        prefix.iter().find_map(|p| t.strip_prefix(p)).map(|digits| {
-            u128::from_str_radix(digits, radix).map_or(f64::NAN, |n| n as f64)
-        })
+        prefix
+            .iter()
+            .find_map(|p| t.strip_prefix(p))
+            .map(|digits| u128::from_str_radix(digits, radix).map_or(f64::NAN, |n| n as f64))
     };
     if let Some(n) = radix(&["0x", "0X"], 16).or_else(|| radix(&["0o", "0O"], 8)).or_else(|| radix(&["0b", "0B"], 2)) {
         return n;

@@ -534,18 +534,17 @@ pub fn accepts_fhir_json(headers: &HeaderMap) -> bool {
         }
     }
     ranges.is_empty()
-        || ranges.iter().any(|(t, s)| {
-            t == "*" || (t == "application" && (s == "*" || s == "fhir+json" || s == "*+json"))
-        })
+        || ranges
+            .iter()
+            .any(|(t, s)| t == "*" || (t == "application" && (s == "*" || s == "fhir+json" || s == "*+json")))
 }
 
 /// `MimeTypeUtils.parseMimeType` + `MediaType`'s checks, enough to tell a valid range from an invalid one:
 /// `type/subtype` tokens (`*` alone is `*/*`; a wildcard type needs a wildcard subtype), `name=value`
 /// parameters (value a token or quoted; `q` a number in 0..1). Lower-cased type and subtype.
 fn parse_media_range(text: &str) -> Option<(String, String)> {
-    let is_token = |s: &str| {
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-    };
+    let is_token =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     let mut pieces = text.split(';');
     let full = pieces.next()?.trim();
     let (kind, sub) = if full == "*" { ("*", "*") } else { full.split_once('/')? };
