@@ -3,7 +3,8 @@
 //! payloads), the token endpoint's forms and client assertions, the authorize/userinfo/mock CIS2 routes.
 //!
 //! Properties, whatever the input:
-//! - the mock never answers 5xx (it intends none without fault injection) and keeps answering: every case ends
+//! - the mock never answers 5xx (it intends none without fault injection; the one NHS 5xx, Spring's answer to an
+//!   `Accept` the backend cannot produce, is allowed only for such an `Accept`) and keeps answering: every case ends
 //!   with a well-formed request that must still succeed;
 //! - every 4xx from an SCR path is a FHIR OperationOutcome, served as the layer that answered serves it
 //!   (reference §3.3–§3.5): the backend's one issue with `details.text` as `application/fhir+json`, the
