@@ -516,6 +516,9 @@ async fn authorization_code_flow_userinfo_and_token_errors() {
         "{body}"
     );
     assert!(body["message_id"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    // An unknown token takes the same path (no FaultRule of the identity proxy names VerifyAccessToken's faults).
+    let (status, body) = e.client.userinfo(&Secret::new("not-a-token-42")).await.expect("userinfo");
+    assert_eq!((status, body["error"].as_str()), (401, Some("unknown_error")), "{body}");
     // AAL1 user: no product for the level.
     let rejected = e.client.authorization_code(&app, "aal1", &[]).await.expect("flow");
     assert_eq!(rejected.rejected().map(|r| (r.status, r.error.as_str())), Some((401, "unauthorized_client")));
@@ -672,10 +675,10 @@ async fn access_tokens_expire_by_the_clock() {
     assert_eq!(e.client.userinfo(&access).await.expect("userinfo").0, 200);
     e.clock.advance(Duration::seconds(600));
     let (status, body) = e.client.userinfo(&access).await.expect("userinfo");
-    assert_eq!(status, 401);
-    assert_eq!(body["fault"]["faultstring"], "Access Token expired");
+    // The identity proxy's DefaultFaultRule answers every VerifyAccessToken fault of userinfo (SCRA-EDG-008).
+    assert_eq!((status, body["error"].as_str()), (401, Some("unknown_error")), "{body}");
     let (status, body) = e.client.userinfo(&Secret::new("unknown")).await.expect("userinfo");
-    assert_eq!((status, body["fault"]["faultstring"].as_str()), (401, Some("Invalid Access Token")));
+    assert_eq!((status, body["error"].as_str()), (401, Some("unknown_error")), "{body}");
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@
 //!   (reference §3.3–§3.5): the backend's one issue with `details.text` as `application/fhir+json`, the
 //!   gateway's `Spine-ErrorOrWarningCode` coding as `application/json`;
 //! - every 4xx from `/oauth2/*` is the identity service's JSON error (`error`, `error_description`,
-//!   `message_id`; §10), `/oauth2/userinfo`'s 401 the plain Apigee fault (§10.6), and a 405 carries `Allow`;
+//!   `message_id`; §10; `/oauth2/userinfo`'s 401 too, its proxy's DefaultFaultRule), and a 405 carries `Allow`;
 //! - the X-Request-ID / X-Correlation-ID rules (§3.1, §3.3) hold for any header values: valid UUIDs (any case,
 //!   any version) are echoed exactly, absent ones generated upper-case, and an invalid one is a 400 without
 //!   echo headers.
@@ -556,8 +556,8 @@ fn check_oauth_reply(reply: &Reply, path: &str, method: &Method) -> Result<(), T
         400..=499 if *method != Method::HEAD => {
             prop_assert_eq!(reply.media_type(), "application/json", "{}: {}", what, reply.text());
             let body = reply.json()?;
-            // userinfo's VerifyAccessToken faults: the plain Apigee fault for an unknown or expired token, the
-            // DefaultFaultRule's catch-all (checked below) when there is no token at all (SCRA-EDG-008).
+            // userinfo's VerifyAccessToken faults end in the identity proxy's DefaultFaultRule, the catch-all error
+            // checked below (SCRA-EDG-008); a plain Apigee fault is still accepted as an Apigee answer.
             let fault = path == "/oauth2/userinfo" && reply.status == 401 && body.get("fault").is_some();
             if fault {
                 prop_assert!(body["fault"]["faultstring"].is_string(), "{what}: {body}");
