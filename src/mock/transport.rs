@@ -1,7 +1,11 @@
-//! HTTP plumbing in the order the NHS backend applies it (reference §3): the X-Correlation-ID then
-//! X-Request-ID filter (before anything else, and its errors carry no echo headers), 404 with the path,
-//! 405 with `Allow`, 415 for a POST that is not `application/fhir+json`, then the adaptor ([`super::backend`]).
-//! Every answer that passes the filter echoes (or generates, upper-case) both ids.
+//! HTTP plumbing in the order the NHS deployment applies it (reference §3). First the proxy's own flows, which
+//! never reach the target: the CORS preflight (200, no token), `_ping` and `_status` (with its `apikey`). Then the
+//! gateway ([`super::gateway`], auth on) and, in the backend, the X-Correlation-ID then X-Request-ID filter (before
+//! anything else, its errors carry no echo headers; an empty id is absent), 404 with the path, 405 with `Allow`
+//! (`/healthcheck` included), 415 for a POST that is not `application/fhir+json`, Spring's `Accept` check (a 500
+//! in this adaptor), then the adaptor ([`super::backend`]). Every answer that passes the filter echoes (or
+//! generates, upper-case) both ids. Behind the live proxy a backend status outside its `success.codes` becomes
+//! the catch-all UNKNOWN_ERROR; the sandbox proxy adds its CORS headers to every answer of the target.
 
 use std::sync::{Arc, LazyLock};
 
