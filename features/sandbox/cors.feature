@@ -20,9 +20,8 @@ Feature: Sandbox: CORS and the transport's edges
 
   @sandbox @SCRA-EDG-005
   Scenario Outline: Every sandbox answer carries the CORS headers, errors included
-    Given the sandbox patient "A" is "<nhs>"
-    And the request header "Origin" is "https://gp-system.example.org"
-    When I request the SCR id for patient "A"
+    Given the request header "Origin" is "https://gp-system.example.org"
+    When I send GET "<path>"
     Then the response status is <status>
     And the response header "Access-Control-Allow-Origin" is "https://gp-system.example.org"
     And the response header "Access-Control-Allow-Headers" is "origin, x-requested-with, accept, content-type, nhsd-session-urid, authorization, x-correlation-id, x-request-id"
@@ -30,9 +29,10 @@ Feature: Sandbox: CORS and the transport's edges
     And the response header "Access-Control-Max-Age" is "3628800"
 
     Examples:
-      | case          | nhs        | status |
-      | the SCR id    | 9000000009 | 200    |
-      | no consent    | 9000000033 | 403    |
+      | case              | path                                                                  | status |
+      | the SCR id        | /DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number\|9000000009 | 200    |
+      | a malformed query | /DocumentReference?patient=INVALID                                    | 400    |
+      | an unknown path   | /NotFound                                                             | 404    |
 
   @sandbox @SCRA-EDG-001
   Scenario: An empty X-Request-ID is treated as absent by the sandbox
