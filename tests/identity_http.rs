@@ -174,7 +174,9 @@ async fn client_credentials_every_row_of_10_1() {
         ("7 no typ", None, defect("omit typ"), row(7)),
         ("7 typ JOSE", None, defect("typ JOSE"), row(7)),
         ("8 no exp", None, defect("omit exp"), row(8)),
-        ("9 exp string", None, defect("exp \"300\""), row(9)),
+        ("9 exp a future time as a string", None, defect("exp as string"), row(9)),
+        // The expiry check runs first and JavaScript reads "300" as 300 s after the epoch.
+        ("5 exp \"300\"", None, defect("exp \"300\""), row(5)),
         ("10 no iss", None, defect("omit iss"), row(10)),
         ("10 iss != sub", None, defect("sub someone-else"), row(10)),
         ("11 no jti", None, defect("omit jti"), row(11)),
@@ -269,7 +271,9 @@ async fn minted_defaults_pass_and_each_defect_gets_its_rejection() {
         ("iss x", 10),
         ("sub x", 10),
         ("typ jws", 7),
-        ("exp \"300\"", 9),
+        ("exp \"300\"", 5),
+        ("exp as string", 9),
+        ("exp null", 5),
         ("jti 42", 12),
     ] {
         let a = e.assertion_with("scr-assure-test", |s| s.defects = vec![Defect::parse(defect).expect("defect")]);
@@ -497,12 +501,24 @@ async fn authorization_code_flow_userinfo_and_token_errors() {
         .filter_map(|r| r["person_roleid"].as_str())
         .collect();
     assert_eq!(roles, vec!["555254240100", "555254242102", "555254241101"]);
-    // App-restricted tokens cannot call userinfo; a missing token is an Apigee fault.
+    // App-restricted tokens cannot call userinfo; a missing token falls to the proxy's DefaultFaultRule.
     let cc = e.client.client_credentials(&e.assertion(), &[]).await.expect("cc");
     let (status, body) = e.client.userinfo(&cc.granted().expect("granted").access_token).await.expect("userinfo");
     assert_error("userinfo app-restricted", &(status, body), &OAuthError::userinfo_wrong_auth());
     let resp = e.get("/oauth2/userinfo").await;
     assert_eq!(resp.status().as_u16(), 401);
+    let body: Value = resp.json().await.expect("userinfo without a token: JSON");
+    // Pinned from identity-service-api `proxies/live/apiproxy/policies/AssignMessage.CatchallErrorMessage.xml`.
+    assert_eq!(body["error"], "unknown_error", "{body}");
+    assert_eq!(
+        body["error_description"],
+        "An unknown error occurred processing this request. Contact us for assistance diagnosing this issue: https://digital.nhs.uk/developer/help-and-support quoting Message ID",
+        "{body}"
+    );
+    assert!(body["message_id"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    // An unknown token takes the same path (no FaultRule of the identity proxy names VerifyAccessToken's faults).
+    let (status, body) = e.client.userinfo(&Secret::new("not-a-token-42")).await.expect("userinfo");
+    assert_eq!((status, body["error"].as_str()), (401, Some("unknown_error")), "{body}");
     // AAL1 user: no product for the level.
     let rejected = e.client.authorization_code(&app, "aal1", &[]).await.expect("flow");
     assert_eq!(rejected.rejected().map(|r| (r.status, r.error.as_str())), Some((401, "unauthorized_client")));
@@ -659,10 +675,10 @@ async fn access_tokens_expire_by_the_clock() {
     assert_eq!(e.client.userinfo(&access).await.expect("userinfo").0, 200);
     e.clock.advance(Duration::seconds(600));
     let (status, body) = e.client.userinfo(&access).await.expect("userinfo");
-    assert_eq!(status, 401);
-    assert_eq!(body["fault"]["faultstring"], "Access Token expired");
+    // The identity proxy's DefaultFaultRule answers every VerifyAccessToken fault of userinfo (SCRA-EDG-008).
+    assert_eq!((status, body["error"].as_str()), (401, Some("unknown_error")), "{body}");
     let (status, body) = e.client.userinfo(&Secret::new("unknown")).await.expect("userinfo");
-    assert_eq!((status, body["fault"]["faultstring"].as_str()), (401, Some("Invalid Access Token")));
+    assert_eq!((status, body["error"].as_str()), (401, Some("unknown_error")), "{body}");
 }
 
 #[tokio::test]

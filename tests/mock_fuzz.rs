@@ -3,13 +3,14 @@
 //! payloads), the token endpoint's forms and client assertions, the authorize/userinfo/mock CIS2 routes.
 //!
 //! Properties, whatever the input:
-//! - the mock never answers 5xx (it intends none without fault injection) and keeps answering: every case ends
+//! - the mock never answers 5xx (it intends none without fault injection; the one NHS 5xx, Spring's answer to an
+//!   `Accept` the backend cannot produce, is allowed only for such an `Accept`) and keeps answering: every case ends
 //!   with a well-formed request that must still succeed;
 //! - every 4xx from an SCR path is a FHIR OperationOutcome, served as the layer that answered serves it
 //!   (reference §3.3–§3.5): the backend's one issue with `details.text` as `application/fhir+json`, the
 //!   gateway's `Spine-ErrorOrWarningCode` coding as `application/json`;
 //! - every 4xx from `/oauth2/*` is the identity service's JSON error (`error`, `error_description`,
-//!   `message_id`; §10), `/oauth2/userinfo`'s 401 the plain Apigee fault (§10.6), and a 405 carries `Allow`;
+//!   `message_id`; §10; `/oauth2/userinfo`'s 401 too, its proxy's DefaultFaultRule), and a 405 carries `Allow`;
 //! - the X-Request-ID / X-Correlation-ID rules (§3.1, §3.3) hold for any header values: valid UUIDs (any case,
 //!   any version) are echoed exactly, absent ones generated upper-case, and an invalid one is a 400 without
 //!   echo headers.
@@ -327,17 +328,71 @@ impl Reply {
     }
 }
 
-/// The first value of each tracing id as the server sees it (HTTP strips surrounding blanks), if sent.
+/// The first value of each tracing id as the server sees it (HTTP strips surrounding blanks), if sent and not
+/// empty (the backend's filters treat an empty one as absent, `StringUtils.isEmpty`); and whether an `Accept` was
+/// sent that is not plainly one the backend produces (then Spring's 500 path is allowed, never required).
 #[derive(Debug, Clone, Default)]
 struct SentIds {
     correlation: Option<Vec<u8>>,
     request: Option<Vec<u8>>,
+    accept_doubtful: bool,
 }
+
+/// `Accept` values the backend certainly serves (its controllers produce application/fhir+json).
+const ACCEPT_SERVED: [&str; 4] = [FHIR_JSON, "*/*", "application/fhir+json; charset=utf-8", "application/*"];
 
 impl SentIds {
     fn of(headers: &HeaderMap) -> Self {
-        let first = |name: &str| headers.get(name).map(|v| trim_ows(v.as_bytes()).to_vec());
-        Self { correlation: first("x-correlation-id"), request: first("x-request-id") }
+        let first = |name: &str| headers.get(name).map(|v| trim_ows(v.as_bytes()).to_vec()).filter(|v| !v.is_empty());
+        let served = |v: &HeaderValue| {
+            v.to_str().is_ok_and(|text| {
+                text.split(',')
+                    .map(str::trim)
+                    .all(|t| t.is_empty() || ACCEPT_SERVED.contains(&t.to_ascii_lowercase().as_str()))
+            })
+        };
+        Self {
+            correlation: first("x-correlation-id"),
+            request: first("x-request-id"),
+            accept_doubtful: !headers.get_all("accept").iter().all(served),
+        }
+    }
+}
+
+/// The NHS answer to an `Accept` the backend cannot produce: the adaptor's 500 `exception` with Spring's text
+/// (`OperationOutcomeExceptionHandler.handleAllExceptions`), which the live proxy replaces with its catch-all.
+fn check_not_acceptable(reply: &Reply, lane: Lane, head: bool) -> Result<Layer, TestCaseError> {
+    let what = &reply.what;
+    match reply.media_type().as_str() {
+        FHIR_JSON => {
+            prop_assert_ne!(lane, Lane::Gateway, "{}: the live proxy let a backend 500 through", what);
+            if !head {
+                let body = reply.json()?;
+                prop_assert_eq!(&body["issue"][0]["code"], "exception", "{}: {}", what, body);
+                prop_assert_eq!(
+                    &body["issue"][0]["details"]["text"],
+                    "Could not find acceptable representation",
+                    "{}",
+                    what
+                );
+            }
+            Ok(Layer::Backend)
+        }
+        "application/json" => {
+            prop_assert_eq!(lane, Lane::Gateway, "{}: a catch-all without the live proxy", what);
+            if !head {
+                let body = reply.json()?;
+                prop_assert_eq!(
+                    &body["issue"][0]["details"]["coding"][0]["code"],
+                    "UNKNOWN_ERROR",
+                    "{}: {}",
+                    what,
+                    body
+                );
+            }
+            Ok(Layer::Gateway)
+        }
+        other => Err(TestCaseError::fail(format!("{what}: 500 served as {other:?}"))),
     }
 }
 
@@ -368,9 +423,16 @@ enum Layer {
 
 /// The oracle of every answer on an SCR path (`/summary-care-record/FHIR/R4/...` or an unknown path).
 fn check_scr_reply(reply: &Reply, lane: Lane, method: &Method, sent: &SentIds) -> Result<Layer, TestCaseError> {
+    let head = method == Method::HEAD;
+    if reply.status == 500 && sent.accept_doubtful {
+        let layer = check_not_acceptable(reply, lane, head)?;
+        if layer == Layer::Backend {
+            check_tracing_ids(reply, sent, head)?;
+        }
+        return Ok(layer);
+    }
     reply.no_5xx()?;
     let what = &reply.what;
-    let head = method == Method::HEAD;
     if head {
         prop_assert!(reply.body.is_empty(), "{what}: HEAD answered with a body");
     }
@@ -494,7 +556,9 @@ fn check_oauth_reply(reply: &Reply, path: &str, method: &Method) -> Result<(), T
         400..=499 if *method != Method::HEAD => {
             prop_assert_eq!(reply.media_type(), "application/json", "{}: {}", what, reply.text());
             let body = reply.json()?;
-            let fault = path == "/oauth2/userinfo" && reply.status == 401;
+            // userinfo's VerifyAccessToken faults end in the identity proxy's DefaultFaultRule, the catch-all error
+            // checked below (SCRA-EDG-008); a plain Apigee fault is still accepted as an Apigee answer.
+            let fault = path == "/oauth2/userinfo" && reply.status == 401 && body.get("fault").is_some();
             if fault {
                 prop_assert!(body["fault"]["faultstring"].is_string(), "{what}: {body}");
                 prop_assert!(body["fault"]["detail"]["errorcode"].is_string(), "{what}: {body}");
@@ -622,6 +686,7 @@ impl Fixture {
             "content-type" => {
                 vec![FHIR_JSON.into(), format!("{FHIR_JSON}; charset=UTF-8"), "APPLICATION/FHIR+JSON".into()]
             }
+            // application/json is not served (Spring's 500 path, SCRA-EDG-002): it keeps that path exercised.
             "accept" => vec![FHIR_JSON.into(), "*/*".into(), "application/json".into()],
             "nhsd-end-user-organisation-ods" => vec!["Y12345".into(), "A83008".into()],
             "apikey" => vec![API_KEY.into()],
@@ -1340,9 +1405,12 @@ fn any_path_gets_no_5xx_and_the_answer_of_the_layer_it_reaches() {
         let identity =
             lane != Lane::Sandbox && ["/oauth2/", "/mock-cis2/", "/mock-apps/"].iter().any(|p| routed.starts_with(p));
         let ping = ["/_ping", "/healthcheck"].iter().any(|p| routed == format!("/summary-care-record/FHIR/R4{p}"));
+        // The proxy's status endpoint: an empty text/plain 401 without its key (SCRA-EDG-006).
+        let status =
+            routed == "/summary-care-record/FHIR/R4/_status" && (method == Method::GET || method == Method::HEAD);
         if identity && routed.starts_with("/oauth2/") {
             check_oauth_reply(&reply, &routed, &method)?;
-        } else if identity || (ping && reply.status == 200) {
+        } else if identity || (ping && reply.status == 200) || status {
             reply.no_5xx()?;
         } else {
             check_scr_reply(&reply, lane, &method, &SentIds::of(&headers))?;

@@ -156,3 +156,17 @@ Feature: Set the patient's permission to view
     When I set permission to view "Yes" for patient "A"
     Then the response status is 400
     And the response is an OperationOutcome "value" with the text "Required request header 'NHSD-Session-URID' for method parameter type String is not present"
+
+  # The UserRoleService resolves a single-role user's role without the header (SFT tests/test_user_roles.py, "one
+  # role - no header"), but nothing in SCR's proxy (scr-target.xml) writes the role into NHSD-Session-URID, and
+  # AcsController requires the header (@RequestHeader(NHSD_SESSION_URID)): the request passes the gateway and the
+  # adaptor refuses it. NHS's own tests always send the header (tests/non_prod/api_tests.py).
+  @SCRA-EDG-009 @mock-only
+  Scenario: A user-restricted $setPermission without NHSD-Session-URID passes the gateway and is refused by the adaptor
+    Given a patient "A" with no SCR
+    And I hold a user-restricted token for persona "single-role" by combined authentication
+    And the request header "NHSD-Session-URID" is absent
+    When I set permission to view "Yes" for patient "A"
+    Then the response status is 400
+    And the response Content-Type is "application/fhir+json"
+    And the response is an OperationOutcome "value" with the text "Required request header 'NHSD-Session-URID' for method parameter type String is not present"

@@ -74,3 +74,18 @@ Feature: User-restricted access by CIS2 combined authentication (authorization c
       | token                   | holding                                                                             |
       | application-restricted  | I hold an application-restricted token                                              |
       | separate authentication | I hold a user-restricted token for persona "single-role" by separate authentication |
+
+  # Flow.GetUserInfo starts with OAuthV2.VerifyAccessToken; for no (or an empty) token and for one it does not know
+  # it faults, no named FaultRule of the identity proxy matches those faults, and the DefaultFaultRule answers with
+  # AssignMessage.CatchallErrorMessage (the text below is that policy's payload). The status is the fault's own 401
+  # (derived: the policy sets none). The plain {"fault": …} bodies of reference §10.6 are the Canary API's.
+  @SCRA-EDG-008 @mock-only
+  Scenario Outline: userinfo with <case> is the identity proxy's catch-all error
+    Given I send the access token "<token>"
+    When I request the userinfo
+    Then the token response is an error 401 "unknown_error" with the description "An unknown error occurred processing this request. Contact us for assistance diagnosing this issue: https://digital.nhs.uk/developer/help-and-support quoting Message ID"
+
+    Examples:
+      | case                 | token          |
+      | an empty token       |                |
+      | a token it never saw | not-a-token-42 |

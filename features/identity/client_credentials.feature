@@ -52,7 +52,7 @@ Feature: Application-restricted access with signed-JWT client credentials
       | 7   | no typ               | omit typ                                  | 400    | invalid_request | Invalid 'typ' header in client_assertion JWT - must be 'JWT'                               |
       | 7   | typ not JWT          | typ JOSE                                  | 400    | invalid_request | Invalid 'typ' header in client_assertion JWT - must be 'JWT'                               |
       | 8   | no exp               | omit exp                                  | 400    | invalid_request | Missing 'exp' claim in client_assertion JWT                                                |
-      | 9   | exp a string         | exp "300"                                 | 400    | invalid_request | Invalid 'exp' claim in client_assertion JWT - must be an integer                           |
+      | 9   | exp a string         | exp as string                             | 400    | invalid_request | Invalid 'exp' claim in client_assertion JWT - must be an integer                           |
       | 10  | no iss               | omit iss                                  | 400    | invalid_request | Missing or non-matching 'iss'/'sub' claims in client_assertion JWT                         |
       | 10  | no sub               | omit sub                                  | 400    | invalid_request | Missing or non-matching 'iss'/'sub' claims in client_assertion JWT                         |
       | 10  | iss differs from sub | iss another-api-key                       | 400    | invalid_request | Missing or non-matching 'iss'/'sub' claims in client_assertion JWT                         |
@@ -135,3 +135,22 @@ Feature: Application-restricted access with signed-JWT client credentials
       | 12 and 18 | jti 42 ; aud https://example.org/oauth2/token                                    | 400    | invalid_request | Invalid 'jti' claim in client_assertion JWT - must be a unique string value such as a GUID |
       | 15 and 18 | iss unknown-api-key ; sub unknown-api-key ; aud https://example.org/oauth2/token | 401    | invalid_request | Invalid 'iss'/'sub' claims in client_assertion JWT                                         |
       | 18 and 19 | aud https://example.org/oauth2/token ; kid unknown-kid                           | 401    | invalid_request | Missing or invalid 'aud' claim in client_assertion JWT                                     |
+
+  # validate-client-assertion-claims.js tests `new Date() > new Date(jwtPayload.exp * 1000)` before the type checks,
+  # and JavaScript turns a numeric string, null, false or "" into a number: such an exp has expired in 1970. Only a
+  # string the expiry check cannot read, or a future time written as a string (the NHS test's
+  # `{"exp": str(int(time()) + 300)}`), reaches the "must be an integer" check.
+  @SCRA-EDG-007
+  Scenario Outline: An exp that is not a number is read as JavaScript reads it, the expiry check first
+    When I request a token with a client assertion with the defect "<defect>"
+    Then the token response is an error 400 "invalid_request" with the description "<description>"
+
+    Examples:
+      | case                          | defect        | description                                                      |
+      | a past time as a string       | exp "300"     | Invalid 'exp' claim in client_assertion JWT - JWT has expired    |
+      | null                          | exp null      | Invalid 'exp' claim in client_assertion JWT - JWT has expired    |
+      | an empty string               | exp ""        | Invalid 'exp' claim in client_assertion JWT - JWT has expired    |
+      | false                         | exp false     | Invalid 'exp' claim in client_assertion JWT - JWT has expired    |
+      | a future time as a string     | exp as string | Invalid 'exp' claim in client_assertion JWT - must be an integer |
+      | a string that is not a number | exp "soon"    | Invalid 'exp' claim in client_assertion JWT - must be an integer |
+      | an object                     | exp {}        | Invalid 'exp' claim in client_assertion JWT - must be an integer |

@@ -138,11 +138,14 @@ Feature: The API gateway's access control in front of the SCR API
 
   # The backend resolves $setPermission's job role from the token user's userinfo roles (reference §4.4);
   # this persona's role is not one of the sandbox's canned roles, so only the token's own roles can resolve it.
+  # The client names the role: the proxy does not (features/consent/set_permission.feature, SCRA-EDG-009).
   @SCRA-GTW-005 @mock-only
   Scenario: The job role of $setPermission comes from the token user's roles
     Given a patient "A" with no SCR
     And I hold a user-restricted token for persona "single-role" by combined authentication
-    And the request header "NHSD-Session-URID" is absent
+    And the request header "NHSD-Session-URID" is "787807430100"
     When I set permission to view "Ask" for patient "A"
     Then the response status is 201
     And the mock's audit trail records the request as user "787807429512" in role "787807430100"
+    When I request the SCR id for patient "A"
+    Then the response is an empty searchset Bundle

@@ -70,6 +70,8 @@ pub enum Defect {
     ExpValue(Value),
     /// `jti` set to a non-string JSON value, e.g. `42`.
     JtiValue(Value),
+    /// `exp` as it would be, written as a JSON string (`"1700000300"`): the NHS test's "invalid exp - string".
+    ExpAsString,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,7 +90,7 @@ pub enum DefectError {
 
 impl Defect {
     /// Parses `omit jti`, `alg RS256`, `kid other`, `aud https://x`, `iss x`, `sub x`, `jti <id>`,
-    /// `jti 42` (a non-string JSON value), `typ jwt`, `exp "300"` / `exp 300` (any JSON value).
+    /// `jti 42` (a non-string JSON value), `typ jwt`, `exp "300"` / `exp 300` (any JSON value), `exp as string`.
     pub fn parse(text: &str) -> Result<Self, DefectError> {
         let text = text.trim();
         if text.is_empty() {
@@ -120,6 +122,7 @@ impl Defect {
                 Ok(other) => Ok(Defect::JtiValue(other)),
                 Err(_) => Ok(Defect::Jti(value())),
             },
+            "exp" if rest.eq_ignore_ascii_case("as string") => Ok(Defect::ExpAsString),
             "exp" => {
                 serde_json::from_str::<Value>(rest).map(Defect::ExpValue).map_err(|_| DefectError::BadExp(value()))
             }
@@ -153,6 +156,11 @@ impl Defect {
             }
             Defect::JtiValue(v) => {
                 claims.insert("jti".into(), v.clone());
+            }
+            Defect::ExpAsString => {
+                if let Some(exp) = claims.get("exp").filter(|v| v.is_number()).map(Value::to_string) {
+                    claims.insert("exp".into(), Value::String(exp));
+                }
             }
         }
     }
@@ -234,6 +242,7 @@ mod tests {
         assert_eq!(Defect::parse("typ jwt"), Ok(Defect::Typ("jwt".into())));
         assert_eq!(Defect::parse("exp \"300\""), Ok(Defect::ExpValue(json!("300"))));
         assert_eq!(Defect::parse("exp 300"), Ok(Defect::ExpValue(json!(300))));
+        assert_eq!(Defect::parse("exp as string"), Ok(Defect::ExpAsString));
         assert_eq!(
             Defect::parse_list("omit jti ; alg RS256"),
             Ok(vec![Defect::Omit(Claim::Jti), Defect::Alg("RS256".into())])

@@ -137,17 +137,77 @@ fn truthy(v: Option<&Value>) -> bool {
     }
 }
 
+/// JavaScript's `ToNumber` of a JSON value, as `jwtPayload.exp * 1000` applies it: `undefined` and objects are
+/// NaN, `null`/`false`/`""` are 0, `true` is 1, a string is trimmed and read as a decimal, `0x`/`0o`/`0b` or
+/// `Infinity` literal, an array is its elements joined by `,` (`[]` → `""` → 0, `[5]` → 5).
+pub fn js_to_number(v: Option<&Value>) -> f64 {
+    match v {
+        None => f64::NAN,
+        Some(Value::Null) => 0.0,
+        Some(Value::Bool(b)) => f64::from(u8::from(*b)),
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+        Some(Value::String(s)) => js_string_to_number(s),
+        Some(Value::Array(items)) => js_string_to_number(&js_join(items)),
+        Some(Value::Object(_)) => f64::NAN,
+    }
+}
+
+fn js_join(items: &[Value]) -> String {
+    let text = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(inner) => js_join(inner),
+        Value::Object(_) => "[object Object]".to_owned(),
+        other => other.to_string(),
+    };
+    items.iter().map(text).collect::<Vec<_>>().join(",")
+}
+
+fn js_string_to_number(s: &str) -> f64 {
+    let t = s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    if t.is_empty() {
+        return 0.0;
+    }
+    let radix = |prefix: &[&str], radix: u32| {
+        prefix
+            .iter()
+            .find_map(|p| t.strip_prefix(p))
+            .map(|digits| u128::from_str_radix(digits, radix).map_or(f64::NAN, |n| n as f64))
+    };
+    if let Some(n) = radix(&["0x", "0X"], 16).or_else(|| radix(&["0o", "0O"], 8)).or_else(|| radix(&["0b", "0B"], 2)) {
+        return n;
+    }
+    match t.strip_prefix(['+', '-']).unwrap_or(t) {
+        "Infinity" => return if t.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY },
+        // Rust's float parser also takes "inf", "nan" and the like, which JavaScript does not.
+        body if !body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')) => {
+            return f64::NAN
+        }
+        _ => {}
+    }
+    t.parse::<f64>().unwrap_or(f64::NAN)
+}
+
+/// `new Date() > new Date(exp * 1000)` at `now_s` (seconds): an invalid date (NaN, infinite, or beyond
+/// ±8.64e15 ms) compares false.
+pub fn js_expired(exp: Option<&Value>, now_s: f64) -> bool {
+    let ms = js_to_number(exp) * 1000.0;
+    ms.is_finite() && ms.abs() <= 8.64e15 && now_s * 1000.0 > ms.trunc()
+}
+
 /// Rows 4–12 and 14 that `raw` breaks when judged at `now` (row 13 needs the cache), in table order.
 fn claim_findings(raw: &RawJwt, now: DateTime<Utc>) -> Vec<(u8, OAuthError)> {
     let (h, c) = (&raw.header, &raw.claims);
     let now_s = now.timestamp() as f64;
-    let exp = c.get("exp").filter(|v| !v.is_null());
+    let exp = c.get("exp");
     let exp_num = exp.and_then(Value::as_f64);
     let mut out = vec![];
     if h.get("alg").and_then(Value::as_str) != Some("RS512") {
         out.push((4, OAuthError::invalid_alg()));
     }
-    if exp_num.is_some_and(|e| now_s > e) {
+    // `new Date() > new Date(jwtPayload.exp * 1000)`, before the type checks: JavaScript turns a numeric
+    // string (or null, false, "") into a number, so `"300"` has expired in 1970.
+    if js_expired(exp, now_s) {
         out.push((5, OAuthError::assertion_expired()));
     }
     if !truthy(h.get("kid")) {
@@ -156,7 +216,7 @@ fn claim_findings(raw: &RawJwt, now: DateTime<Utc>) -> Vec<(u8, OAuthError)> {
     if !h.get("typ").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("jwt")) {
         out.push((7, OAuthError::invalid_typ()));
     }
-    if exp.is_none() {
+    if !truthy(exp) {
         out.push((8, OAuthError::missing_exp()));
     } else if exp_num.is_none() {
         out.push((9, OAuthError::exp_not_integer()));
@@ -508,7 +568,14 @@ mod tests {
             (7, vec![Defect::Omit(Claim::Typ)], 300),
             (7, vec![Defect::Typ("JWS".into())], 300),
             (8, vec![Defect::Omit(Claim::Exp)], 300),
-            (9, vec![Defect::ExpValue(json!("300"))], 300),
+            (5, vec![Defect::ExpValue(json!("300"))], 300),
+            (5, vec![Defect::ExpValue(json!(null))], 300),
+            (5, vec![Defect::ExpValue(json!(""))], 300),
+            (9, vec![Defect::ExpAsString], 300),
+            (9, vec![Defect::ExpValue(json!("soon"))], 300),
+            (5, vec![Defect::ExpValue(json!(0))], 300),
+            (5, vec![Defect::ExpValue(json!([]))], 300),
+            (9, vec![Defect::ExpValue(json!({}))], 300),
             (10, vec![Defect::Omit(Claim::Iss)], 300),
             (10, vec![Defect::Omit(Claim::Sub)], 300),
             (10, vec![Defect::Sub("other".into())], 300),
@@ -563,6 +630,27 @@ mod tests {
         let mut slow = w.spec("scr-assure-test");
         slow.skew_seconds = -301;
         expect_row(w.check(&slow), 5);
+    }
+
+    #[test]
+    fn exp_is_read_as_javascript_reads_it() {
+        let n = |v: Value| js_to_number(Some(&v));
+        assert_eq!(n(json!("300")), 300.0);
+        assert_eq!(n(json!(" 1.5e3 ")), 1500.0);
+        assert_eq!(n(json!("0x10")), 16.0);
+        assert_eq!(n(json!("")), 0.0);
+        assert_eq!(n(json!(null)), 0.0);
+        assert_eq!(n(json!(true)), 1.0);
+        assert_eq!(n(json!([7])), 7.0);
+        assert!(n(json!([1, 2])).is_nan() && n(json!({})).is_nan() && n(json!("inf")).is_nan());
+        assert!(n(json!("12abc")).is_nan() && js_to_number(None).is_nan());
+        assert_eq!(n(json!("-Infinity")), f64::NEG_INFINITY);
+        let now = 1_700_000_000.0;
+        assert!(js_expired(Some(&json!("1699999999")), now), "a past numeric string has expired");
+        assert!(!js_expired(Some(&json!("1700000300")), now), "a future one has not");
+        assert!(!js_expired(Some(&json!("Infinity")), now), "an invalid date compares false");
+        assert!(!js_expired(Some(&json!(1e13)), now), "beyond the Date range compares false");
+        assert!(!js_expired(None, now));
     }
 
     #[test]

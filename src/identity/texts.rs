@@ -250,6 +250,15 @@ impl OAuthError {
         )
     }
 
+    /// `GET /oauth2/userinfo` with no, an unknown or an expired bearer token: `OAuthV2.VerifyAccessToken` faults,
+    /// no named FaultRule of `proxies/live/apiproxy/proxies/default.xml` matches its faults, and the
+    /// `DefaultFaultRule` sets the body of `AssignMessage.CatchallErrorMessage`; the status stays the fault's 401
+    /// (the policy sets none: **derived**). The plain Apigee faults of reference §10.6 are those of an API proxy
+    /// without such a rule (the NHS tests call the Canary API for them).
+    pub fn userinfo_token_refused() -> Self {
+        Self { status: 401, ..Self::unknown_error() }
+    }
+
     /// The §10.1 row `n` (1–21), for tables and documentation.
     pub fn client_assertion_row(n: u8) -> Option<Self> {
         let e = match n {

@@ -407,7 +407,7 @@ fn message_id() -> String {
 }
 
 /// The proxy's catch-all answer (`AssignMessage.Errors.Default` + `AssignMessage.CatchallErrorMessage`).
-fn unknown_error(status: StatusCode) -> Response {
+pub(crate) fn unknown_error(status: StatusCode) -> Response {
     super::gateway::catch_all(
         status,
         "unknown",

@@ -87,7 +87,8 @@ pub fn upload_once(
     rec: &mut Recording<'_>,
 ) -> Result<Answer, ScrError> {
     let request_id = match app.profile {
-        Profile::Stateful => headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok()),
+        // An empty X-Request-ID is no id at all (the backend's filters treat it as absent).
+        Profile::Stateful => headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok()).filter(|id| !id.is_empty()),
         Profile::Sandbox => None,
     };
     if request_id.is_some_and(|id| app.uploads.is_resend(id, body)) {

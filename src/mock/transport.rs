@@ -1,7 +1,11 @@
-//! HTTP plumbing in the order the NHS backend applies it (reference §3): the X-Correlation-ID then
-//! X-Request-ID filter (before anything else, and its errors carry no echo headers), 404 with the path,
-//! 405 with `Allow`, 415 for a POST that is not `application/fhir+json`, then the adaptor ([`super::backend`]).
-//! Every answer that passes the filter echoes (or generates, upper-case) both ids.
+//! HTTP plumbing in the order the NHS deployment applies it (reference §3). First the proxy's own flows, which
+//! never reach the target: the CORS preflight (200, no token), `_ping` and `_status` (with its `apikey`). Then the
+//! gateway ([`super::gateway`], auth on) and, in the backend, the X-Correlation-ID then X-Request-ID filter (before
+//! anything else, its errors carry no echo headers; an empty id is absent), 404 with the path, 405 with `Allow`
+//! (`/healthcheck` included), 415 for a POST that is not `application/fhir+json`, Spring's `Accept` check (a 500
+//! in this adaptor), then the adaptor ([`super::backend`]). Every answer that passes the filter echoes (or
+//! generates, upper-case) both ids. Behind the live proxy a backend status outside its `success.codes` becomes
+//! the catch-all UNKNOWN_ERROR; the sandbox proxy adds its CORS headers to every answer of the target.
 
 use std::sync::{Arc, LazyLock};
 
@@ -22,7 +26,7 @@ use super::gateway::{self, CallerIdentity};
 use super::identity::IdentityService;
 use super::operation::Operation;
 use super::traffic::PendingEntry;
-use super::{admin, AppState};
+use super::{admin, AppState, Profile};
 use super::{faults, rate_limit, resend};
 use crate::clock;
 use crate::scr::codes::{BASE_PATH, FHIR_JSON};
@@ -151,26 +155,40 @@ async fn serve(app: Arc<AppState>, parts: Parts, body: Result<Bytes, ScrError>, 
         return admin::handle(&app, &parts.method, rest, parts.uri.query(), &body);
     }
     let suffix = path.strip_prefix(BASE_PATH).map(str::to_owned);
-    if suffix.as_deref() == Some("/_ping") && parts.method == Method::GET {
-        return ping();
+    // The proxy's own flows (`proxies/*/apiproxy/proxies/default.xml`): no route to the target, no token.
+    if let Some(response) = suffix.as_deref().and_then(|s| proxy_endpoint(&app, &parts, s)) {
+        return response;
     }
+    let sandbox_cors = app.profile == Profile::Sandbox && suffix.is_some();
+    let origin = parts.headers.get(header::ORIGIN).cloned();
+    let mut response = serve_target(app, parts, body, path, suffix).await;
+    // The sandbox proxy's target adds `AssignMessage.AddCors` to every answer, errors included
+    // (`proxies/sandbox/apiproxy/targets/sandbox.xml`: PreFlow response and DefaultFaultRule).
+    if sandbox_cors {
+        add_cors(&mut response, SANDBOX_CORS_HEADERS, SANDBOX_CORS_METHODS, origin.as_ref());
+    }
+    response
+}
+
+/// What the proxy's target endpoint and the backend make of a request to the SCR base path (or elsewhere).
+async fn serve_target(
+    app: Arc<AppState>,
+    parts: Parts,
+    body: Result<Bytes, ScrError>,
+    path: String,
+    suffix: Option<String>,
+) -> Response {
     // The audit trail's record of this request, if it is an SCR operation.
     let operation = suffix.as_deref().and_then(|s| Operation::recognise(&parts.method, s));
     let draft = |who: &str, headers: &HeaderMap| operation.map(|op| AccessDraft::from_headers(op, who, headers));
     // The gateway (auth on) answers before anything of the backend, on every path under the base path.
-    let mut headers = parts.headers.clone();
+    // The UserRoleService validates the role but does not write it into NHSD-Session-URID: nothing in
+    // `scr-target.xml` sets that header, so a POST without it reaches the adaptor, which requires it.
+    let headers = parts.headers.clone();
     let caller = match (&app.identity, app.auth, suffix.as_deref()) {
         (Some(identity), true, Some(suffix)) => {
             match gateway::check(identity, &app.clock, &parts.method, suffix, &parts.headers) {
-                Ok(caller) => {
-                    // The resolved role travels on as NHSD-Session-URID when the client sent none.
-                    if let (Some(role), false) = (&caller.role, headers.contains_key(backend::SESSION_URID)) {
-                        if let Ok(v) = HeaderValue::from_str(&role.person_roleid) {
-                            headers.insert(backend::SESSION_URID, v);
-                        }
-                    }
-                    Some(caller)
-                }
+                Ok(caller) => Some(caller),
                 Err(refusal) => {
                     if let Some(draft) = draft(audit::UNVERIFIED, &parts.headers) {
                         app.audit.record(draft, refusal.status().as_u16());
@@ -195,9 +213,6 @@ async fn serve(app: Arc<AppState>, parts: Parts, body: Result<Bytes, ScrError>, 
     }
     let who = caller.as_ref().map_or(audit::OPEN_ACCESS, CallerIdentity::audit_name);
     let mut access = draft(who, &headers);
-    if suffix.as_deref() == Some("/healthcheck") && parts.method == Method::GET {
-        return healthcheck();
-    }
     let ids = match CallIds::check(&parts.headers) {
         Ok(ids) => ids,
         Err(e) => {
@@ -232,7 +247,14 @@ async fn serve(app: Arc<AppState>, parts: Parts, body: Result<Bytes, ScrError>, 
                 &mut recording,
             );
             recording.finish(response.status().as_u16());
-            response
+            // The live proxy passes only `success.codes` (1xx–4xx, 503, 504) unchanged: any other status of the
+            // backend's falls to the target's DefaultFaultRule, the catch-all UNKNOWN_ERROR with the same status
+            // (`proxies/live/apiproxy/targets/scr-target.xml`).
+            if app.auth && !live_proxy_passes(response.status()) {
+                faults::unknown_error(response.status())
+            } else {
+                response
+            }
         }
         (None, Ok(_)) => outcome_response(&ScrError::new(404, IssueCode::NotFound, texts::not_found(&path))),
     };
@@ -254,6 +276,9 @@ fn route(
     caller: Option<&CallerIdentity>,
     rec: &mut audit::Recording<'_>,
 ) -> Response {
+    if suffix.trim_end_matches('/') == "/healthcheck" {
+        return healthcheck(method);
+    }
     let Some(endpoint) = Endpoint::from_path(suffix) else {
         return outcome_response(&ScrError::new(404, IssueCode::NotFound, texts::not_found(suffix)));
     };
@@ -278,6 +303,12 @@ fn route(
                 texts::unsupported_media_type(content_type),
             ));
         }
+    }
+    // Spring's `produces = application/fhir+json` (every SCR controller), checked after 405 and 415
+    // (`RequestMappingInfoHandlerMapping.handleNoMatch`). The adaptor does not handle Spring's 406: its
+    // `handleExceptionInternal` sends every such exception to `handleAllExceptions`, a 500 `exception`.
+    if !accepts_fhir_json(headers) {
+        return outcome_response(&ScrError::new(500, IssueCode::Exception, texts::NOT_ACCEPTABLE));
     }
     let params = parse_query(query);
     let answer = match (endpoint, effective) {
@@ -328,7 +359,9 @@ impl CallIds {
     /// X-Correlation-ID is checked before X-Request-ID (reference §3.1).
     fn check(headers: &HeaderMap) -> Result<Self, ScrError> {
         let take = |name: &str| -> Result<String, ScrError> {
-            match headers.get(name) {
+            // `StringUtils.isEmpty`: an empty header is treated as absent (`UuidValidationFilter`,
+            // `ConversationIdFilter`, `RequestIdFilter`); HTTP has already stripped surrounding blanks.
+            match headers.get(name).filter(|v| !v.is_empty()) {
                 None => Ok(uuid::Uuid::new_v4().to_string().to_uppercase()),
                 Some(v) => match v.to_str() {
                     Ok(s) if UUID_RE.is_match(s) => Ok(s.to_owned()),
@@ -362,7 +395,7 @@ pub fn outcome_response(error: &ScrError) -> Response {
     fhir_response(status, &error.to_operation_outcome())
 }
 
-/// `GET {base}/_ping` (reference §4.6): answered by the proxy, no auth.
+/// `GET|HEAD {base}/_ping` (reference §4.6): answered by the proxy (`AssignMessage.AddPayloadToPing`), no auth.
 fn ping() -> Response {
     let body = serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
@@ -373,9 +406,168 @@ fn ping() -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
-/// `GET {base}/healthcheck` (reference §4.6): the backend's actuator health, open in the sandbox.
-fn healthcheck() -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status":"UP"}"#).into_response()
+/// `{base}/healthcheck` (reference §4.6): the backend's actuator health (`application.yml`
+/// `path-mapping.health: healthcheck`), GET only. Another method is Spring's 405, which the adaptor's
+/// `OperationOutcomeExceptionHandler` answers with its `ALLOWED_METHODS` entry `"/healthcheck", List.of(GET)`;
+/// OPTIONS is Spring's default answer (**derived**).
+fn healthcheck(method: &Method) -> Response {
+    match *method {
+        Method::GET | Method::HEAD => healthcheck_up(),
+        Method::OPTIONS => (StatusCode::OK, [(header::ALLOW, "GET,HEAD,OPTIONS")]).into_response(),
+        _ => {
+            let e = ScrError::new(405, IssueCode::NotSupported, texts::method_not_supported(method.as_str()));
+            let mut response = outcome_response(&e);
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET"));
+            response
+        }
+    }
+}
+
+fn healthcheck_up() -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], HEALTH_UP).into_response()
+}
+
+/// The actuator's health body.
+const HEALTH_UP: &str = r#"{"status":"UP"}"#;
+
+/// The live proxy's `success.codes` (`1xx,2xx,3xx,4xx,503,504`, `scr-target.xml`).
+pub fn live_proxy_passes(status: StatusCode) -> bool {
+    status.as_u16() < 500 || status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::GATEWAY_TIMEOUT
+}
+
+/// `Access-Control-Allow-Headers` of the live proxy's `AssignMessage.AddCors`
+/// (`proxies/live/apiproxy/policies/AssignMessage.AddCors.xml`).
+pub const LIVE_CORS_HEADERS: &str = "origin, x-requested-with, accept, content-type, nhsd-session-urid";
+/// `Access-Control-Allow-Methods` of the live proxy's `AssignMessage.AddCors`.
+pub const LIVE_CORS_METHODS: &str = "GET, PUT, POST, DELETE";
+/// `Access-Control-Allow-Headers` of the sandbox proxy's `AssignMessage.AddCors`
+/// (`proxies/sandbox/apiproxy/policies/AssignMessage.AddCors.xml`).
+pub const SANDBOX_CORS_HEADERS: &str =
+    "origin, x-requested-with, accept, content-type, nhsd-session-urid, authorization, x-correlation-id, x-request-id";
+/// `Access-Control-Allow-Methods` of the sandbox proxy's `AssignMessage.AddCors`.
+pub const SANDBOX_CORS_METHODS: &str = "GET, PUT, POST, PATCH, DELETE";
+/// `Access-Control-Max-Age` of both proxies' `AssignMessage.AddCors`.
+pub const CORS_MAX_AGE: &str = "3628800";
+
+/// The status endpoint's API key of the mock's platform (`private.apigee.status-endpoint-api-key` in the NHS
+/// KVM, a platform secret there). A published test value: only a mock-only scenario sends it.
+pub const MOCK_STATUS_API_KEY: &str = "scr-assure-mock-status-key";
+
+/// `AssignMessage.AddCors`: `{request.header.origin}` (left out when the request has no Origin: whether
+/// Apigee then sends an empty header is **unconfirmed**), the header list, max age and methods.
+fn add_cors(response: &mut Response, allow_headers: &'static str, methods: &'static str, origin: Option<&HeaderValue>) {
+    let headers = response.headers_mut();
+    if let Some(origin) = origin {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    }
+    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(allow_headers));
+    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(CORS_MAX_AGE));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(methods));
+}
+
+/// The flows of the proxy's ProxyEndpoint that never reach the target (`proxies/*/apiproxy/proxies/default.xml`):
+/// the CORS preflight (`OptionsPreFlight` + `NoRoute`: 200, empty, no token checked), `_ping` and `_status`
+/// (GET or HEAD). Anything else (`POST /_ping` too) goes on to the target.
+fn proxy_endpoint(app: &AppState, parts: &Parts, suffix: &str) -> Option<Response> {
+    let (method, headers) = (&parts.method, &parts.headers);
+    let get_or_head = *method == Method::GET || *method == Method::HEAD;
+    let mut response = if method == Method::OPTIONS
+        && headers.contains_key(header::ORIGIN)
+        && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        let (allow_headers, methods) = match app.profile {
+            Profile::Sandbox => (SANDBOX_CORS_HEADERS, SANDBOX_CORS_METHODS),
+            Profile::Stateful => (LIVE_CORS_HEADERS, LIVE_CORS_METHODS),
+        };
+        let mut response = StatusCode::OK.into_response();
+        add_cors(&mut response, allow_headers, methods, headers.get(header::ORIGIN));
+        response
+    } else if suffix == "/_ping" && get_or_head {
+        ping()
+    } else if suffix == "/_status" && get_or_head {
+        status(app, headers)
+    } else {
+        return None;
+    };
+    if *method == Method::HEAD {
+        *response.body_mut() = Body::empty();
+    }
+    Some(response)
+}
+
+/// `GET {base}/_status` (reference §4.6): `RaiseFault.401Unauthorized` (401, empty `text/plain`) unless the
+/// `apikey` header is the platform's status key; else `ServiceCallout.CallHealthcheckEndpoint` to the backend's
+/// `/healthcheck` and `javascript.SetStatusResponse` (its script is not in the reference: the body's shape is the
+/// NHS API template's `SetStatusResponse.js`, **derived**; NHS's prod test asserts `status` "pass" and
+/// `commitId`, `tests/prod/api_tests.py`).
+fn status(app: &AppState, headers: &HeaderMap) -> Response {
+    let key = headers.get("apikey").map(HeaderValue::as_bytes);
+    if key != Some(MOCK_STATUS_API_KEY.as_bytes()) {
+        return (StatusCode::UNAUTHORIZED, [(header::CONTENT_TYPE, "text/plain")]).into_response();
+    }
+    let body = serde_json::json!({
+        "status": "pass",
+        "version": env!("CARGO_PKG_VERSION"),
+        "revision": "scr-assure-mock",
+        "releaseId": "scr-assure-mock",
+        "commitId": "scr-assure-mock",
+        "checks": { "healthcheckService:status": [{
+            "status": "pass",
+            "timeout": "false",
+            "responseCode": 200,
+            "outcome": HEALTH_UP,
+            "links": { "self": format!("{}/healthcheck", app.base_url()) }
+        }]}
+    });
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+/// Whether Spring would match `produces = application/fhir+json` against the request's `Accept` headers
+/// (`ProducesRequestCondition`, Spring 5.3; **derived**): no Accept (or only empty ones) means `*/*`; a value that
+/// does not parse as media types makes the condition fail; otherwise one range must be compatible
+/// (`*/*`, `application/*`, `application/*+json`, `application/fhir+json`, any case, any parameters).
+pub fn accepts_fhir_json(headers: &HeaderMap) -> bool {
+    let mut ranges = vec![];
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(text) = value.to_str() else { return false };
+        for token in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            match parse_media_range(token) {
+                Some(range) => ranges.push(range),
+                None => return false,
+            }
+        }
+    }
+    ranges.is_empty()
+        || ranges
+            .iter()
+            .any(|(t, s)| t == "*" || (t == "application" && (s == "*" || s == "fhir+json" || s == "*+json")))
+}
+
+/// `MimeTypeUtils.parseMimeType` + `MediaType`'s checks, enough to tell a valid range from an invalid one:
+/// `type/subtype` tokens (`*` alone is `*/*`; a wildcard type needs a wildcard subtype), `name=value`
+/// parameters (value a token or quoted; `q` a number in 0..1). Lower-cased type and subtype.
+fn parse_media_range(text: &str) -> Option<(String, String)> {
+    let is_token =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let mut pieces = text.split(';');
+    let full = pieces.next()?.trim();
+    let (kind, sub) = if full == "*" { ("*", "*") } else { full.split_once('/')? };
+    if !is_token(kind) || !is_token(sub) || (kind == "*" && sub != "*") {
+        return None;
+    }
+    for parameter in pieces.map(str::trim).filter(|p| !p.is_empty()) {
+        // Spring ignores a parameter without '='.
+        let Some((name, value)) = parameter.split_once('=') else { continue };
+        let (name, value) = (name.trim(), value.trim());
+        let quoted = value.len() >= 2 && value.starts_with('"') && value.ends_with('"');
+        if !is_token(name) || !(quoted || is_token(value)) {
+            return None;
+        }
+        if name.eq_ignore_ascii_case("q") && !value.parse::<f64>().is_ok_and(|q| (0.0..=1.0).contains(&q)) {
+            return None;
+        }
+    }
+    Some((kind.to_ascii_lowercase(), sub.to_ascii_lowercase()))
 }
 
 #[cfg(test)]

@@ -247,3 +247,9 @@ pub fn apigee_unknown_error_diagnostics(message_id: &str) -> String {
 pub fn duplicate_event(scr_id: &str, nhs_number: &str) -> String {
     format!("[PSIS-30134] - Duplicate event with eventId {scr_id} and nhsNumber {nhs_number}.")
 }
+
+/// Spring's `HttpMediaTypeNotAcceptableException` message when no `produces` type matches the `Accept` header
+/// (Spring 5.3 wording, **derived**); the adaptor's `OperationOutcomeExceptionHandler` overrides
+/// `handleExceptionInternal` with `handleAllExceptions`, so it reaches the client as a 500 `exception`
+/// (`docker/service/.../components/OperationOutcomeExceptionHandler.java`).
+pub const NOT_ACCEPTABLE: &str = "Could not find acceptable representation";

@@ -127,11 +127,6 @@ fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
     format!("{url}{sep}{q}")
 }
 
-/// The §10.6 Apigee fault of a bad bearer token.
-fn access_token_fault(faultstring: &str, errorcode: &str) -> Response {
-    json_response(401, &json!({"fault": {"faultstring": faultstring, "detail": {"errorcode": errorcode}}}))
-}
-
 impl IdentityService {
     /// Loads `apps.toml`, `personas.toml` and the mock CIS2 key from [`crate::identity::default_fixtures_dir`].
     pub fn new(clock: Clock, origin: String) -> Result<Self, String> {
@@ -682,14 +677,12 @@ impl IdentityService {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty());
-        let Some(token) = token else {
-            return access_token_fault("Invalid access token", "oauth.v2.InvalidAccessToken");
-        };
-        let Some(grant) = self.store.introspect(token) else {
-            return access_token_fault("Invalid Access Token", "keymanagement.service.invalid_access_token");
-        };
+        // Every VerifyAccessToken fault of the identity proxy ends in its DefaultFaultRule (SCRA-EDG-008).
+        let refused = || error_response(&OAuthError::userinfo_token_refused());
+        let Some(token) = token else { return refused() };
+        let Some(grant) = self.store.introspect(token) else { return refused() };
         if grant.expires_at <= self.now() {
-            return access_token_fault("Access Token expired", "keymanagement.service.access_token_expired");
+            return refused();
         }
         match &grant.user {
             Some(UserGrant { persona, auth: AuthKind::Combined, .. }) => {
