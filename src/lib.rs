@@ -8,6 +8,7 @@
 //! reference client with its deliberate defects.
 
 pub mod client;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod fhir;

@@ -36,11 +36,13 @@ pub fn transcript(r: &ScenarioRecord) -> String {
         for x in &r.exchanges {
             let _ = writeln!(
                 out,
-                "  {} {} -> {} ({} ms, X-Request-ID {})",
+                "  {} {} {} -> {} ({} ms, clock {}, X-Request-ID {})",
+                x.wall_at,
                 x.request.method,
                 x.request.url,
                 x.response.status,
                 x.duration_ms,
+                x.clock_at,
                 x.sent_header("X-Request-ID").unwrap_or("-")
             );
             if let Some(c) = &x.conformance {

@@ -150,6 +150,10 @@ pub struct RunSummary {
 pub struct ExchangeRef {
     /// Path relative to the bundle, e.g. `exchanges/0001-features_retrieve_scr_id.feature-9-1.json`.
     pub file: String,
+    /// Wall-clock time it was sent (RFC 3339 UTC, milliseconds): what a reader should date it by.
+    pub wall_at: String,
+    /// The run's clock when it was sent: on a mock run the virtual clock (`When <n> seconds pass` moves it).
+    pub clock_at: String,
     /// The step that sent it, e.g. `When I request the SCR id for patient "A"`.
     pub step: Option<String>,
     pub method: String,

@@ -2,7 +2,7 @@
 //! at the end of a mock-target run, like any client would — the runner never reads mock state directly.
 
 use crate::client::{fetch as fetch_bounded, http_client, ClientOptions};
-use crate::mock::audit::AuditEntry;
+use crate::audit::AuditEntry;
 use crate::report::evidence::{AuditEvidence, LaneAudit};
 
 use super::TargetKind;
