@@ -197,7 +197,6 @@ pub fn from_json_lines(text: &str) -> Result<Vec<AuditEntry>, Malformed> {
         .collect()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

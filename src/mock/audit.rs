@@ -18,11 +18,11 @@ use axum::http::HeaderMap;
 use base64::Engine as _;
 use serde_json::Value;
 
-pub use crate::audit::{
-    canonical_json, from_json_lines, to_json_lines, verify, AlertRaised, AuditEntry, Malformed, Tamper,
-    FORMAT_VERSION, GENESIS, OPEN_ACCESS, UNREGISTERED_CLIENT, UNVERIFIED,
-};
 use crate::audit::hash_of;
+pub use crate::audit::{
+    canonical_json, from_json_lines, to_json_lines, verify, AlertRaised, AuditEntry, Malformed, Tamper, FORMAT_VERSION,
+    GENESIS, OPEN_ACCESS, UNREGISTERED_CLIENT, UNVERIFIED,
+};
 
 use super::operation::Operation;
 use crate::clock::Clock;

@@ -798,7 +798,8 @@ mod tests {
         assert_eq!(none, json!({ "recorded": false, "reason": "int" }));
         let trail = crate::mock::audit::AuditTrail::new(crate::clock::Clock::frozen_now());
         for status in [200, 403, 201] {
-            trail.record(crate::mock::audit::AccessDraft::new(crate::mock::operation::Operation::GetScrId, "u"), status);
+            trail
+                .record(crate::mock::audit::AccessDraft::new(crate::mock::operation::Operation::GetScrId, "u"), status);
         }
         let good = trail.entries(0);
         let mut bad = good.clone();
