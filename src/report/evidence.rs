@@ -582,6 +582,7 @@ pub fn write_bundle(
         "target": evidence.summary.run.target,
         "scope": evidence.summary.scope,
         "filtered": evidence.summary.run.settings.filtered(),
+        "features_shipped": evidence.summary.run.settings.features_shipped,
         "settings": evidence.summary.run.settings,
         "base_url": evidence.summary.run.base_url,
         "site": { "ods_code": evidence.summary.run.ods_code, "asid": evidence.summary.run.asid },
