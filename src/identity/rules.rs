@@ -7,7 +7,6 @@ use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::jwk::JwkSet;
-use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 use super::apps::{App, AppRegistry, JwksSource};
@@ -27,18 +26,10 @@ pub struct Form {
 }
 
 impl Form {
+    /// Decoded by `form_urlencoded` as the service's form parser does: `&`-separated, empty pairs skipped, a
+    /// pair without `=` an empty value, `+` a space, bad percent escapes and bytes kept (lossy UTF-8).
     pub fn parse(body: &[u8]) -> Self {
-        let text = String::from_utf8_lossy(body);
-        let decode = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-        let pairs = text
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| match p.split_once('=') {
-                Some((k, v)) => (decode(k), decode(v)),
-                None => (decode(p), String::new()),
-            })
-            .collect();
-        Self { pairs }
+        Self { pairs: form_urlencoded::parse(body).into_owned().collect() }
     }
 
     pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
@@ -69,10 +60,9 @@ impl Form {
         &self.pairs
     }
 
-    /// The urlencoded body.
+    /// The urlencoded body (`form_urlencoded`: unreserved `*-._`, a space as `+`).
     pub fn encode(&self) -> String {
-        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
-        self.pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+        form_urlencoded::Serializer::new(String::new()).extend_pairs(&self.pairs).finish()
     }
 }
 
