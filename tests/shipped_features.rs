@@ -87,4 +87,10 @@ fn a_run_on_edited_features_says_which_files_differ_from_the_shipped_ones() {
     assert!(
         html.contains("A filtered run, not the whole suite as shipped") && html.contains("features not as shipped")
     );
+    assert!(
+        html.contains(
+            "<dd id=\"features-shipped\">no: changed identity/refresh.feature; added extra/copy.feature</dd>"
+        ),
+        "report.html's settings say which files differ"
+    );
 }

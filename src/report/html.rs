@@ -382,7 +382,8 @@ fn header(out: &mut String, s: &RunSummary, class: &str, text: &str, mark: &str)
          <div><dt>Name filter</dt><dd>{}</dd></div><div><dt>Snapshots</dt><dd>{}</dd></div>\
          <div><dt>Retries</dt><dd>{}</dd></div><div><dt>Fail fast</dt><dd>{}</dd></div>\
          <div><dt>Concurrency</dt><dd>{}</dd></div><div><dt>Features</dt><dd>{} ({} files hashed; sha256 of each \
-         in manifest.json)</dd></div><div><dt>Catalogue</dt><dd>{}</dd></div></dl></details>",
+         in manifest.json)</dd></div><div><dt>Catalogue</dt><dd>{}</dd></div>\
+         <div><dt>Features as shipped in this build</dt><dd id=\"features-shipped\">{}</dd></div></dl></details>",
         escape(&s.run.target),
         escape(&s.run.base_url),
         escape(st.tags.as_deref().unwrap_or("none")),
@@ -394,6 +395,11 @@ fn header(out: &mut String, s: &RunSummary, class: &str, text: &str, mark: &str)
         escape(&st.features),
         st.inputs.len(),
         escape(&st.requirements),
+        if st.features_drift.is_empty() {
+            "yes".to_owned()
+        } else {
+            format!("no: {}", escape(&st.features_drift.to_string()))
+        },
     );
     if s.run.interrupted {
         out.push_str(
