@@ -79,6 +79,17 @@ pub fn wall_time() -> std::time::SystemTime {
     std::time::SystemTime::now()
 }
 
+/// A wall-clock instant as evidence writes it: RFC 3339 UTC with milliseconds (`2026-12-04T17:42:13.123Z`).
+pub fn wall_stamp(at: std::time::SystemTime) -> String {
+    DateTime::<Utc>::from(at).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// The machine's wall time now, as [`wall_stamp`] writes it: when a record was made, for evidence (the run's
+/// virtual clock may be shown beside it, never instead of it).
+pub fn wall_timestamp() -> String {
+    wall_stamp(wall_time())
+}
+
 impl Default for Clock {
     fn default() -> Self {
         Self::system()

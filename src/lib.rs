@@ -7,6 +7,7 @@
 //! describes and drives the supplier's system, [`grader`] judges what it sent, and [`refclient`] is the bundled
 //! reference client with its deliberate defects.
 
+pub mod audit;
 pub mod client;
 pub mod clock;
 pub mod config;

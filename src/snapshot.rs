@@ -1,7 +1,8 @@
 //! Response snapshots: a scenario marks a response (`Then the response matches the snapshot "<name>"`) and
 //! the run compares it with `snapshots/<name>.snap`, after redacting what changes from run to run (ids,
-//! timestamps, the server's origin, the scenario's own patients and SCR ids). Files are insta snapshots, so a
-//! drift written as `<name>.snap.new` is reviewed and accepted with `cargo insta review`.
+//! timestamps, the server's origin, the scenario's own patients and SCR ids). Files are in insta's format
+//! (a `---` metadata header, then the pretty JSON), written and read here without insta at run time, so a drift
+//! written as `<name>.snap.new` can still be reviewed and accepted with `cargo insta review` (or by renaming it).
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -95,6 +96,20 @@ fn file_text(source: &str, expression: &str, value: &Value) -> String {
     format!("---\nsource: {}\nexpression: {}\n---\n{}\n", quote(source), quote(expression), pretty(value))
 }
 
+/// The contents of a snapshot file in insta's format: what follows the `---` … `---` metadata header (a file
+/// without a header is all contents), trailing whitespace trimmed.
+pub fn contents_of(text: &str) -> Result<String, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.lines();
+    if lines.next().map(str::trim_end) != Some("---") {
+        return Ok(text.trim_end().to_owned());
+    }
+    if !lines.by_ref().any(|l| l.trim_end() == "---") {
+        return Err("the metadata header starting with '---' never ends".into());
+    }
+    Ok(lines.collect::<Vec<_>>().join("\n").trim_end().to_owned())
+}
+
 impl SnapshotStore {
     pub fn new(dir: impl Into<PathBuf>, mode: SnapshotMode) -> Self {
         Self { dir: dir.into(), mode }
@@ -104,13 +119,13 @@ impl SnapshotStore {
         self.dir.join(format!("{name}.snap"))
     }
 
-    /// The stored snapshot's contents, as insta reads them.
+    /// The stored snapshot's contents (`None`: no file), read as insta reads its format.
     fn stored(path: &Path) -> Result<Option<String>, String> {
         if !path.is_file() {
             return Ok(None);
         }
-        let snap = insta::Snapshot::from_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Ok(snap.as_text().map(|t| t.to_string()))
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        contents_of(&text).map(Some).map_err(|e| format!("cannot read {}: {e}", path.display()))
     }
 
     /// Compares (or writes) the snapshot `name` of `value`; `source` names where it was taken (file:line).
@@ -211,5 +226,27 @@ mod tests {
             Ok(SnapshotOutcome::Skipped)
         );
         assert!(check.assert("../escape", "", &v).is_err());
+    }
+
+    #[test]
+    fn contents_are_read_as_insta_reads_them() {
+        let with_header = "---\nsource: \"f:1\"\nexpression: \"x\"\n---\n{\n  \"a\": 1\n}\n\n";
+        assert_eq!(contents_of(with_header).as_deref(), Ok("{\n  \"a\": 1\n}"));
+        assert_eq!(contents_of("{\"a\": 1}\n").as_deref(), Ok("{\"a\": 1}"), "no header: all contents");
+        assert!(contents_of("---\nsource: x\n{").is_err(), "an unterminated header is an error");
+        // Every shipped snapshot reads the same here as with insta.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots");
+        let mut read = 0;
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{e}")).flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "snap") {
+                let ours = contents_of(&std::fs::read_to_string(&path).unwrap_or_default());
+                let theirs = insta::Snapshot::from_file(&path).map(|s| s.as_text().map(|t| t.to_string()));
+                let theirs = theirs.ok().flatten().map(|t| t.trim_end().to_owned());
+                assert_eq!(ours.ok(), theirs, "{}", path.display());
+                read += 1;
+            }
+        }
+        assert!(read >= 5, "the shipped snapshots were compared: {read}");
     }
 }

@@ -138,6 +138,26 @@ async fn the_full_suite_passes_and_the_reports_count_right() {
     let cases: Vec<&str> = junit_text.split("<testcase ").skip(1).map(|c| c.split('>').next().unwrap_or("")).collect();
     assert!(!cases.is_empty() && cases.iter().all(|c| c.contains(" timestamp=\"")), "every testcase has its timestamp");
     assert_eq!(manifest["filtered"], serde_json::Value::Null);
+    assert_eq!(manifest["features_shipped"], serde_json::json!(true), "the suite as shipped in this build");
+    // Evidence is dated by the wall clock: no exchange or audit entry after the run ended, even though the
+    // scenarios moved the virtual clock forward (`When <n> seconds pass`).
+    let finished = manifest["finished_at"].as_str().unwrap_or_default().to_owned();
+    assert!(!finished.is_empty(), "the manifest says when the run finished");
+    for entry in std::fs::read_dir(bundle.join("exchanges")).expect("exchanges/").flatten() {
+        let x: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(entry.path()).unwrap_or_default()).unwrap_or_default();
+        let wall = x["exchange"]["wall_at"].as_str().unwrap_or_default();
+        assert!(
+            !wall.is_empty() && wall <= finished.as_str(),
+            "{}: sent {wall}, run finished {finished}",
+            entry.path().display()
+        );
+    }
+    let main_trail = std::fs::read_to_string(bundle.join("audit/main.jsonl")).unwrap_or_default();
+    for e in audit::from_json_lines(&main_trail).unwrap_or_default() {
+        let wall = e.wall.unwrap_or_default();
+        assert!(!wall.is_empty() && wall <= finished, "audit entry {} at {wall}, run finished {finished}", e.seq);
+    }
     let inputs = manifest["settings"]["inputs"].as_object().map(|m| m.len()).unwrap_or_default();
     assert!(inputs > 20, "every feature file and the catalogue hashed: {inputs}");
     assert!(std::fs::read_to_string(bundle.join("report.html")).unwrap_or_default().contains("id=\"scope\""));

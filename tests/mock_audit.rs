@@ -209,3 +209,29 @@ async fn the_sandbox_profile_keeps_a_trail_too() {
     assert_eq!(status, StatusCode::NOT_FOUND, "the other admin routes stay stateful-only");
     mock.shutdown().await;
 }
+
+#[tokio::test]
+async fn entries_are_dated_by_the_wall_clock_with_the_virtual_clock_beside_it() {
+    // A mock whose virtual clock a scenario moved a day ahead: `at` follows it, `wall` stays real time.
+    let virtual_clock = Clock::fixed(Clock::system().now() + chrono::Duration::days(1));
+    let config = MockConfig {
+        seed: false,
+        auth: false,
+        clock: virtual_clock.clone(),
+        ..MockConfig::loopback(Profile::Stateful)
+    };
+    let m = mock::start(config).await.unwrap_or_else(|e| panic!("the mock starts: {e}"));
+    let before = scr_assure::clock::wall_timestamp();
+    let url = format!("{}/summary-care-record/FHIR/R4/DocumentReference?patient={NHS_SYSTEM}|9000000009", m.origin());
+    let (status, _) = call(&http(), reqwest::Method::GET, &url, None, &[("NHSD-Session-URID", URID)], None).await;
+    let after = scr_assure::clock::wall_timestamp();
+    let (text, entries) = trail(&http(), &m.origin(), 0).await;
+    let entry = entries.last().unwrap_or_else(|| panic!("one entry: {text}"));
+    assert_eq!(entry.status, status);
+    assert_eq!(entry.at, virtual_clock.timestamp(), "`at` is the mock's (virtual) clock");
+    let wall = entry.wall.clone().unwrap_or_default();
+    assert!(before <= wall && wall <= after, "`wall` is the wall clock: {before} <= {wall} <= {after}");
+    assert!(text.contains("\"wall\":"), "served over HTTP: {text}");
+    assert_eq!(audit::verify(&entries), Ok(()), "the wall time is in the hashed content and the chain holds");
+    m.shutdown().await;
+}

@@ -263,8 +263,8 @@ async fn the_journal_records_tokens_and_scr_calls_attributed_and_without_secrets
     assert_eq!(issued.expires_in.as_deref(), Some("599"));
     assert!(record.error.is_none() && record.client_id.is_none());
     let body = exchange.body.as_deref().unwrap_or("");
-    // As received (the names percent-encoded by the client), values redacted.
-    assert!(body.contains("client%5Fassertion=[REDACTED]") && body.contains("subject%5Ftoken=[REDACTED]"), "{body}");
+    // As received (form-encoded by the client), values redacted.
+    assert!(body.contains("&client_assertion=[REDACTED]") && body.contains("&subject_token=[REDACTED]"), "{body}");
     assert!(exchange.response_body.as_deref().is_some_and(|b| b.contains("[REDACTED]") && b.contains("599")));
 
     // The SCR call: token fingerprint, patient, the secret in its query named and redacted.

@@ -66,6 +66,8 @@ fn scenario(n: usize, name: &str, verdict: Verdict, attempts: usize) -> Scenario
         ],
         exchanges: vec![ExchangeRef {
             file: format!("exchanges/{n:04}-features_retrieve_scr_id.feature-{}-1.json", 10 * n + 3),
+            wall_at: "2025-01-01T12:00:01.250Z".into(),
+            clock_at: "2025-01-01T12:00:00+00:00".into(),
             step: Some("When I request the SCR id for patient \"A\"".into()),
             method: "GET".into(),
             url: "http://127.0.0.1:9/DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number|9990000018&x=<y>"

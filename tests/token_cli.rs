@@ -180,7 +180,8 @@ async fn inspect_lists_what_the_service_would_reject_in_row_order() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
-    let out = Command::new(BIN).args(["token", "inspect", "not-a-jwt"]).output().expect("runs");
+    let out =
+        Command::new(BIN).args(["token", "inspect", "--kind", "client-assertion", "not-a-jwt"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Malformed JWT in client_assertion"));
 }
@@ -254,4 +255,104 @@ fn unknown_personas_and_bad_defects_are_clear_errors() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--omit colour"));
+}
+
+fn inspect(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(BIN).args(["token", "inspect"]).args(args).output().expect("runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn inspect_knows_an_id_token_an_assertion_and_an_access_token_apart_and_judges_each_by_its_rules() {
+    // A CIS2 id_token, expired: detected from its claims and judged by the token exchange's subject-token checks.
+    let expired = mint(&["id-token", "--persona", "single-role", "--issuer", "http://x/mock-cis2", "--exp-in", "-5"]);
+    let (code, text) = inspect(&[&expired, "--issuer", "http://x/mock-cis2"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.starts_with("kind: CIS2 id_token (detected"), "{text}");
+    assert!(
+        text.contains(
+            "[ 7] not expired: FAIL  400 invalid_request: Invalid 'exp' claim in subject_token JWT - JWT has expired"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("[10] iss is the CIS2 issuer: ok"), "{text}");
+    assert!(!text.contains("client_assertion JWT"), "not judged as an assertion: {text}");
+    let (code, text) = inspect(&[&mint(&["id-token", "--persona", "single-role", "--issuer", "http://x/mock-cis2"])]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("[10] iss is the CIS2 issuer: not judged here"), "{text}");
+    let (code, text) = inspect(&[
+        &mint(&["id-token", "--persona", "single-role", "--issuer", "http://x/mock-cis2"]),
+        "--issuer",
+        "http://elsewhere",
+    ]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("Missing or non-matching 'iss' claim in subject_token JWT"), "{text}");
+
+    // A client assertion: each row's verdict, the failing one with the service's text.
+    let assertion = mint(&["assertion", "--token-url", "https://x/oauth2/token", "--typ", "JWS"]);
+    let (code, text) = inspect(&[&assertion]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.starts_with("kind: client assertion (detected"), "{text}");
+    assert!(text.contains("[ 4] header alg is RS512: ok"), "{text}");
+    assert!(text.contains("[ 7] header typ is JWT: FAIL  400 invalid_request: Invalid 'typ' header in client_assertion JWT - must be 'JWT'"), "{text}");
+    // The same token judged as an id_token by choice.
+    let (_, text) = inspect(&["--kind", "id-token", &assertion]);
+    assert!(text.contains("kind: CIS2 id_token (--kind)") && text.contains("subject_token JWT"), "{text}");
+
+    // An opaque access token: only its form; a JWT is not what the API Platform issues.
+    let (code, text) = inspect(&["Abc123DEF456ghi789JKL012mno3"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("kind: access token (detected: not a JWT") && text.contains("opaque"), "{text}");
+    let (code, text) = inspect(&["--kind", "access-token", "has space"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("b64token syntax (what a Bearer header can carry): FAIL"), "{text}");
+    let (code, text) = inspect(&["--kind", "access-token", &assertion]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("(not a JWT): FAIL"), "{text}");
+}
+
+#[test]
+fn send_posts_a_defective_assertion_to_an_embedded_mock_and_shows_the_answer_redacted() {
+    let out = Command::new(BIN).args(["token", "send", "--omit", "jti"]).output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("answered HTTP 400"), "{text}");
+    assert!(
+        text.contains(
+            "\nstatus: 400\nerror: invalid_request\nerror_description: Missing 'jti' claim in client_assertion JWT\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("&client_assertion=[REDACTED]"), "{text}");
+    assert!(!text.contains("eyJ"), "no JWT is printed: {text}");
+
+    let out = Command::new(BIN).args(["token", "send", "--exp-value", "\"300\""]).output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("error_description: Invalid 'exp' claim in client_assertion JWT - must be an integer"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_and_get_use_a_running_mock_by_its_base_url() {
+    let m = mock().await;
+    let base = format!("{}/summary-care-record/FHIR/R4", m.origin());
+    let (send, get) = tokio::task::spawn_blocking(move || {
+        let send = Command::new(BIN).args(["token", "send", "--base-url", &base]).output().expect("runs");
+        let get = Command::new(BIN).args(["token", "get", "--base-url", &base]).output().expect("runs");
+        (send, get)
+    })
+    .await
+    .expect("joins");
+    let text = String::from_utf8_lossy(&send.stdout);
+    assert_eq!(send.status.code(), Some(0), "{text}");
+    assert!(text.contains("status: 200") && text.contains("granted: access_token [REDACTED]"), "{text}");
+    let text = String::from_utf8_lossy(&get.stdout);
+    assert_eq!(get.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&get.stderr));
+    assert!(text.contains(&format!("access token obtained from {}/oauth2/token", m.origin())), "{text}");
+    // Both went to the running mock: its audit trail holds the two token calls.
+    let tokens = m.audit_entries().iter().filter(|e| e.operation == mock::operation::Operation::Token).count();
+    assert_eq!(tokens, 2, "the running mock answered both");
+    m.shutdown().await;
 }

@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use scr_assure::audit::{self, AuditEntry};
 use scr_assure::client::ClientOptions;
-use scr_assure::mock::audit::{self, AuditEntry};
 use scr_assure::report;
 use scr_assure::scr::codes::BASE_PATH;
 

@@ -33,6 +33,10 @@ pub struct GetArgs {
     /// The site file (required for int).
     #[arg(long)]
     site: Option<PathBuf>,
+    /// A running mock (`scr-assure mock`) to get the token from, by its origin or SCR base URL, instead of
+    /// starting one (the fixtures' default app and flow, as a mock run uses).
+    #[arg(long, conflicts_with = "site")]
+    base_url: Option<String>,
     /// Print the access token itself (it is a secret: it is never printed otherwise).
     #[arg(long)]
     show: bool,
@@ -67,9 +71,25 @@ pub async fn run(command: SiteCommand) -> anyhow::Result<u8> {
     }
 }
 
+/// The origin of a URL given as an origin or as the SCR base URL (`…/summary-care-record/FHIR/R4`).
+pub fn origin_of(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    url.strip_suffix(scr_assure::scr::codes::BASE_PATH).unwrap_or(url).to_owned()
+}
+
 pub async fn get_token(args: GetArgs) -> anyhow::Result<u8> {
     let clock = Clock::system();
+    if let Some(url) = &args.base_url {
+        if let Err(e) = guard::check_url("--base-url", url, args.allow_production) {
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+    }
     let (auth, running) = match (args.target, &args.site) {
+        (TargetKind::Mock, None) if args.base_url.is_some() => {
+            let origin = origin_of(args.base_url.as_deref().unwrap_or_default());
+            (mock_auth(&origin, &Default::default()).map_err(anyhow::Error::msg)?, None)
+        }
         (TargetKind::Sandbox, _) => {
             eprintln!("error: the sandbox has no identity service (open access): use --target mock or int");
             return Ok(2);

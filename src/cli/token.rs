@@ -9,11 +9,13 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use scr_assure::clock::Clock;
-use scr_assure::identity::assertion::{self, AssertionSpec, Defect};
+use scr_assure::identity::assertion::{self, AssertionSpec, ClientAssertion, Defect};
+use scr_assure::identity::client::{TokenClient, TokenOutcome};
 use scr_assure::identity::id_token::{self, IdTokenSpec};
 use scr_assure::identity::keys::SigningKey;
 use scr_assure::identity::personas::Personas;
 use scr_assure::identity::{default_fixtures_dir, jwt, rules};
+use scr_assure::mock::{self, MockConfig, Profile};
 use scr_assure::secret::Secret;
 
 #[derive(Debug, Subcommand)]
@@ -22,10 +24,47 @@ pub enum TokenCommand {
     Assertion(AssertionArgs),
     /// Mint a mock CIS2 id_token for a persona, with any defect on request.
     IdToken(IdTokenArgs),
-    /// Decode a JWT, show its times, verify its signature, and list what the NHS identity service would reject.
+    /// Inspect a client assertion, a CIS2 id_token or an access token (detected, or --kind): decode it, show its
+    /// times, verify a signature, and judge it by its own rules; exit 1 when a check fails.
     Inspect(InspectArgs),
     /// Obtain an access token through the configured flow; prints its expiry and scopes (the token only with --show).
     Get(super::site_cmd::GetArgs),
+    /// Post a client assertion (with any defect of `token assertion`) to a token endpoint and show the identity
+    /// service's answer: status, error, error_description (secrets redacted).
+    Send(SendArgs),
+}
+
+/// What `token inspect` judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// Detect it: a JWT with CIS2 claims (acr, amr, auth_time, assurance levels, tokenName …) is an id_token,
+    /// another JWT a client assertion, anything else an access token.
+    Auto,
+    /// A signed-JWT client assertion (reference §10.1).
+    ClientAssertion,
+    /// A CIS2 id_token, as the token exchange judges its subject token (§10.2).
+    IdToken,
+    /// An access token of the API Platform: opaque, so only its form can be checked here.
+    AccessToken,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The identity service's origin (or the SCR base URL of the same host), e.g. a running `scr-assure mock`;
+    /// default: an embedded mock started for the purpose.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// API key (iss and sub); default: the test app of fixtures/identity/apps.toml.
+    #[arg(long)]
+    api_key: Option<String>,
+    /// Read the API key from this environment variable instead.
+    #[arg(long, conflicts_with = "api_key")]
+    api_key_env: Option<String>,
+    /// Allow a base URL on the production NHS API host (api.service.nhs.uk).
+    #[arg(long)]
+    allow_production: bool,
+    #[command(flatten)]
+    defects: DefectArgs,
 }
 
 /// Defect switches shared by both minting commands.
@@ -132,15 +171,22 @@ pub struct IdTokenArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The JWT to inspect ("-" reads it from standard input).
+    /// The token to inspect ("-" reads it from standard input).
     jwt: String,
+    /// What it is; default: detected from its header and claims.
+    #[arg(long, value_enum, default_value_t = Kind::Auto)]
+    kind: Kind,
+    /// The CIS2 issuer an id_token must name (`iss`); not judged without it.
+    #[arg(long)]
+    issuer: Option<String>,
     /// Judge it as a server whose clock is this many seconds ahead of this machine.
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     skew: i64,
-    /// The token URL the assertion should name as aud.
+    /// The token URL a client assertion should name as aud (default: its own aud, so not judged).
     #[arg(long)]
     token_url: Option<String>,
-    /// Verify the signature against this JWKS (a file path or an http(s) URL).
+    /// Verify the signature against this JWKS (a file path or an http(s) URL): the app's for a client
+    /// assertion, CIS2's for an id_token.
     #[arg(long)]
     jwks: Option<String>,
     /// Allow a JWKS URL on the production NHS API host (api.service.nhs.uk).
@@ -156,23 +202,9 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<u8> {
     let clock = Clock::system();
     match command {
         TokenCommand::Assertion(args) => {
-            let api_key = match (&args.api_key, &args.api_key_env) {
-                (Some(k), _) => Secret::new(k.clone()),
-                (None, Some(var)) => {
-                    Secret::new(std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?)
-                }
-                (None, None) => Secret::new(DEFAULT_API_KEY),
-            };
-            let kid = args.defects.kid.clone().unwrap_or_else(|| DEFAULT_KID.to_owned());
-            let key = args.defects.signing_key("test-app-private-key.pem", &kid)?;
-            let mut spec = AssertionSpec::new(api_key, kid, args.token_url.clone(), clock.now());
-            spec.skew_seconds = args.defects.skew;
-            if let Some(e) = args.defects.exp_in {
-                spec.exp_in_seconds = e;
-            }
-            spec.defects = args.defects.defects()?;
-            let minted = assertion::mint(&spec, &key).context("cannot sign the assertion")?;
-            say!("{}", minted.0.expose());
+            let api_key = api_key(args.api_key.as_deref(), args.api_key_env.as_deref())?;
+            let minted = mint_assertion(api_key, &args.token_url, &args.defects, &clock)?;
+            say!("{}", minted.expose());
             Ok(0)
         }
         TokenCommand::IdToken(args) => {
@@ -196,6 +228,98 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<u8> {
         }
         TokenCommand::Inspect(args) => inspect(args, clock.now()).await,
         TokenCommand::Get(args) => super::site_cmd::get_token(args).await,
+        TokenCommand::Send(args) => send(args, &clock).await,
+    }
+}
+
+fn api_key(value: Option<&str>, env: Option<&str>) -> anyhow::Result<Secret> {
+    Ok(match (value, env) {
+        (Some(k), _) => Secret::new(k),
+        (None, Some(var)) => {
+            Secret::new(std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?)
+        }
+        (None, None) => Secret::new(DEFAULT_API_KEY),
+    })
+}
+
+/// A client assertion for `token_url` (its aud) with the defects asked for.
+fn mint_assertion(api_key: Secret, token_url: &str, defects: &DefectArgs, clock: &Clock) -> anyhow::Result<Secret> {
+    let kid = defects.kid.clone().unwrap_or_else(|| DEFAULT_KID.to_owned());
+    let key = defects.signing_key("test-app-private-key.pem", &kid)?;
+    let mut spec = AssertionSpec::new(api_key, kid, token_url.to_owned(), clock.now());
+    spec.skew_seconds = defects.skew;
+    if let Some(e) = defects.exp_in {
+        spec.exp_in_seconds = e;
+    }
+    spec.defects = defects.defects()?;
+    Ok(assertion::mint(&spec, &key).context("cannot sign the assertion")?.0)
+}
+
+/// `token send`: mints the assertion, posts the client-credentials form through the harness's recorded token
+/// client, and prints the exchange as recorded (secrets redacted) and the service's answer. Exit 0 when the
+/// service answered (granted or refused), 2 on a bad argument, 3 when it could not be reached.
+async fn send(args: SendArgs, clock: &Clock) -> anyhow::Result<u8> {
+    let (origin, running) = match &args.base_url {
+        Some(url) => {
+            if let Err(e) = scr_assure::config::guard::check_url("--base-url", url, args.allow_production) {
+                eprintln!("error: {e}");
+                return Ok(2);
+            }
+            (super::site_cmd::origin_of(url), None)
+        }
+        None => {
+            let config = MockConfig { auth: true, ..MockConfig::loopback(Profile::Stateful) };
+            let running = mock::start(config).await.context("cannot start the embedded mock")?;
+            (running.origin(), Some(running))
+        }
+    };
+    let code = send_to(&args, &origin, clock).await;
+    if let Some(m) = running {
+        m.shutdown().await;
+    }
+    code
+}
+
+async fn send_to(args: &SendArgs, origin: &str, clock: &Clock) -> anyhow::Result<u8> {
+    let tokens = match TokenClient::new(&format!("{origin}/oauth2")) {
+        Ok(t) => t.recording(clock),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+    };
+    let api_key = api_key(args.api_key.as_deref(), args.api_key_env.as_deref())?;
+    let assertion = mint_assertion(api_key, &tokens.token_url, &args.defects, clock)?;
+    let form = TokenClient::client_credentials_form(&ClientAssertion(assertion), &[]);
+    let outcome = tokens.post_form(&form).await;
+    for x in tokens.take_exchanges() {
+        say!("{} {} (sent {}, {} ms)", x.request.method, x.request.url, x.wall_at, x.duration_ms);
+        say!("  form: {}", x.request.body.as_deref().unwrap_or(""));
+        say!("  answered HTTP {}", x.response.status);
+        for (name, value) in &x.response.headers {
+            say!("  {name}: {value}");
+        }
+        say!("  body: {}", x.response.body);
+    }
+    match outcome {
+        Ok(TokenOutcome::Rejected(e)) => {
+            say!("status: {}", e.status);
+            say!("error: {}", e.error);
+            say!("error_description: {}", e.error_description);
+            if let Some(m) = &e.message_id {
+                say!("message_id: {m}");
+            }
+            Ok(0)
+        }
+        Ok(TokenOutcome::Granted(t)) => {
+            say!("status: 200");
+            say!("granted: access_token {} expiring in {} s", t.access_token, t.expires_in);
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("error: the token request failed: {e}");
+            Ok(3)
+        }
     }
 }
 
@@ -224,6 +348,74 @@ async fn load_jwks(source: &str) -> anyhow::Result<jsonwebtoken::jwk::JwkSet> {
     serde_json::from_str(&text).with_context(|| format!("{source} is not a JWKS"))
 }
 
+/// What a token looks like, and why: the kind `--kind auto` settles on.
+fn detect(token: &str) -> (Kind, &'static str) {
+    let Ok(raw) = jwt::decode_unverified(token) else {
+        return if token.split('.').count() == 3 {
+            (Kind::ClientAssertion, "three dot-separated parts, but it does not decode: judged as a client assertion")
+        } else {
+            (Kind::AccessToken, "not a JWT")
+        };
+    };
+    const CIS2_CLAIMS: [&str; 7] =
+        ["acr", "amr", "auth_time", "id_assurance_level", "authentication_assurance_level", "tokenName", "nonce"];
+    if CIS2_CLAIMS.iter().any(|c| raw.claims.get(*c).is_some()) {
+        (Kind::IdToken, "a JWT with CIS2 id_token claims")
+    } else {
+        (Kind::ClientAssertion, "a JWT without CIS2 id_token claims")
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Auto => "detected",
+        Kind::ClientAssertion => "client assertion",
+        Kind::IdToken => "CIS2 id_token",
+        Kind::AccessToken => "access token",
+    }
+}
+
+/// Prints each check's verdict (`checks`: name and row, in the service's order), then the rejections in order.
+/// Returns the exit code: 1 when a check fails.
+fn print_checks(what: &str, checks: &[(&str, u8)], judged: impl Fn(u8) -> bool, findings: &[rules::Finding]) -> u8 {
+    say!("checks of the NHS identity service for a {what}, in its order (it answers the first failure):");
+    for (name, row) in checks {
+        let verdict = match findings.iter().find(|f| f.row == *row) {
+            Some(f) => format!("FAIL  {} {}: {}", f.error.status, f.error.error, f.error.description),
+            None if judged(*row) => "ok".to_owned(),
+            None => "not judged here".to_owned(),
+        };
+        say!("  [{row:>2}] {name}: {verdict}");
+    }
+    if findings.is_empty() {
+        return 0;
+    }
+    say!("as a {what}, the NHS identity service would reject it (first one wins):");
+    for f in findings {
+        say!("  row {:>2}: {} {}: {}", f.row, f.error.status, f.error.error, f.error.description);
+    }
+    1
+}
+
+/// An access token of the API Platform is opaque: only its form can be checked (RFC 6750 `b64token`).
+fn inspect_access_token(token: &str) -> u8 {
+    say!("kind: access token — opaque on the NHS API Platform: its expiry, scopes and validity are known only to");
+    say!("the identity service that issued it (use it on GET /oauth2/userinfo or an SCR request to find out)");
+    let b64token = !token.is_empty()
+        && token.trim_end_matches('=').chars().all(|c| c.is_ascii_alphanumeric() || "-._~+/".contains(c))
+        && !token.trim_end_matches('=').is_empty();
+    let checks = [
+        ("not empty", !token.is_empty()),
+        ("RFC 6750 b64token syntax (what a Bearer header can carry)", b64token),
+        ("opaque, as the API Platform issues them (not a JWT)", jwt::decode_unverified(token).is_err()),
+    ];
+    for (name, ok) in &checks {
+        say!("  {name}: {}", if *ok { "ok" } else { "FAIL" });
+    }
+    say!("  length: {} characters", token.len());
+    u8::from(checks.iter().any(|(_, ok)| !ok))
+}
+
 async fn inspect(args: InspectArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
     if let Some(source) = args.jwks.as_deref().filter(|s| s.starts_with("http://") || s.starts_with("https://")) {
         if let Err(e) = scr_assure::config::guard::check_url("--jwks", source, args.allow_production) {
@@ -238,11 +430,30 @@ async fn inspect(args: InspectArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
     } else {
         args.jwt.clone()
     };
+    let kind = match args.kind {
+        Kind::Auto => {
+            let (kind, why) = detect(&token);
+            say!("kind: {} (detected: {why}; choose with --kind)", kind_name(kind));
+            kind
+        }
+        chosen => {
+            say!("kind: {} (--kind)", kind_name(chosen));
+            chosen
+        }
+    };
+    if kind == Kind::AccessToken {
+        return Ok(inspect_access_token(&token));
+    }
     let raw = match jwt::decode_unverified(&token) {
         Ok(raw) => raw,
         Err(e) => {
             say!("not a decodable JWT: {e}");
-            say!("the NHS identity service would reject it: 400 invalid_request: Malformed JWT in client_assertion");
+            let error = if kind == Kind::IdToken {
+                scr_assure::identity::texts::OAuthError::malformed_subject_token()
+            } else {
+                scr_assure::identity::texts::OAuthError::malformed_client_assertion()
+            };
+            say!("the NHS identity service would reject it: {} {}: {}", error.status, error.error, error.description);
             return Ok(1);
         }
     };
@@ -269,16 +480,32 @@ async fn inspect(args: InspectArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
             Some(_) => say!("signature: INVALID"),
         }
     }
-    let aud = args.token_url.clone().or_else(|| raw.claim_str("aud").map(str::to_owned)).unwrap_or_default();
-    let findings = rules::inspect_client_assertion(&token, now, Duration::seconds(args.skew), &aud, jwks.as_ref());
-    if findings.is_empty() {
-        say!("as a client assertion: no rule of the NHS identity service rejects it (rows that need the service's state — replay, app registration, products — are not judged here)");
-        Ok(0)
-    } else {
-        say!("as a client assertion, the NHS identity service would reject it (first one wins):");
-        for f in &findings {
-            say!("  row {:>2}: {} {}: {}", f.row, f.error.status, f.error.error, f.error.description);
+    let skew = Duration::seconds(args.skew);
+    if kind == Kind::IdToken {
+        let findings = rules::inspect_subject_token(&token, now, skew, args.issuer.as_deref(), jwks.as_ref());
+        let judged = |row: u8| match row {
+            10 => args.issuer.is_some(),
+            11 | 12 => jwks.is_some(),
+            _ => true,
+        };
+        let code = print_checks("CIS2 id_token (subject token)", rules::SUBJECT_TOKEN_CHECKS, judged, &findings);
+        if code == 0 {
+            say!("as a CIS2 id_token: no check of the token exchange rejects it (the app's own checks — its client assertion, scopes, assurance level — are not judged here)");
         }
-        Ok(1)
+        return Ok(code);
     }
+    let own_aud = args.token_url.is_none();
+    let aud = args.token_url.clone().or_else(|| raw.claim_str("aud").map(str::to_owned)).unwrap_or_default();
+    let findings = rules::inspect_client_assertion(&token, now, skew, &aud, jwks.as_ref());
+    let judged = |row: u8| match row {
+        18 => !own_aud,
+        19 | 20 => jwks.is_some(),
+        _ => true,
+    };
+    let code = print_checks("client assertion", rules::CLIENT_ASSERTION_CHECKS, judged, &findings);
+    say!("not judged here (they need the service's state): rows 1–2 (the form), 13 (replay), 15–17 (the app's registration), 21 (products)");
+    if code == 0 {
+        say!("as a client assertion: no rule of the NHS identity service rejects it (rows that need the service's state — replay, app registration, products — are not judged here)");
+    }
+    Ok(code)
 }

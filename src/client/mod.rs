@@ -326,7 +326,10 @@ fn recorded_headers(headers: &reqwest::header::HeaderMap) -> Vec<(String, String
     headers
         .iter()
         .map(|(n, v)| {
-            (n.as_str().to_owned(), recorded_header_value(n.as_str(), &String::from_utf8_lossy(v.as_bytes())))
+            let value = recorded_header_value(n.as_str(), &String::from_utf8_lossy(v.as_bytes()));
+            // A redirect's query may carry an authorization code or the app's API key (`client_id`).
+            let value = if n == reqwest::header::LOCATION { redact_query(&value) } else { value };
+            (n.as_str().to_owned(), value)
         })
         .collect()
 }
@@ -522,10 +525,15 @@ impl RecordedResponse {
     }
 }
 
-/// One request and its response.
+/// One request and its response, as recorded on the wire.
 #[derive(Debug, Clone, Serialize)]
 pub struct Exchange {
-    pub started_at: String,
+    /// Wall-clock time it was sent (RFC 3339 UTC, milliseconds): when it really happened.
+    pub wall_at: String,
+    /// The run's clock when it was sent (`+00:00`): on a mock run the frozen virtual clock that
+    /// `When <n> seconds pass` moves, so it may lie after the run's end; shown beside `wall_at`, never instead.
+    pub clock_at: String,
+    /// Wall time from sending the request to the end of the response body.
     pub duration_ms: u64,
     pub request: RecordedRequest,
     pub response: RecordedResponse,
@@ -540,6 +548,58 @@ impl Exchange {
     /// The value this exchange *sent* for a header (redacted if secret).
     pub fn sent_header(&self, name: &str) -> Option<&str> {
         self.request.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// When an exchange was sent, on both clocks, and how long it took: started just before [`fetch`].
+#[derive(Debug, Clone)]
+pub struct Timing {
+    wall: std::time::SystemTime,
+    clock_at: String,
+    start: Instant,
+}
+
+impl Timing {
+    /// Now, on the wall clock and on `clock` (the run's, virtual on a mock run).
+    pub fn start(clock: &Clock) -> Self {
+        Self { wall: crate::clock::wall_time(), clock_at: clock.timestamp(), start: Instant::now() }
+    }
+
+    /// The exchange of `request` (already redacted) and `response` as received (its secret headers and
+    /// secret body members redacted here).
+    pub fn exchange(self, request: RecordedRequest, response: &RawResponse) -> Exchange {
+        Exchange {
+            wall_at: crate::clock::wall_stamp(self.wall),
+            clock_at: self.clock_at,
+            duration_ms: u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX),
+            request,
+            response: RecordedResponse {
+                status: response.status,
+                headers: response.recorded_headers(),
+                body: redact_body(&String::from_utf8_lossy(&response.body)),
+            },
+            conformance: None,
+            sent_at: Some(self.wall),
+        }
+    }
+}
+
+/// A request as it may be recorded: secret headers redacted (keeping an auth scheme), a body's secret members
+/// or form fields redacted, and the query's secret parameters (`client_id`, `code`, …) redacted.
+pub fn recorded_request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> RecordedRequest {
+    RecordedRequest {
+        method: method.to_owned(),
+        url: redact_query(url),
+        headers: headers.iter().map(|(n, v)| ((*n).to_owned(), recorded_header_value(n, v))).collect(),
+        body: body.map(|b| redact_body(&String::from_utf8_lossy(b))),
+    }
+}
+
+/// A URL with the secret parameters of its query redacted (the query is read as a form).
+pub fn redact_query(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, query)) => format!("{base}?{}", redact_body(query)),
+        None => url.to_owned(),
     }
 }
 
@@ -597,29 +657,16 @@ impl ScrClient {
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
-        let started_at = self.clock.timestamp();
-        let sent_at = crate::clock::wall_time();
-        let start = Instant::now();
+        let timing = Timing::start(&self.clock);
         let response = fetch(builder, &self.options, &url).await?;
-        let duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         let location = response.redirect_location();
-        let exchange = Exchange {
-            started_at,
-            duration_ms,
-            request: RecordedRequest {
-                method: request.method.to_string(),
-                url: url.clone(),
-                headers: recorded_headers,
-                body: request.body.map(|b| redact_body(&String::from_utf8_lossy(&b))),
-            },
-            response: RecordedResponse {
-                status: response.status,
-                headers: response.recorded_headers(),
-                body: redact_body(&String::from_utf8_lossy(&response.body)),
-            },
-            conformance: None,
-            sent_at: Some(sent_at),
+        let sent = RecordedRequest {
+            method: request.method.to_string(),
+            url: url.clone(),
+            headers: recorded_headers,
+            body: request.body.map(|b| redact_body(&String::from_utf8_lossy(&b))),
         };
+        let exchange = timing.exchange(sent, &response);
         if let Some(location) = location {
             let target_origin = origin(&location);
             if target_origin != origin(&response.url) {

@@ -8,7 +8,10 @@ use serde_json::Value;
 use super::assertion::{ClientAssertion, CLIENT_ASSERTION_TYPE};
 use super::id_token::{IdToken, ID_TOKEN_TYPE};
 use super::rules::Form;
-use crate::client::{fetch, http_client, ClientOptions, RawResponse};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::client::{fetch, http_client, recorded_request, ClientOptions, Exchange, RawResponse, Timing};
+use crate::clock::Clock;
 use crate::secret::{Secret, REDACTED};
 
 /// `urn:ietf:params:oauth:grant-type:token-exchange`
@@ -89,11 +92,16 @@ pub struct ClientApp {
     pub redirect_uri: String,
 }
 
-/// Talks to one identity service: `<oauth_base>/token`, `/authorize`, `/userinfo`.
+/// Talks to one identity service: `<oauth_base>/token`, `/authorize`, `/userinfo`. A copy made by
+/// [`TokenClient::recording`] keeps every HTTP exchange it makes, as sent and received (status, headers,
+/// timing; secrets redacted), for the evidence: token exchanges are recorded, never rebuilt.
 #[derive(Debug, Clone)]
 pub struct TokenClient {
     http: reqwest::Client,
     options: ClientOptions,
+    /// The run's clock, for each exchange's `clock_at` beside its wall time.
+    clock: Clock,
+    log: Option<Arc<Mutex<Vec<Exchange>>>>,
     pub token_url: String,
     pub authorize_url: String,
     pub userinfo_url: String,
@@ -175,22 +183,60 @@ impl TokenClient {
         Ok(Self {
             http,
             options: *options,
+            clock: Clock::system(),
+            log: None,
             token_url: format!("{base}/token"),
             authorize_url: format!("{base}/authorize"),
             userinfo_url: format!("{base}/userinfo"),
         })
     }
 
-    /// Sends and reads within the bounds; errors name `shown` (never a query, which may carry the API key).
-    async fn fetch(&self, request: reqwest::RequestBuilder, shown: &str) -> Result<RawResponse, ClientError> {
-        Ok(fetch(request, &self.options, shown).await?)
+    /// A copy of this client that records its own HTTP exchanges from now on (a fresh log, e.g. one per
+    /// step), dated by `clock` beside the wall clock; [`TokenClient::take_exchanges`] hands them over.
+    pub fn recording(&self, clock: &Clock) -> Self {
+        Self { clock: clock.clone(), log: Some(Arc::default()), ..self.clone() }
+    }
+
+    /// The exchanges recorded since the last call, oldest first (none unless made by [`TokenClient::recording`]).
+    pub fn take_exchanges(&self) -> Vec<Exchange> {
+        self.log
+            .as_ref()
+            .map(|log| std::mem::take(&mut *log.lock().unwrap_or_else(PoisonError::into_inner)))
+            .unwrap_or_default()
+    }
+
+    /// Sends and reads within the bounds, recording the exchange when this client records; errors name
+    /// `shown` (never a query, which may carry the API key). `headers` are recorded redacted.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        shown: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<RawResponse, ClientError> {
+        let mut request = self.http.request(method.clone(), url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(b) = &body {
+            request = request.body(b.clone());
+        }
+        let timing = Timing::start(&self.clock);
+        let response = fetch(request, &self.options, shown).await?;
+        if let Some(log) = &self.log {
+            let sent = recorded_request(method.as_str(), url, headers, body.as_deref());
+            log.lock().unwrap_or_else(PoisonError::into_inner).push(timing.exchange(sent, &response));
+        }
+        Ok(response)
     }
 
     /// POSTs a form to the token URL as-is (the form-change steps build their own).
     pub async fn post_form(&self, form: &Form) -> Result<TokenOutcome, ClientError> {
         let url = &self.token_url;
-        let request = self.http.post(url).header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(form.encode());
-        let response = self.fetch(request, url).await?;
+        let content_type = [(CONTENT_TYPE.as_str(), "application/x-www-form-urlencoded")];
+        let body = form.encode().into_bytes();
+        let response = self.send(reqwest::Method::POST, url, url, &content_type, Some(body)).await?;
         parse_token_answer(url, response.status, &response.body)
     }
 
@@ -242,7 +288,7 @@ impl TokenClient {
     }
 
     async fn get(&self, url: &reqwest::Url, shown: &str) -> Result<RawResponse, ClientError> {
-        self.fetch(self.http.get(url.as_str()), shown).await
+        self.send(reqwest::Method::GET, url.as_str(), shown, &[], None).await
     }
 
     fn error_of(url: &str, response: &RawResponse) -> Result<TokenOutcome, ClientError> {
@@ -388,7 +434,9 @@ impl TokenClient {
     /// `GET /userinfo` with a bearer token: `(status, body)`.
     pub async fn userinfo(&self, access_token: &Secret) -> Result<(u16, Value), ClientError> {
         let url = &self.userinfo_url;
-        let response = self.fetch(self.http.get(url).bearer_auth(access_token.expose()), url).await?;
+        let bearer = format!("Bearer {}", access_token.expose());
+        let headers = [(reqwest::header::AUTHORIZATION.as_str(), bearer.as_str())];
+        let response = self.send(reqwest::Method::GET, url, url, &headers, None).await?;
         let status = response.status;
         let value = serde_json::from_slice(&response.body).map_err(|_| ClientError::NotJson {
             url: url.clone(),

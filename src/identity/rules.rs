@@ -7,7 +7,6 @@ use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::jwk::JwkSet;
-use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 use super::apps::{App, AppRegistry, JwksSource};
@@ -27,18 +26,10 @@ pub struct Form {
 }
 
 impl Form {
+    /// Decoded by `form_urlencoded` as the service's form parser does: `&`-separated, empty pairs skipped, a
+    /// pair without `=` an empty value, `+` a space, bad percent escapes and bytes kept (lossy UTF-8).
     pub fn parse(body: &[u8]) -> Self {
-        let text = String::from_utf8_lossy(body);
-        let decode = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-        let pairs = text
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| match p.split_once('=') {
-                Some((k, v)) => (decode(k), decode(v)),
-                None => (decode(p), String::new()),
-            })
-            .collect();
-        Self { pairs }
+        Self { pairs: form_urlencoded::parse(body).into_owned().collect() }
     }
 
     pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
@@ -69,10 +60,9 @@ impl Form {
         &self.pairs
     }
 
-    /// The urlencoded body.
+    /// The urlencoded body (`form_urlencoded`: unreserved `*-._`, a space as `+`).
     pub fn encode(&self) -> String {
-        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
-        self.pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+        form_urlencoded::Serializer::new(String::new()).extend_pairs(&self.pairs).finish()
     }
 }
 
@@ -456,6 +446,96 @@ pub fn inspect_client_assertion(
     out
 }
 
+/// The §10.2 subject-token checks [`check_subject_token`] makes, in its order, by name: `(check, row)`.
+pub const SUBJECT_TOKEN_CHECKS: &[(&str, u8)] = &[
+    ("decodes as a JWT", 1),
+    ("header kid present", 2),
+    ("header typ is JWT", 3),
+    ("header alg present", 4),
+    ("exp present", 5),
+    ("exp is a number", 6),
+    ("not expired", 7),
+    ("iss present", 8),
+    ("aud present", 9),
+    ("iss is the CIS2 issuer", 10),
+    ("kid in the CIS2 JWKS", 11),
+    ("alg RS256/RS512 and signature valid", 12),
+];
+
+/// Every §10.2 subject-token (CIS2 id_token) check `token` breaks, numbered as in [`SUBJECT_TOKEN_CHECKS`], judged
+/// at `now + skew` like [`check_subject_token`] (which stops at the first). The issuer check only with
+/// `expected_issuer`, the key and signature checks only with `jwks`. A token that does not decode gives check 1 alone.
+pub fn inspect_subject_token(
+    token: &str,
+    now: DateTime<Utc>,
+    skew: Duration,
+    expected_issuer: Option<&str>,
+    jwks: Option<&JwkSet>,
+) -> Vec<Finding> {
+    let Ok(raw) = jwt::decode_unverified(token) else {
+        return vec![Finding { row: 1, error: OAuthError::malformed_subject_token() }];
+    };
+    let (h, c) = (&raw.header, &raw.claims);
+    let mut out = Vec::new();
+    let mut fail = |row: u8, error: OAuthError| out.push(Finding { row, error });
+    if !truthy(h.get("kid")) {
+        fail(2, OAuthError::subject_missing_kid());
+    }
+    if !h.get("typ").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("jwt")) {
+        fail(3, OAuthError::subject_invalid_typ());
+    }
+    if !truthy(h.get("alg")) {
+        fail(4, OAuthError::subject_missing_alg());
+    }
+    let exp = c.get("exp").and_then(Value::as_f64);
+    if !truthy(c.get("exp")) {
+        fail(5, OAuthError::subject_missing_exp());
+    } else if exp.is_none() {
+        fail(6, OAuthError::subject_exp_not_integer());
+    }
+    if exp.is_some_and(|e| (now + skew).timestamp() as f64 > e) {
+        fail(7, OAuthError::subject_expired());
+    }
+    if !truthy(c.get("iss")) {
+        fail(8, OAuthError::subject_missing_iss());
+    }
+    if !truthy(c.get("aud")) {
+        fail(9, OAuthError::subject_missing_aud());
+    }
+    if expected_issuer.is_some_and(|issuer| json_text(c.get("iss")) != issuer) {
+        fail(10, OAuthError::subject_invalid_iss());
+    }
+    if let Some(set) = jwks {
+        match raw.header_str("kid").and_then(|k| set.find(k)) {
+            None => fail(11, OAuthError::subject_no_matching_kid()),
+            Some(jwk) => {
+                if !matches!(raw.header_str("alg"), Some("RS256" | "RS512")) || !jwt::verify(&raw, jwk) {
+                    fail(12, OAuthError::signature_failed());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The §10.1 rows [`inspect_client_assertion`] judges, by name: `(check, row)`.
+pub const CLIENT_ASSERTION_CHECKS: &[(&str, u8)] = &[
+    ("decodes as a JWT", 3),
+    ("header alg is RS512", 4),
+    ("not expired", 5),
+    ("header kid present", 6),
+    ("header typ is JWT", 7),
+    ("exp present", 8),
+    ("exp is a number", 9),
+    ("iss and sub present and equal", 10),
+    ("jti present", 11),
+    ("jti is a string", 12),
+    ("exp at most 5 minutes ahead", 14),
+    ("aud is the token URL", 18),
+    ("kid in the app's JWKS", 19),
+    ("signature valid", 20),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -736,8 +816,16 @@ mod tests {
         ];
         for (defects, exp_in, expected) in cases {
             let token = id_token_with(&w, "single-role", defects.clone(), exp_in, &w.cis2);
-            assert_eq!(check(Some(&token)), Err(expected), "{defects:?}");
+            assert_eq!(check(Some(&token)), Err(expected.clone()), "{defects:?}");
+            // The inspection lists the same rule (first) as the service answers.
+            let found = inspect_subject_token(&token, w.now, Duration::zero(), Some(ISSUER), Some(&w.cis2_jwks));
+            assert_eq!(found.first().map(|f| f.error.clone()), Some(expected), "inspect {defects:?}");
         }
+        let good = id_token_with(&w, "single-role", vec![], 600, &w.cis2);
+        assert_eq!(inspect_subject_token(&good, w.now, Duration::zero(), Some(ISSUER), Some(&w.cis2_jwks)), vec![]);
+        let late = inspect_subject_token(&good, w.now, Duration::seconds(601), None, None);
+        assert_eq!(late.iter().map(|f| f.row).collect::<Vec<_>>(), vec![7], "a server 601 s ahead sees it expired");
+        assert_eq!(inspect_subject_token("abc", w.now, Duration::zero(), None, None)[0].row, 1);
         let forged = id_token_with(&w, "single-role", vec![], 600, &unregistered);
         assert_eq!(check(Some(&forged)), Err(OAuthError::signature_failed()));
         // No leeway but exp == now still passes (the JS compares now > exp).

@@ -4,178 +4,31 @@
 //! X-Request-ID. Never a token, an assertion or a key: `who` is a CIS2 user id, a registered app's *name*, or
 //! `open-access`.
 //!
-//! Each entry's `hash` is `sha256(prev_hash || canonical JSON of the entry without hash)` (lower-case hex; the
-//! canonical JSON is compact with object keys sorted), and the first entry's `prev_hash` is [`GENESIS`], so
-//! [`verify`] finds any edit, deletion, insertion or reordering — and names the first entry that is wrong.
+//! The entry type, its hash chain and `verify` are the shared format of [`crate::audit`] (re-exported here);
+//! this module keeps a mock's trail and records its accesses.
 //!
 //! Ordering: an operation that reads or changes the store takes the trail's lock ([`Recording::serialise`])
 //! *before* it touches the store and appends its entry before letting go, so the trail's order is the order
 //! in which the store saw the operations. Replaying the trail's state-changing requests serially gives the
 //! same state (the load test `tests/mock_load.rs` checks exactly that). Lock order: the trail, then the store.
 
-use std::fmt::Write as _;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use axum::http::HeaderMap;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+
+use crate::audit::hash_of;
+pub use crate::audit::{
+    canonical_json, from_json_lines, to_json_lines, verify, AlertRaised, AuditEntry, Malformed, Tamper, FORMAT_VERSION,
+    GENESIS, OPEN_ACCESS, UNREGISTERED_CLIENT, UNVERIFIED,
+};
 
 use super::operation::Operation;
 use crate::clock::Clock;
 use crate::identity::apps::AppRegistry;
 use crate::identity::rules::Form;
 use crate::scr::PermissionToView;
-
-/// The `prev_hash` of the first entry.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-/// `who` when no gateway stands in front of the backend (the sandbox, `--open-access`).
-pub const OPEN_ACCESS: &str = "open-access";
-/// `who` when the gateway refused the request before it could verify a caller.
-pub const UNVERIFIED: &str = "unverified";
-/// `who` of a token request naming no registered app (the raw value is never recorded: it may be a key).
-pub const UNREGISTERED_CLIENT: &str = "unregistered-client";
-
-/// A privacy alert raised, by its codes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertRaised {
-    /// `AuditEvent.type.code`: `1` or `2`.
-    #[serde(rename = "type")]
-    pub alert_type: String,
-    /// `AuditEvent.subtype[0].code`: `1`..`6`.
-    pub subtype: String,
-}
-
-/// One access, as the trail holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditEntry {
-    /// 1, 2, 3, … without gaps.
-    pub seq: u64,
-    /// The mock's clock when the entry was appended (RFC 3339, `+00:00`).
-    pub at: String,
-    pub operation: Operation,
-    /// The HTTP status answered.
-    pub status: u16,
-    /// The CIS2 user id, the app's name (application-restricted), `open-access`, `unverified` or
-    /// `unregistered-client`.
-    pub who: String,
-    /// The `NHSD-Session-URID` used (the gateway's resolved role when the client sent none).
-    pub role: Option<String>,
-    /// The NHS number the request names, once the backend has validated it.
-    pub patient: Option<String>,
-    /// The permission to view in force for a read or upload (`No` for a dissent refusal), or the one set by
-    /// `$setPermission`.
-    pub permission: Option<String>,
-    /// The privacy alert raised (`POST /AuditEvent`).
-    pub alert: Option<AlertRaised>,
-    /// The X-Request-ID answered (echoed or generated); the request's own when the answer carries none.
-    pub request_id: Option<String>,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
-impl AuditEntry {
-    /// The hash this entry should carry: `sha256(prev_hash || canonical JSON without hash)`.
-    pub fn expected_hash(&self) -> String {
-        hash_of(&self.prev_hash, &self.canonical_without_hash())
-    }
-
-    /// The canonical JSON of the entry without its `hash` member: what the hash covers.
-    fn canonical_without_hash(&self) -> String {
-        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let Some(members) = value.as_object_mut() {
-            members.remove("hash");
-        }
-        canonical_json(&value)
-    }
-}
-
-fn hash_of(prev_hash: &str, canonical: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(prev_hash.as_bytes());
-    hasher.update(canonical.as_bytes());
-    format!("{:x}", hasher.finalize())
-}
-
-/// Compact JSON with object keys sorted, recursively: the bytes the hash covers.
-pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut out);
-    out
-}
-
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(members) => {
-            let mut keys: Vec<&String> = members.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&members[key.as_str()], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => {
-            let _ = write!(out, "{other}");
-        }
-    }
-}
-
-/// Where a trail stops being trustworthy.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("entry {seq}: {reason}")]
-pub struct Tamper {
-    /// The `seq` of the first entry that is wrong (as it stands in the trail).
-    pub seq: u64,
-    pub reason: String,
-}
-
-/// Checks a whole trail from its first entry: sequence numbers 1, 2, 3 …, each `prev_hash` the previous
-/// entry's `hash` ([`GENESIS`] first), each `hash` recomputed. `Err` names the first entry that is wrong.
-/// A trail cut short at its end still verifies: compare its length and last hash with the mock's
-/// (`GET /_admin/audit/verify` answers both).
-pub fn verify(entries: &[AuditEntry]) -> Result<(), Tamper> {
-    let mut prev = GENESIS;
-    for (i, entry) in entries.iter().enumerate() {
-        let expected_seq = i as u64 + 1;
-        let tamper = |reason: String| Tamper { seq: entry.seq, reason };
-        if entry.seq != expected_seq {
-            return Err(tamper(format!(
-                "found where entry {expected_seq} should be: an entry was deleted, inserted or moved"
-            )));
-        }
-        if entry.prev_hash != prev {
-            return Err(tamper(if i == 0 {
-                "prev_hash is not the genesis hash: the trail does not start at its beginning".into()
-            } else {
-                format!("prev_hash is not the hash of entry {}: the chain is broken here", expected_seq - 1)
-            }));
-        }
-        if entry.hash != entry.expected_hash() {
-            return Err(tamper("the content does not match its hash: the entry was edited".into()));
-        }
-        prev = &entry.hash;
-    }
-    Ok(())
-}
 
 /// What is known of an access before its status: filled in by the layers the request passes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,6 +93,7 @@ impl Chain {
     fn append(&mut self, clock: &Clock, draft: AccessDraft, status: u16) -> AuditEntry {
         let mut entry = AuditEntry {
             seq: self.lines.len() as u64 + 1,
+            wall: Some(crate::clock::wall_timestamp()),
             at: clock.timestamp(),
             operation: draft.operation,
             status,
@@ -360,31 +214,10 @@ impl Recording<'_> {
     }
 }
 
-/// A trail as JSON lines, one entry per line.
-pub fn to_json_lines(entries: &[AuditEntry]) -> String {
-    entries.iter().filter_map(|e| serde_json::to_string(e).ok()).map(|line| line + "\n").collect()
-}
-
-/// Why a JSON-lines trail could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {message}")]
-pub struct Malformed {
-    pub line: usize,
-    pub message: String,
-}
-
-/// Reads a JSON-lines trail (blank lines ignored); `Err` names the first line that is not an entry.
-pub fn from_json_lines(text: &str) -> Result<Vec<AuditEntry>, Malformed> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| Malformed { line: i + 1, message: e.to_string() }))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     fn trail_of(n: usize) -> (AuditTrail, Vec<AuditEntry>) {
         let trail = AuditTrail::new(Clock::frozen_now());
@@ -474,6 +307,7 @@ mod tests {
         }
         let text = canonical_json(&without);
         assert!(text.starts_with(r#"{"alert":null,"at":""#), "{text}");
+        assert!(text.contains(r#""wall":""#), "format 2: the wall time is hashed too: {text}");
         assert!(text.contains(r#""operation":"get-scr-id""#), "{text}");
         let expected = format!("{:x}", Sha256::digest(format!("{GENESIS}{text}").as_bytes()));
         assert_eq!(e.hash, expected);

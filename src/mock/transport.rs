@@ -335,18 +335,10 @@ pub fn is_fhir_json(content_type: &str) -> bool {
     content_type.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case(FHIR_JSON))
 }
 
-/// Query parameters decoded as a servlet container does (`+` is a space, `%7C` and a raw `|` both work).
+/// Query parameters decoded as a servlet container does (`+` is a space, `%7C` and a raw `|` both work), by
+/// `form_urlencoded`.
 pub fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
-    let decode = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(pair), String::new()),
-        })
-        .collect()
+    form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect()
 }
 
 /// The two tracing ids of a call: validated, then echoed or generated.

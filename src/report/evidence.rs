@@ -15,7 +15,7 @@ use super::model::{
     SutActionView, SutRequestRef, SutView, Verdict,
 };
 use super::{write_atomic, ReportError};
-use crate::mock::audit::{self, AuditEntry};
+use crate::audit::{self, AuditEntry};
 use crate::mock::traffic::TrafficEntry;
 use crate::requirements::{is_requirement_tag, Catalogue};
 use crate::runner::context::SutEvidence;
@@ -244,6 +244,8 @@ pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&Sc
                     let step = r.exchange_steps.get(i).copied().flatten().and_then(|s| r.steps.get(s));
                     ExchangeRef {
                         file: format!("exchanges/{counter:04}-{}.json", slug(&location)),
+                        wall_at: x.wall_at.clone(),
+                        clock_at: x.clock_at.clone(),
                         step: step.map(|s| format!("{} {}", s.keyword, s.text)),
                         method: x.request.method.clone(),
                         url: x.request.url.clone(),
@@ -493,6 +495,7 @@ impl AuditEvidence {
             Self::NotRecorded { reason } => json!({ "recorded": false, "reason": reason }),
             Self::Lanes(lanes) => json!({
                 "recorded": true,
+                "format": audit::FORMAT_VERSION,
                 "chain": "hash = sha256(prev_hash || canonical JSON of the entry without hash); `scr-assure audit verify FILE`",
                 "lanes": lanes.iter().map(LaneAudit::verdict).collect::<Vec<_>>(),
             }),
@@ -587,6 +590,7 @@ pub fn write_bundle(
         "target": evidence.summary.run.target,
         "scope": evidence.summary.scope,
         "filtered": evidence.summary.run.settings.filtered(),
+        "features_shipped": evidence.summary.run.settings.features_shipped,
         "settings": evidence.summary.run.settings,
         "base_url": evidence.summary.run.base_url,
         "site": { "ods_code": evidence.summary.run.ods_code, "asid": evidence.summary.run.asid },
@@ -801,9 +805,10 @@ mod tests {
     fn the_audit_manifest_says_what_was_recorded_and_whether_each_chain_holds() {
         let none = AuditEvidence::NotRecorded { reason: "int".into() }.manifest();
         assert_eq!(none, json!({ "recorded": false, "reason": "int" }));
-        let trail = audit::AuditTrail::new(crate::clock::Clock::frozen_now());
+        let trail = crate::mock::audit::AuditTrail::new(crate::clock::Clock::frozen_now());
         for status in [200, 403, 201] {
-            trail.record(audit::AccessDraft::new(crate::mock::operation::Operation::GetScrId, "u"), status);
+            trail
+                .record(crate::mock::audit::AccessDraft::new(crate::mock::operation::Operation::GetScrId, "u"), status);
         }
         let good = trail.entries(0);
         let mut bad = good.clone();

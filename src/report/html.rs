@@ -382,7 +382,8 @@ fn header(out: &mut String, s: &RunSummary, class: &str, text: &str, mark: &str)
          <div><dt>Name filter</dt><dd>{}</dd></div><div><dt>Snapshots</dt><dd>{}</dd></div>\
          <div><dt>Retries</dt><dd>{}</dd></div><div><dt>Fail fast</dt><dd>{}</dd></div>\
          <div><dt>Concurrency</dt><dd>{}</dd></div><div><dt>Features</dt><dd>{} ({} files hashed; sha256 of each \
-         in manifest.json)</dd></div><div><dt>Catalogue</dt><dd>{}</dd></div></dl></details>",
+         in manifest.json)</dd></div><div><dt>Catalogue</dt><dd>{}</dd></div>\
+         <div><dt>Features as shipped in this build</dt><dd id=\"features-shipped\">{}</dd></div></dl></details>",
         escape(&s.run.target),
         escape(&s.run.base_url),
         escape(st.tags.as_deref().unwrap_or("none")),
@@ -394,6 +395,11 @@ fn header(out: &mut String, s: &RunSummary, class: &str, text: &str, mark: &str)
         escape(&st.features),
         st.inputs.len(),
         escape(&st.requirements),
+        if st.features_drift.is_empty() {
+            "yes".to_owned()
+        } else {
+            format!("no: {}", escape(&st.features_drift.to_string()))
+        },
     );
     if s.run.interrupted {
         out.push_str(
@@ -847,7 +853,7 @@ fn exchanges_table(out: &mut String, exchanges: &[ExchangeRef], failing_step: Op
         return;
     }
     out.push_str(
-        "<table class=\"exchanges\">\n<thead><tr><th scope=\"col\">Step</th><th scope=\"col\">Request</th>\
+        "<table class=\"exchanges\">\n<thead><tr><th scope=\"col\">Sent (wall clock, UTC)</th><th scope=\"col\">Step</th><th scope=\"col\">Request</th>\
          <th scope=\"col\">Status</th><th scope=\"col\">X-Request-ID</th><th scope=\"col\">X-Correlation-ID</th>\
          <th scope=\"col\">Exchange file</th></tr></thead>\n<tbody>\n",
     );
@@ -864,8 +870,10 @@ fn exchanges_table(out: &mut String, exchanges: &[ExchangeRef], failing_step: Op
         };
         let _ = writeln!(
             out,
-            "<tr{}><td>{}{}</td><td><code>{} {}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{file}</td></tr>",
+            "<tr{}><td><time>{}</time>{}</td><td>{}{}</td><td><code>{} {}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{file}</td></tr>",
             if at_failure { " class=\"at-failure\"" } else { "" },
+            escape(&x.wall_at),
+            if x.clock_at.is_empty() { String::new() } else { format!("<br><span class=\"small\">run clock {}</span>", escape(&x.clock_at)) },
             x.step.as_deref().map(escape).unwrap_or_else(|| "<span class=\"none\">—</span>".into()),
             if at_failure { " <strong>(the failing step)</strong>" } else { "" },
             escape(&x.method),
@@ -1099,6 +1107,8 @@ mod tests {
             ],
             exchanges: vec![ExchangeRef {
                 file: format!("exchanges/0001-{}-1.json", location.replace(['/', ':'], "_")),
+                wall_at: "2025-01-01T12:00:01.250Z".into(),
+                clock_at: "2025-01-01T12:00:00+00:00".into(),
                 step: Some("When I request the SCR id".into()),
                 method: "GET".into(),
                 url: "https://int.api.service.nhs.uk/summary-care-record/FHIR/R4/DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number|9990000018&type=\"x\"".into(),

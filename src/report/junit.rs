@@ -36,11 +36,13 @@ pub fn transcript(r: &ScenarioRecord) -> String {
         for x in &r.exchanges {
             let _ = writeln!(
                 out,
-                "  {} {} -> {} ({} ms, X-Request-ID {})",
+                "  {} {} {} -> {} ({} ms, clock {}, X-Request-ID {})",
+                x.wall_at,
                 x.request.method,
                 x.request.url,
                 x.response.status,
                 x.duration_ms,
+                x.clock_at,
                 x.sent_header("X-Request-ID").unwrap_or("-")
             );
             if let Some(c) = &x.conformance {
@@ -157,7 +159,7 @@ pub fn render(
     target: &str,
     sut: Option<&SutFacts>,
 ) -> Result<String, ReportError> {
-    render_filtered(records, catalogue, target, sut, None)
+    render_filtered(records, catalogue, target, sut, None, None)
 }
 
 /// [`render`], each testsuite also saying how the run was filtered (`filtered` property: the reason, or `no`).
@@ -167,6 +169,7 @@ pub fn render_filtered(
     target: &str,
     sut: Option<&SutFacts>,
     filtered: Option<String>,
+    settings: Option<&super::model::RunSettings>,
 ) -> Result<String, ReportError> {
     let mut report = Report::new("scr-assure");
     let mut suites: BTreeMap<(String, String), Vec<&ScenarioRecord>> = BTreeMap::new();
@@ -181,6 +184,13 @@ pub fn render_filtered(
         suite.add_property(Property::new("file", file));
         suite.add_property(Property::new("scope", scope.as_str()));
         suite.add_property(Property::new("filtered", filtered.as_deref().unwrap_or("no")));
+        if let Some(st) = settings {
+            // Whether the features and catalogue are byte for byte those shipped in this build, and which differ.
+            suite.add_property(Property::new("features_shipped", if st.features_shipped { "true" } else { "false" }));
+            if !st.features_drift.is_empty() {
+                suite.add_property(Property::new("features_drift", st.features_drift.to_string()));
+            }
+        }
         let mut suite_time = std::time::Duration::ZERO;
         for r in &scenarios {
             let duplicate_name = scenarios.iter().filter(|o| o.name == r.name).count() > 1;

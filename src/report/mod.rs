@@ -6,6 +6,7 @@ pub mod html;
 pub mod junit;
 pub mod model;
 pub mod repro;
+pub mod shipped;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

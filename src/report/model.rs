@@ -57,6 +57,41 @@ pub struct RunSettings {
     pub requirements: String,
     /// sha256 of every feature file and of the catalogue, by path.
     pub inputs: std::collections::BTreeMap<String, String>,
+    /// Whether the feature files and the catalogue are byte for byte those shipped in this build
+    /// (`report::shipped`): a run on edited, added or missing features is marked like a filtered one.
+    pub features_shipped: bool,
+    /// How they differ from the shipped ones (empty when `features_shipped`).
+    pub features_drift: FeatureDrift,
+}
+
+/// How a run's feature files and catalogue differ from those shipped in this build, by path below `features/`
+/// (the catalogue as `requirements.toml`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FeatureDrift {
+    /// Shipped, but with other content.
+    pub changed: Vec<String>,
+    /// Not shipped.
+    pub added: Vec<String>,
+    /// Shipped, but not in this run's features.
+    pub missing: Vec<String>,
+}
+
+impl FeatureDrift {
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.added.is_empty() && self.missing.is_empty()
+    }
+}
+
+impl std::fmt::Display for FeatureDrift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        for (what, files) in [("changed", &self.changed), ("added", &self.added), ("missing", &self.missing)] {
+            if !files.is_empty() {
+                parts.push(format!("{what} {}", files.join(", ")));
+            }
+        }
+        f.write_str(&parts.join("; "))
+    }
 }
 
 impl RunSettings {
@@ -80,6 +115,9 @@ impl RunSettings {
         }
         if !self.reference_defects.is_empty() {
             why.push(format!("--reference-defect {}", self.reference_defects.join(", ")));
+        }
+        if !self.features_drift.is_empty() {
+            why.push(format!("features not as shipped in this build ({})", self.features_drift));
         }
         if self.snapshots != "check" && !self.snapshots.is_empty() {
             why.push(format!("--snapshots {}", self.snapshots));
@@ -150,6 +188,10 @@ pub struct RunSummary {
 pub struct ExchangeRef {
     /// Path relative to the bundle, e.g. `exchanges/0001-features_retrieve_scr_id.feature-9-1.json`.
     pub file: String,
+    /// Wall-clock time it was sent (RFC 3339 UTC, milliseconds): what a reader should date it by.
+    pub wall_at: String,
+    /// The run's clock when it was sent: on a mock run the virtual clock (`When <n> seconds pass` moves it).
+    pub clock_at: String,
     /// The step that sent it, e.g. `When I request the SCR id for patient "A"`.
     pub step: Option<String>,
     pub method: String,
@@ -321,6 +363,19 @@ mod tests {
             ..RunSettings::default()
         };
         assert_eq!(s.filtered().as_deref(), Some("--tags @client; --reference-defect no-alert; --snapshots off"));
+        let edited = RunSettings {
+            snapshots: "check".into(),
+            features_drift: FeatureDrift {
+                changed: vec!["retrieve/a.feature".into()],
+                added: vec!["x.feature".into()],
+                missing: vec![],
+            },
+            ..RunSettings::default()
+        };
+        assert_eq!(
+            edited.filtered().as_deref(),
+            Some("features not as shipped in this build (changed retrieve/a.feature; added x.feature)")
+        );
     }
 
     #[test]

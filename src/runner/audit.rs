@@ -1,8 +1,8 @@
 //! The embedded mocks' audit trails for the evidence bundle: fetched over HTTP (`GET <origin>/_admin/audit`)
 //! at the end of a mock-target run, like any client would — the runner never reads mock state directly.
 
+use crate::audit::AuditEntry;
 use crate::client::{fetch as fetch_bounded, http_client, ClientOptions};
-use crate::mock::audit::AuditEntry;
 use crate::report::evidence::{AuditEvidence, LaneAudit};
 
 use super::TargetKind;

@@ -145,11 +145,22 @@ impl Auth {
 
     /// Runs a flow and returns the identity service's answer.
     pub async fn obtain(&self, flow: &DefaultFlow, now: DateTime<Utc>) -> Result<TokenOutcome, AuthError> {
+        self.obtain_with(&self.tokens, flow, now).await
+    }
+
+    /// [`Auth::obtain`] through `tokens` (e.g. a [`TokenClient::recording`] copy whose exchanges the evidence
+    /// keeps).
+    pub async fn obtain_with(
+        &self,
+        tokens: &TokenClient,
+        flow: &DefaultFlow,
+        now: DateTime<Utc>,
+    ) -> Result<TokenOutcome, AuthError> {
         let transport = |e: crate::identity::client::ClientError| AuthError::Transport(e.to_string());
         match flow {
             DefaultFlow::Application => {
                 let a = self.assertion(None, now, 0, None, vec![], None)?;
-                self.tokens.client_credentials(&a, &[]).await.map_err(transport)
+                tokens.client_credentials(&a, &[]).await.map_err(transport)
             }
             DefaultFlow::Combined { persona } => {
                 let client = self.app.client.as_ref().ok_or_else(|| {
@@ -158,16 +169,16 @@ impl Auth {
                         self.app.name
                     ))
                 })?;
-                self.tokens.authorization_code(client, persona, &[]).await.map_err(transport)
+                tokens.authorization_code(client, persona, &[]).await.map_err(transport)
             }
             DefaultFlow::Separate { persona } => {
                 let a = self.assertion(None, now, 0, None, vec![], None)?;
                 let id = self.id_token(persona, now, 0, vec![], None)?;
-                self.tokens.token_exchange(&a, &id, &[]).await.map_err(transport)
+                tokens.token_exchange(&a, &id, &[]).await.map_err(transport)
             }
             DefaultFlow::SeparateWith { id_token } => {
                 let a = self.assertion(None, now, 0, None, vec![], None)?;
-                self.tokens.token_exchange(&a, &IdToken(id_token.clone()), &[]).await.map_err(transport)
+                tokens.token_exchange(&a, &IdToken(id_token.clone()), &[]).await.map_err(transport)
             }
         }
     }

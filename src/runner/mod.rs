@@ -796,6 +796,7 @@ async fn run_against(
         opts.target.as_str(),
         sut.as_ref(),
         settings.filtered(),
+        Some(&settings),
     )?;
     let write = |path: PathBuf, bytes: &[u8], outcome: &mut RunOutcome| match report::write_atomic(&path, bytes) {
         Ok(()) => outcome.reports.push(path),
@@ -870,7 +871,10 @@ fn run_settings(opts: &RunOptions) -> report::model::RunSettings {
         client_lane::SutChoice::File(sut) => (sut.file.as_ref().map(|f| f.display().to_string()), Vec::new()),
         client_lane::SutChoice::Reference { defects, .. } => (None, defects.clone()),
     };
+    let features_drift = report::shipped::drift(&opts.features, &opts.requirements, &inputs, report::shipped::SHIPPED);
     report::model::RunSettings {
+        features_shipped: features_drift.is_empty(),
+        features_drift,
         tags: opts.tags.clone(),
         name: opts.name.clone(),
         profile: opts.profile.map(|p| p.as_str().to_owned()),

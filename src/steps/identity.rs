@@ -23,35 +23,16 @@ fn defects(text: &str) -> Result<Vec<Defect>, StepFailure> {
     Defect::parse_list(text).map_err(|e| StepFailure(format!("defect '{text}': {e}")))
 }
 
-/// Keeps the identity service's answer; a granted token becomes the one later SCR requests carry. The call is
-/// recorded among the scenario's exchanges (form and answer redacted) so the evidence holds it too.
-fn keep(world: &mut ScrWorld, outcome: TokenOutcome, user_restricted: bool, form: Option<String>) {
-    if let Some(url) = world.ctx().auth.as_ref().map(|a| a.token_url.clone()) {
-        let (status, body) = match &outcome {
-            TokenOutcome::Granted(t) => (200, t.raw.to_string()),
-            TokenOutcome::Rejected(e) => (e.status, e.raw.to_string()),
-        };
-        let exchange = crate::client::Exchange {
-            started_at: world.ctx().clock.timestamp(),
-            duration_ms: 0,
-            request: crate::client::RecordedRequest {
-                method: "POST".into(),
-                url,
-                headers: vec![("Content-Type".into(), "application/x-www-form-urlencoded".into())],
-                body: Some(
-                    form.map(|f| crate::secret::redact_body(&f)).unwrap_or_else(|| "(built by the token flow)".into()),
-                ),
-            },
-            response: crate::client::RecordedResponse {
-                status,
-                headers: vec![("content-type".into(), "application/json".into())],
-                body: crate::secret::redact_body(&body),
-            },
-            conformance: None,
-            sent_at: Some(crate::clock::wall_time()),
-        };
-        world.exchanges.push(exchange);
-    }
+/// The identity service client of this step: records every HTTP exchange it makes, as sent and received.
+fn tokens(world: &ScrWorld) -> Result<TokenClient, StepFailure> {
+    Ok(auth(world)?.tokens.recording(&world.ctx().clock))
+}
+
+/// Keeps the identity service's answer; a granted token becomes the one later SCR requests carry. The HTTP
+/// exchanges `tokens` made (its requests and the answers as received, secrets redacted) join the scenario's
+/// exchanges, so the evidence holds them as they were.
+fn keep(world: &mut ScrWorld, outcome: TokenOutcome, user_restricted: bool, tokens: &TokenClient) {
+    world.exchanges.extend(tokens.take_exchanges());
     if let TokenOutcome::Granted(t) = &outcome {
         world.token = TokenChoice::Held { token: t.access_token.clone(), user_restricted };
         if let Some(r) = &t.refresh_token {
@@ -87,9 +68,10 @@ async fn client_credentials(
     if let Some(change) = form_change {
         apply_form_change(&mut form, change).map_err(StepFailure)?;
     }
-    let outcome = auth.tokens.post_form(&form).await.map_err(transport)?;
+    let tokens = tokens(world)?;
+    let outcome = tokens.post_form(&form).await.map_err(transport)?;
     remember_jti(world, &assertion.0);
-    keep(world, outcome, false, Some(form.encode()));
+    keep(world, outcome, false, &tokens);
     Ok(())
 }
 
@@ -109,15 +91,16 @@ async fn token_exchange(
     if let Some(change) = form_change {
         apply_form_change(&mut form, change).map_err(StepFailure)?;
     }
-    let outcome = auth.tokens.post_form(&form).await.map_err(transport)?;
+    let tokens = tokens(world)?;
+    let outcome = tokens.post_form(&form).await.map_err(transport)?;
     remember_jti(world, &assertion.0);
-    keep(world, outcome, true, Some(form.encode()));
+    keep(world, outcome, true, &tokens);
     Ok(())
 }
 
-async fn obtain(world: &mut ScrWorld, flow: DefaultFlow) -> Result<TokenOutcome, StepFailure> {
+async fn obtain(world: &mut ScrWorld, tokens: &TokenClient, flow: DefaultFlow) -> Result<TokenOutcome, StepFailure> {
     let now = world.ctx().clock.now();
-    auth(world)?.obtain(&flow, now).await.map_err(|e| StepFailure(e.to_string()))
+    auth(world)?.obtain_with(tokens, &flow, now).await.map_err(|e| StepFailure(e.to_string()))
 }
 
 // ---- the clock ----------------------------------------------------------------------------------------
@@ -141,9 +124,10 @@ async fn seconds_pass(world: &mut ScrWorld, seconds: i64) -> StepResult {
 
 #[given("I hold an application-restricted token")]
 async fn hold_app_token(world: &mut ScrWorld) -> StepResult {
-    let outcome = obtain(world, DefaultFlow::Application).await?;
+    let tokens = tokens(world)?;
+    let outcome = obtain(world, &tokens, DefaultFlow::Application).await?;
     let granted = outcome.granted().is_some();
-    keep(world, outcome, false, None);
+    keep(world, outcome, false, &tokens);
     if granted {
         Ok(())
     } else {
@@ -154,9 +138,10 @@ async fn hold_app_token(world: &mut ScrWorld) -> StepResult {
 #[given(regex = r#"^I hold a user-restricted token for persona "([^"]+)" by (separate|combined) authentication$"#)]
 async fn hold_user_token(world: &mut ScrWorld, persona: String, kind: String) -> StepResult {
     let flow = if kind == "combined" { DefaultFlow::Combined { persona } } else { DefaultFlow::Separate { persona } };
-    let outcome = obtain(world, flow).await?;
+    let tokens = tokens(world)?;
+    let outcome = obtain(world, &tokens, flow).await?;
     let granted = outcome.granted().is_some();
-    keep(world, outcome, true, None);
+    keep(world, outcome, true, &tokens);
     if granted {
         Ok(())
     } else {
@@ -245,8 +230,9 @@ async fn exchange_form(world: &mut ScrWorld, persona: String, change: String) ->
 
 #[when(regex = r#"^I sign in as persona "([^"]+)" by the authorization code flow$"#)]
 async fn sign_in(world: &mut ScrWorld, persona: String) -> StepResult {
-    let outcome = obtain(world, DefaultFlow::Combined { persona }).await?;
-    keep(world, outcome, true, None);
+    let tokens = tokens(world)?;
+    let outcome = obtain(world, &tokens, DefaultFlow::Combined { persona }).await?;
+    keep(world, outcome, true, &tokens);
     Ok(())
 }
 
@@ -259,8 +245,10 @@ async fn authorize_changed(world: &mut ScrWorld, change: String) -> StepResult {
     let app = client_app(world)?;
     let mut query = crate::identity::rules::Form::from_pairs(TokenClient::authorize_query(&app));
     apply_form_change(&mut query, &change).map_err(StepFailure)?;
-    let auth = auth(world)?;
-    match auth.tokens.sign_in(crate::runner::auth::DEFAULT_PERSONA, query.pairs()).await.map_err(transport)? {
+    let tokens = tokens(world)?;
+    let answer = tokens.sign_in(crate::runner::auth::DEFAULT_PERSONA, query.pairs()).await;
+    world.exchanges.extend(tokens.take_exchanges());
+    match answer.map_err(transport)? {
         Ok(_) => world.token_outcome = None,
         Err(refused) => world.token_outcome = Some(refused),
     }
@@ -270,15 +258,23 @@ async fn authorize_changed(world: &mut ScrWorld, change: String) -> StepResult {
 #[when(regex = r#"^I sign in as persona "([^"]+)" by the authorization code flow with the form change "(.*)"$"#)]
 async fn sign_in_changed(world: &mut ScrWorld, persona: String, change: String) -> StepResult {
     let app = client_app(world)?;
-    let auth = auth(world)?;
-    let code = match auth.tokens.sign_in(&persona, &TokenClient::authorize_query(&app)).await.map_err(transport)? {
-        Ok(code) => code,
-        Err(refused) => return Err(StepFailure(format!("the sign-in itself was refused: {refused:?}"))),
+    let tokens = tokens(world)?;
+    let answer = tokens.sign_in(&persona, &TokenClient::authorize_query(&app)).await;
+    let code = match answer {
+        Ok(Ok(code)) => code,
+        Ok(Err(refused)) => {
+            world.exchanges.extend(tokens.take_exchanges());
+            return Err(StepFailure(format!("the sign-in itself was refused: {refused:?}")));
+        }
+        Err(e) => {
+            world.exchanges.extend(tokens.take_exchanges());
+            return Err(transport(e));
+        }
     };
     let mut form = TokenClient::code_form(&app, &code);
     apply_form_change(&mut form, &change).map_err(StepFailure)?;
-    let outcome = auth.tokens.post_form(&form).await.map_err(transport)?;
-    keep(world, outcome, true, Some(form.encode()));
+    let outcome = tokens.post_form(&form).await.map_err(transport)?;
+    keep(world, outcome, true, &tokens);
     Ok(())
 }
 
@@ -295,8 +291,9 @@ async fn exchange_unregistered(world: &mut ScrWorld, persona: String) -> StepRes
         auth.assertion(None, now, world.skew_seconds, None, vec![], None).map_err(|e| StepFailure(e.to_string()))?;
     let id_token =
         auth.id_token(&persona, now, world.skew_seconds, vec![], Some(&key)).map_err(|e| StepFailure(e.to_string()))?;
-    let outcome = auth.tokens.token_exchange(&assertion, &id_token, &[]).await.map_err(transport)?;
-    keep(world, outcome, true, None);
+    let tokens = tokens(world)?;
+    let outcome = tokens.token_exchange(&assertion, &id_token, &[]).await.map_err(transport)?;
+    keep(world, outcome, true, &tokens);
     Ok(())
 }
 
@@ -311,8 +308,9 @@ async fn refresh_changed(world: &mut ScrWorld, change: String) -> StepResult {
         ("refresh_token", token.expose()),
     ]);
     apply_form_change(&mut form, &change).map_err(StepFailure)?;
-    let outcome = auth(world)?.tokens.post_form(&form).await.map_err(transport)?;
-    keep(world, outcome, true, Some(form.encode()));
+    let tokens = tokens(world)?;
+    let outcome = tokens.post_form(&form).await.map_err(transport)?;
+    keep(world, outcome, true, &tokens);
     Ok(())
 }
 
@@ -323,10 +321,10 @@ async fn refresh_with(world: &mut ScrWorld, index_from_end: usize) -> StepResult
         .and_then(|i| world.refresh_tokens.get(i))
         .cloned()
         .ok_or("no such refresh token in this scenario")?;
-    let auth = auth(world)?;
-    let client = auth.app.client.as_ref().ok_or("the app has no client secret for refreshing")?;
-    let outcome = auth.tokens.refresh(client, &token, &[]).await.map_err(transport)?;
-    keep(world, outcome, true, None);
+    let client = auth(world)?.app.client.clone().ok_or("the app has no client secret for refreshing")?;
+    let tokens = tokens(world)?;
+    let outcome = tokens.refresh(&client, &token, &[]).await.map_err(transport)?;
+    keep(world, outcome, true, &tokens);
     Ok(())
 }
 
@@ -346,7 +344,10 @@ async fn request_userinfo(world: &mut ScrWorld) -> StepResult {
         TokenChoice::Held { token, .. } | TokenChoice::Literal(token) => token.clone(),
         _ => return Err("the scenario holds no access token".into()),
     };
-    let answer = auth(world)?.tokens.userinfo(&token).await.map_err(transport)?;
+    let tokens = tokens(world)?;
+    let answer = tokens.userinfo(&token).await;
+    world.exchanges.extend(tokens.take_exchanges());
+    let answer = answer.map_err(transport)?;
     world.userinfo = Some(answer.clone());
     world.token_outcome = Some(match answer {
         (200, _) => return Ok(()),
