@@ -114,7 +114,7 @@ impl Defect {
             Self::AuthLoop => "on 401: renews and retries without a bound (stopped at 10 attempts)",
             Self::RefreshTokenReused => "keeps presenting the first refresh token it got, never the rotated one",
             Self::AssertionExpTooFar => "client assertion exp = now + 305 s",
-            Self::AssertionShortExp => "client assertion exp = now + 5 s",
+            Self::AssertionShortExp => "client assertion exp = now + 9 s",
             Self::ReusedJti => "the same jti in every client assertion of the session",
             Self::StaleRelatesTo => {
                 "an upload's relatesTo names the SCR id remembered from an earlier action, not the one just read"
