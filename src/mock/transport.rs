@@ -213,6 +213,11 @@ async fn serve_target(
     }
     let who = caller.as_ref().map_or(audit::OPEN_ACCESS, CallerIdentity::audit_name);
     let mut access = draft(who, &headers);
+    // The trail names the role the UserRoleService resolved (header, selected_roleid or the only role), which the
+    // proxy does not forward; without a gateway, the role the request's header names.
+    if let (Some(draft), Some(role)) = (access.as_mut(), caller.as_ref().and_then(|c| c.role.as_ref())) {
+        draft.role = Some(role.person_roleid.clone());
+    }
     let ids = match CallIds::check(&parts.headers) {
         Ok(ids) => ids,
         Err(e) => {
