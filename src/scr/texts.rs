@@ -29,6 +29,22 @@ pub fn invalid_value(value: &str, field: &str) -> String {
     format!("Invalid value - {value} in field '{field}'")
 }
 
+/// Several bean-validation violations of one controller method, as the adaptor reports them: Hibernate
+/// Validator's `ConstraintViolationException` message (`<method>.<parameter>: <message>` joined by `", "`)
+/// with everything up to the first `:` removed (`OperationOutcomeExceptionHandler.removeMethodNamePrefix`), so
+/// only the first violation loses its `<method>.<parameter>: ` prefix. `violations` are `(Java parameter
+/// name, message)`. Java reports them in `HashSet` order, which is not fixed; the mock uses the parameters'
+/// order. (Wording **derived** from Hibernate Validator 6.2 and the NHS handler; no NHS fixture shows it.)
+pub fn constraint_violations(method: &str, violations: &[(&str, String)]) -> String {
+    let joined: Vec<String> =
+        violations.iter().map(|(param, message)| format!("{method}.{param}: {message}")).collect();
+    let joined = joined.join(", ");
+    match joined.split_once(':') {
+        Some((_, rest)) => rest.trim_matches(|c: char| c <= ' ').to_owned(),
+        None => joined,
+    }
+}
+
 /// 415 text (reference §3.4, Spring wording).
 pub fn unsupported_media_type(content_type: &str) -> String {
     format!("Content type '{content_type}' not supported")
