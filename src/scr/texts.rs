@@ -107,6 +107,30 @@ pub fn not_fhir_json(first_char: char) -> String {
 /// HAPI strict parser: JSON object without `resourceType` (HAPI 5 wording; **derived**).
 pub const MISSING_RESOURCE_TYPE: &str = "Invalid JSON content detected, missing required element: 'resourceType'";
 
+/// Upload: `Bundle.type` is not `document`; `given` is HAPI's Java constant (`TRANSACTION`, `SEARCHSET`, …) or
+/// `null` when absent (`J/models/GpSummary.java` `validateType`).
+pub fn unsupported_bundle_type(given: &str) -> String {
+    format!("Unsupported Bundle.type: {given}")
+}
+
+/// Upload: `Bundle.timestamp` absent (`J/models/GpSummary.java` `gpSummarySetHeaderTimeStamp`).
+pub const BUNDLE_TIMESTAMP_MISSING: &str = "bundle.timestamp must not be empty";
+
+/// Upload: `Bundle.identifier` absent or empty (`J/models/GpSummary.java` `gpSummarySetHeaderId`).
+pub const BUNDLE_IDENTIFIER_MISSING: &str = "bundle.identifier must not be empty";
+
+/// Upload: `Bundle.identifier.system` not rfc4122 (`J/models/GpSummary.java` `gpSummarySetHeaderId`).
+pub const BUNDLE_IDENTIFIER_SYSTEM_INVALID: &str =
+    "bundle.identifier.system must be https://tools.ietf.org/html/rfc4122";
+
+/// Upload: `Bundle.identifier.value` absent (`J/models/GpSummary.java` `gpSummarySetHeaderId`).
+pub const BUNDLE_IDENTIFIER_VALUE_MISSING: &str = "bundle.identifier.value must not be empty";
+
+/// Upload: a mapping failure without a message of its own — here the Composition has an author but no
+/// `meta.lastUpdated`, which `J/mappings/from/fhir/AuthorMapper.java` formats (a `NullPointerException`). The
+/// wording is the reference's (§4.3 "generic `Mapping exception` if none"; **derived**).
+pub const MAPPING_EXCEPTION: &str = "Mapping exception";
+
 /// Upload: no resource of that type in the Bundle (reference §4.3, `FhirHelper.getDomainResource`).
 pub fn resource_missing_from_payload(resource_type: &str) -> String {
     format!("{resource_type} missing from payload")
