@@ -322,8 +322,17 @@ impl Reply {
     }
 
     fn no_5xx(&self) -> Result<(), TestCaseError> {
-        prop_assert!(self.status < 500, "{}: {} {}", self.what, self.status, self.text());
+        prop_assert!(self.status < 500 || self.is_nhs_500(), "{}: {} {}", self.what, self.status, self.text());
         Ok(())
+    }
+
+    /// The one 500 the NHS adaptor itself gives for a malformed input, reproduced on purpose: a
+    /// `$setPermission` `permissionCode` part whose value is not a Coding fails `AcsRequestValidator`'s cast
+    /// (Hibernate Validator's HV000028; `src/scr/validate/permission.rs`).
+    fn is_nhs_500(&self) -> bool {
+        self.status == 500
+            && self.media_type() == FHIR_JSON
+            && String::from_utf8_lossy(&self.body).contains("HV000028: Unexpected exception during isValid call.")
     }
 }
 
@@ -1087,7 +1096,13 @@ fn any_body_on_the_three_posts_gets_no_5xx_and_whatever_is_accepted_reads_back()
         let reply = f.send(Method::POST, &url, headers.clone(), body)?;
         let layer = check_scr_reply(&reply, lane, &Method::POST, &SentIds::default())?;
         prop_assert_ne!(layer, Layer::Gateway, "{}: the gateway refused a good token: {}", reply.what, reply.text());
-        prop_assert!(matches!(reply.status, 201 | 400 | 403), "{}: {} {}", reply.what, reply.status, reply.text());
+        prop_assert!(
+            matches!(reply.status, 201 | 400 | 403) || (endpoint == Target::SetPermission && reply.is_nhs_500()),
+            "{}: {} {}",
+            reply.what,
+            reply.status,
+            reply.text()
+        );
         if reply.status == 201 {
             prop_assert!(reply.body.is_empty(), "{}: 201 with a body", reply.what);
         }

@@ -213,6 +213,11 @@ pub const NHS_NUMBER_PART_NOT_UNIQUE: &str = "Exactly 1 Parameter.Part named 'nh
 pub const PERMISSION_CODE_PART_MISSING: &str = "Parameter.Part named 'permissionCode' with valueCoding.system https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission not found";
 pub const PERMISSION_CODE_PART_NOT_UNIQUE: &str = "Exactly 1 Parameter.Part named 'permissionCode' with valueCoding.system https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission expected";
 
+/// A request-body validator that failed with an unexpected exception (a `permissionCode` part whose value is
+/// not a `Coding` makes `AcsRequestValidator`'s cast fail): Hibernate Validator's `HV000028` message, answered
+/// 500 `exception` by `OperationOutcomeExceptionHandler.handleAllExceptions` (**derived**: library wording).
+pub const UNEXPECTED_EXCEPTION_DURING_IS_VALID: &str = "HV000028: Unexpected exception during isValid call.";
+
 /// `POST /AuditEvent` texts (reference §4.5), in validation order. Note the stray quote in the first.
 pub const ALERT_ID_MISSING: &str = "'id' element is missing'";
 pub const ALERT_EXTENSION_NOT_UNIQUE: &str = "Expecting exactly one 'extension' element with URL: 'https://fhir.nhs.uk/StructureDefinition/Extension-SCR-NotificationMessage'";
