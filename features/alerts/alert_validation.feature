@@ -119,3 +119,16 @@ Feature: Validation of the privacy alert
       | entity before agents              | remove /agent[nhs-number] ; remove /entity                        | 400    | Expecting exactly one 'entity' element                                                                                          |
       | patient agent before organisation | remove /agent[ods-organization-code] ; remove /agent[nhs-number]  | 400    | Missing 'agent' entry with 'who.identifier.system' 'https://fhir.nhs.uk/Id/nhs-number' and non-empty 'value'                    |
       | organisation agent before user    | remove /agent[sds-user-id] ; remove /agent[ods-organization-code] | 400    | Missing 'agent' entry with 'who.identifier.system' 'https://fhir.nhs.uk/Id/ods-organization-code' and non-empty 'value'         |
+
+  @SCRA-ALR-011 @mock-only
+  Scenario Outline: A recorded time the parser cannot read is rejected before the alert's own checks
+    Given a patient "A" with no SCR
+    When I raise a privacy alert for patient "A" with the change "<change>"
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "<text>"
+    And the mock has recorded no privacy alert for patient "A"
+
+    Examples:
+      | case                     | change                                          | text                                                                                                |
+      | not a date               | set /recorded = "not-a-date"                    | [element="recorded"] Invalid attribute value "not-a-date": Invalid date/time format: "not-a-date"   |
+      | before the id check      | remove /id ; set /recorded = "yesterday"        | [element="recorded"] Invalid attribute value "yesterday": Invalid date/time format: "yesterday"     |

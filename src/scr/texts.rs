@@ -79,6 +79,13 @@ pub fn empty_attribute_value(element: &str) -> String {
     format!("[element=\"{element}\"] Invalid attribute value \"\": Attribute value must not be empty (\"\")")
 }
 
+/// HAPI strict parser: a date, dateTime or instant it cannot read (`BaseDateTimeType` "Invalid date/time
+/// format" through `StrictErrorHandler.invalidValue`; **derived**: HAPI 5 wording, and HAPI adds a reason to
+/// some formats it half-reads, which the mock does not).
+pub fn invalid_date_time(element: &str, value: &str) -> String {
+    format!("[element=\"{element}\"] Invalid attribute value \"{value}\": Invalid date/time format: \"{value}\"")
+}
+
 /// HAPI parser: body of the wrong resource type (HAPI 5 wording; **derived**, not in an NHS fixture).
 pub fn incorrect_resource_type(expected: &str, found: &str) -> String {
     format!("Incorrect resource type found, expected \"{expected}\" but found \"{found}\"")

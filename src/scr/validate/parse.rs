@@ -1,5 +1,6 @@
 //! Stand-in for the HAPI FHIR strict JSON parser the backend runs on every POST body (reference §3.4):
-//! the body must be JSON, a resource, of the expected type, and hold no empty string anywhere.
+//! the body must be JSON, a resource, of the expected type, hold no empty string anywhere and no date the
+//! parser cannot read.
 //! It does **not** check FHIR structure (unknown elements, cardinalities, datatypes).
 
 use std::fmt;
@@ -28,19 +29,90 @@ pub fn parse_resource(body: &[u8], expected_type: &str) -> Result<Value, ScrErro
     if found != expected_type {
         return Err(ScrError::bad_request(texts::incorrect_resource_type(expected_type, found)));
     }
-    if let Some(member) = first_empty_string(body)? {
-        return Err(ScrError::bad_request(texts::empty_attribute_value(&member)));
+    if let Some(text) = first_bad_value(body)? {
+        return Err(ScrError::bad_request(text));
     }
     Ok(value)
+}
+
+/// Members that hold a FHIR `date`, `dateTime` or `instant` wherever they occur in the SCR resources
+/// (`AuditEvent.recorded`, `Bundle.timestamp`, `meta.lastUpdated`, `Composition.date`, `Period.start/end`, …).
+const TEMPORAL_MEMBERS: &[&str] = &[
+    "recorded",
+    "timestamp",
+    "lastUpdated",
+    "date",
+    "birthDate",
+    "deceasedDateTime",
+    "issued",
+    "effectiveDateTime",
+    "effectiveInstant",
+    "onsetDateTime",
+    "abatementDateTime",
+    "recordedDate",
+    "authoredOn",
+    "occurrenceDateTime",
+    "start",
+    "end",
+];
+
+/// Whether HAPI's date parser can read `v`: `YYYY[-MM[-DD[Thh:mm[:ss[.f…]][Z|±hh:mm]]]]` with the fields in
+/// range (HAPI reads minute precision too, as the NHS UAT upload fixtures' `meta.lastUpdated` shows).
+pub(crate) fn readable_date_time(v: &str) -> bool {
+    fn digits(s: &str, n: usize, range: std::ops::RangeInclusive<u32>) -> Option<&str> {
+        let head = s.get(..n)?;
+        let number: u32 = head.bytes().all(|b| b.is_ascii_digit()).then(|| head.parse().ok())??;
+        range.contains(&number).then(|| &s[n..])
+    }
+    fn zone(rest: &str) -> bool {
+        match rest.as_bytes().first() {
+            None => true,
+            Some(b'Z') => rest.len() == 1,
+            Some(b'+' | b'-') => {
+                let Some(rest) = digits(&rest[1..], 2, 0..=14) else { return false };
+                rest.strip_prefix(':').and_then(|r| digits(r, 2, 0..=59)).is_some_and(str::is_empty)
+            }
+            _ => false,
+        }
+    }
+    let parse = || -> Option<bool> {
+        let rest = digits(v, 4, 0..=9999)?;
+        if rest.is_empty() {
+            return Some(true);
+        }
+        let rest = digits(rest.strip_prefix('-')?, 2, 1..=12)?;
+        if rest.is_empty() {
+            return Some(true);
+        }
+        let rest = digits(rest.strip_prefix('-')?, 2, 1..=31)?;
+        if rest.is_empty() {
+            return Some(true);
+        }
+        let rest = digits(rest.strip_prefix('T')?, 2, 0..=23)?;
+        let mut rest = digits(rest.strip_prefix(':')?, 2, 0..=59)?;
+        if let Some(seconds) = rest.strip_prefix(':') {
+            rest = digits(seconds, 2, 0..=60)?;
+            if let Some(fraction) = rest.strip_prefix('.') {
+                let end = fraction.find(|c: char| !c.is_ascii_digit()).unwrap_or(fraction.len());
+                if end == 0 {
+                    return Some(false);
+                }
+                rest = &fraction[end..];
+            }
+        }
+        Some(zone(rest))
+    };
+    parse().unwrap_or(false)
 }
 
 fn first_non_whitespace(body: &[u8]) -> char {
     String::from_utf8_lossy(body).chars().find(|c| !c.is_whitespace()).unwrap_or(' ')
 }
 
-/// Name of the member holding the first `""` in document order (depth-first), scanning the raw text so the
-/// order is the sender's (a `serde_json::Value` map is sorted).
-fn first_empty_string(body: &[u8]) -> Result<Option<String>, ScrError> {
+/// The parser's text for the first bad value in document order (depth-first) — an empty string, or a date the
+/// parser cannot read in a [`TEMPORAL_MEMBERS`] member — scanning the raw text so the order is the sender's
+/// (a `serde_json::Value` map is sorted).
+fn first_bad_value(body: &[u8]) -> Result<Option<String>, ScrError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     FirstEmpty { member: "" }
         .deserialize(&mut deserializer)
@@ -68,7 +140,13 @@ impl<'de> Visitor<'de> for FirstEmpty<'_> {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(v.is_empty().then(|| self.member.to_owned()))
+        if v.is_empty() {
+            return Ok(Some(texts::empty_attribute_value(self.member)));
+        }
+        if TEMPORAL_MEMBERS.contains(&self.member) && !readable_date_time(v) {
+            return Ok(Some(texts::invalid_date_time(self.member, v)));
+        }
+        Ok(None)
     }
 
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
@@ -178,6 +256,46 @@ mod tests {
             texts::empty_attribute_value("outcomeDesc"),
             r#"[element="outcomeDesc"] Invalid attribute value "": Attribute value must not be empty ("")"#
         );
+    }
+
+    #[test]
+    fn a_date_the_parser_cannot_read_is_rejected_in_document_order() {
+        assert_eq!(
+            text_of(r#"{"resourceType":"AuditEvent","recorded":"not-a-date"}"#, "AuditEvent"),
+            r#"[element="recorded"] Invalid attribute value "not-a-date": Invalid date/time format: "not-a-date""#
+        );
+        // the first problem in document order wins, empty string or date alike
+        assert!(text_of(r#"{"resourceType":"AuditEvent","a":"","recorded":"x"}"#, "AuditEvent")
+            .contains("must not be empty"));
+        assert!(text_of(r#"{"resourceType":"Bundle","timestamp":"2020-13-01","a":""}"#, "Bundle").contains("timestamp"));
+        for ok in [
+            "2020",
+            "2020-11",
+            "2020-11-13",
+            "2020-11-13T00:00:00+00:00",
+            "2020-11-13T00:00:00Z",
+            "2020-11-13T00:00:00.123Z",
+            "2017-10-11T09:50+00:00",
+            "2020-11-13T10:00:00",
+        ] {
+            assert!(readable_date_time(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "20",
+            "2020-1",
+            "2020-00",
+            "2020-11-32",
+            "2020-11-13 10:00",
+            "2020-11-13T25:00",
+            "2020-11-13T10:00:00+1",
+            "2020-11-13T10:00:00.Z",
+            "yesterday",
+        ] {
+            assert!(!readable_date_time(bad), "{bad}");
+        }
+        // members that are not dates are not read as dates
+        assert!(parse_resource(br#"{"resourceType":"AuditEvent","outcomeDesc":"not-a-date"}"#, "AuditEvent").is_ok());
     }
 
     #[test]
