@@ -132,3 +132,10 @@ Feature: Validation of the privacy alert
       | case                     | change                                          | text                                                                                                |
       | not a date               | set /recorded = "not-a-date"                    | [element="recorded"] Invalid attribute value "not-a-date": Invalid date/time format: "not-a-date"   |
       | before the id check      | remove /id ; set /recorded = "yesterday"        | [element="recorded"] Invalid attribute value "yesterday": Invalid date/time format: "yesterday"     |
+
+  @SCRA-UPL-013
+  Scenario: An alert with an element FHIR R4 does not define is rejected before the alert's own checks
+    Given a patient "A" with no SCR
+    When I raise a privacy alert for patient "A" with the change "remove /id ; add /agent/0/who/identifier/colour = "red""
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "Unknown element 'colour' found during parse"

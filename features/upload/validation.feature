@@ -103,3 +103,35 @@ Feature: Validation of the uploaded GP Summary
     When I upload an SCR for patient "A" with the change "remove /entry[Composition]/resource/meta ; remove /entry[Composition]/resource/category"
     Then the response status is 400
     And the response is an OperationOutcome "value" with the text "Mapping exception"
+
+  @SCRA-UPL-013
+  Scenario Outline: An element FHIR R4 does not define is rejected by the strict parser, the first in the sender's order
+    Given a patient "A" with no SCR
+    When I upload an SCR for patient "A" with the change "<change>"
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "<text>"
+
+    Examples:
+      | case                                 | change                                                                                              | text                                                                                   |
+      | on the Bundle                        | add /colour = "red"                                                                                 | Unknown element 'colour' found during parse                                            |
+      | a misspelt element in a resource     | add /entry[Patient]/resource/birthdate = "1980-01-01"                                               | Unknown element 'birthdate' found during parse                                         |
+      | in a backbone element                | add /entry[Composition]/resource/section/0/colour = "red"                                           | Unknown element 'colour' found during parse                                            |
+      | before the Bundle's own checks       | remove /type ; add /entry[Composition]/resource/colour = "red"                                      | Unknown element 'colour' found during parse                                            |
+      | a date the parser cannot read        | set /entry[Patient]/resource/birthDate = "01/01/1980"                                               | [element="birthDate"] Invalid attribute value "01/01/1980": Invalid date/time format: "01/01/1980" |
+
+  @SCRA-UPL-013
+  Scenario Outline: A body that does not start with "{" is refused with HAPI's text
+    Given a patient "A" with no SCR
+    When I send POST "<path>" with the body:
+      """
+      <body>
+      """
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "<text>"
+
+    Examples:
+      | path         | body                  | text                                                                                                                                     |
+      | /Bundle      | this is not JSON      | Failed to parse JSON encoded FHIR content: Content does not appear to be FHIR JSON, first non-whitespace character was: 't' (must be '{') |
+      | /AuditEvent  | <AuditEvent/>         | Failed to parse JSON encoded FHIR content: Content does not appear to be FHIR JSON, first non-whitespace character was: '<' (must be '{') |
+      | /Bundle      | ["resourceType"]      | Failed to parse JSON encoded FHIR content: Content does not appear to be FHIR JSON, first non-whitespace character was: '[' (must be '{') |
+      | /Bundle      | {"type":"document"}   | Invalid JSON content detected, missing required element: 'resourceType'                                                                  |

@@ -111,8 +111,18 @@ pub fn not_fhir_json(first_char: char) -> String {
     ))
 }
 
-/// HAPI strict parser: JSON object without `resourceType` (HAPI 5 wording; **derived**).
+/// HAPI strict parser: JSON object without `resourceType` (HAPI 5 wording, thrown by `JsonParser` outside the
+/// "Failed to parse" wrapping; **derived**).
 pub const MISSING_RESOURCE_TYPE: &str = "Invalid JSON content detected, missing required element: 'resourceType'";
+
+/// HAPI strict parser: a body with nothing but whitespace (HAPI 5 `JsonLikeStructure.load`; **derived**).
+pub const NO_CONTENT_TO_PARSE: &str = "Did not find any content to parse";
+
+/// HAPI strict parser: an element the FHIR R4 structure does not define (`StrictErrorHandler.unknownElement`,
+/// no location; **derived**: HAPI 5 wording).
+pub fn unknown_element(name: &str) -> String {
+    format!("Unknown element '{name}' found during parse")
+}
 
 /// Upload: `Bundle.type` is not `document`; `given` is HAPI's Java constant (`TRANSACTION`, `SEARCHSET`, …) or
 /// `null` when absent (`J/models/GpSummary.java` `validateType`).
