@@ -56,7 +56,7 @@ pub fn document_reference_query(params: &[(String, String)]) -> Result<String, S
 /// `Integer.decode` as hexadecimal, anything else by `Integer.valueOf` (optional sign, decimal digits), and
 /// a value outside the `int` range does not convert. `Err(())` is Spring's type mismatch.
 /// Unlike Java, only ASCII digits are digits here.
-pub fn java_integer(raw: &str) -> Result<Option<i32>, ()> {
+fn java_integer(raw: &str) -> Result<Option<i32>, ()> {
     if raw.is_empty() {
         return Ok(None);
     }
