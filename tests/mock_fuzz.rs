@@ -1908,13 +1908,18 @@ fn the_three_body_validators_answer_any_mutation_of_a_valid_payload_with_a_4xx()
             apply(&mut doc, m);
         }
         let Ok(parsed) = parse::parse_resource(doc.to_string().as_bytes(), kind) else { return Ok(()) };
-        let status = match which {
+        let error = match which {
             0 => upload::validate_upload(&parsed).err(),
             1 => permission::validate_set_permission(&parsed).err(),
             _ => alert::validate_alert(&parsed).err(),
-        }
-        .map(|e| e.status);
-        prop_assert!(status.is_none_or(|s| (400..500).contains(&s)), "{kind}: status {status:?}");
+        };
+        // The adaptor's own 500 for a permissionCode that is not a Coding (AcsRequestValidator's cast) is the
+        // one 5xx a body validator gives on purpose.
+        let nhs_500 = error.as_ref().is_some_and(|e| {
+            which == 1 && e.status == 500 && e.text == "HV000028: Unexpected exception during isValid call."
+        });
+        let status = error.map(|e| e.status);
+        prop_assert!(status.is_none_or(|s| (400..500).contains(&s)) || nhs_500, "{kind}: status {status:?}");
         if mutations.is_empty() {
             prop_assert_eq!(status, None, "the unmutated {} payload is valid", kind);
         }
