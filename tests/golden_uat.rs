@@ -8,8 +8,9 @@
 //! the origin of absolute URLs (the fixtures were recorded on `https://internal-dev.api.service.nhs.uk`).
 //!
 //! Not compared, on purpose:
-//! - `send_alert/spine_error/1-invalidValue`: the UAT Spine stub answers with the literal placeholder
-//!   display "XYZ" (`Invalid value - XYZ in field 'NHS_NUMBER'`), which no real Spine (nor the mock) echoes.
+//! - `send_alert/spine_error/1-invalidValue` is compared with Spine's answer arranged as the NHS UAT stub
+//!   gives it (`uat/responses/alert/error.json`: a 4xx with display `Invalid value - XYZ in field 'NHS_NUMBER'`)
+//!   through `/_admin/spine`.
 //! - `get_scr/success`, `get_scr/additional_information`, `get_scr/agent_person_author_success`,
 //!   `get_scr/init_upload_success`, `get_scr/init_upload_org_sds_success`: HL7v3→FHIR mappings of Spine XML
 //!   stubs the mock does not hold (the mock returns the uploaded FHIR document instead).
@@ -360,6 +361,21 @@ async fn send_alert_success() {
     mock.shutdown().await;
 }
 
+#[tokio::test]
+async fn send_alert_spine_error_invalid_value() {
+    let mock = Mock::start().await;
+    // Spine's answer as the NHS UAT stub gives it (IT/uat/responses/alert/error.json), status 400.
+    let url = format!("{}/_admin/spine", mock.running.origin());
+    let arrange = r#"{"operation":"send-alert","nhsNumber":"9999999998","status":400,"display":"Invalid value - XYZ in field 'NHS_NUMBER'"}"#;
+    let reply = mock.send(Method::POST, &url, &[], Some(arrange.to_owned())).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}: {}", reply.what, reply.body);
+    let reply = mock.post_fixture("/AuditEvent", "send_alert/spine_error/1-invalidValue.request.json").await;
+    assert_matches_fixture(&reply, "send_alert/spine_error/1-invalidValue.response.json", &mock.running.origin());
+    // used once: the same alert is then accepted
+    mock.post_fixture("/AuditEvent", "send_alert/spine_error/1-invalidValue.request.json").await.assert_created();
+    mock.shutdown().await;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // POST /Bundle (upload_scr)
 // ---------------------------------------------------------------------------------------------------------
@@ -484,6 +500,8 @@ fn every_uat_fixture_is_compared_or_excluded_on_purpose() {
         "send_alert/bad_request/3-multipleOrgEntry.request.json",
         "send_alert/bad_request/3-multipleOrgEntry.response.json",
         "send_alert/success/1-basic.request.json",
+        "send_alert/spine_error/1-invalidValue.request.json",
+        "send_alert/spine_error/1-invalidValue.response.json",
         "upload_scr/bad_request/1-missingComposition.request.json",
         "upload_scr/bad_request/1-missingComposition.response.json",
         "upload_scr/no_consent/1-dissent.request.json",
@@ -495,8 +513,6 @@ fn every_uat_fixture_is_compared_or_excluded_on_purpose() {
     ];
     // See the module documentation for why each is left out.
     let excluded = [
-        "send_alert/spine_error/1-invalidValue.request.json",
-        "send_alert/spine_error/1-invalidValue.response.json",
         "get_scr/success/1-basic.response.json",
         "get_scr/additional_information/1-basic.response.json",
         "get_scr/agent_person_author_success/1-basic.response.json",

@@ -323,8 +323,17 @@ impl Reply {
     }
 
     fn no_5xx(&self) -> Result<(), TestCaseError> {
-        prop_assert!(self.status < 500, "{}: {} {}", self.what, self.status, self.text());
+        prop_assert!(self.status < 500 || self.is_nhs_500(), "{}: {} {}", self.what, self.status, self.text());
         Ok(())
+    }
+
+    /// The one 500 the NHS adaptor itself gives for a malformed input, reproduced on purpose: a
+    /// `$setPermission` `permissionCode` part whose value is not a Coding fails `AcsRequestValidator`'s cast
+    /// (Hibernate Validator's HV000028; `src/scr/validate/permission.rs`).
+    fn is_nhs_500(&self) -> bool {
+        self.status == 500
+            && self.media_type() == FHIR_JSON
+            && String::from_utf8_lossy(&self.body).contains("HV000028: Unexpected exception during isValid call.")
     }
 }
 
@@ -1152,7 +1161,13 @@ fn any_body_on_the_three_posts_gets_no_5xx_and_whatever_is_accepted_reads_back()
         let reply = f.send(Method::POST, &url, headers.clone(), body)?;
         let layer = check_scr_reply(&reply, lane, &Method::POST, &SentIds::default())?;
         prop_assert_ne!(layer, Layer::Gateway, "{}: the gateway refused a good token: {}", reply.what, reply.text());
-        prop_assert!(matches!(reply.status, 201 | 400 | 403), "{}: {} {}", reply.what, reply.status, reply.text());
+        prop_assert!(
+            matches!(reply.status, 201 | 400 | 403) || (endpoint == Target::SetPermission && reply.is_nhs_500()),
+            "{}: {} {}",
+            reply.what,
+            reply.status,
+            reply.text()
+        );
         if reply.status == 201 {
             prop_assert!(reply.body.is_empty(), "{}: 201 with a body", reply.what);
         }
@@ -1961,13 +1976,18 @@ fn the_three_body_validators_answer_any_mutation_of_a_valid_payload_with_a_4xx()
             apply(&mut doc, m);
         }
         let Ok(parsed) = parse::parse_resource(doc.to_string().as_bytes(), kind) else { return Ok(()) };
-        let status = match which {
+        let error = match which {
             0 => upload::validate_upload(&parsed).err(),
             1 => permission::validate_set_permission(&parsed).err(),
             _ => alert::validate_alert(&parsed).err(),
-        }
-        .map(|e| e.status);
-        prop_assert!(status.is_none_or(|s| (400..500).contains(&s)), "{kind}: status {status:?}");
+        };
+        // The adaptor's own 500 for a permissionCode that is not a Coding (AcsRequestValidator's cast) is the
+        // one 5xx a body validator gives on purpose.
+        let nhs_500 = error.as_ref().is_some_and(|e| {
+            which == 1 && e.status == 500 && e.text == "HV000028: Unexpected exception during isValid call."
+        });
+        let status = error.map(|e| e.status);
+        prop_assert!(status.is_none_or(|s| (400..500).contains(&s)) || nhs_500, "{kind}: status {status:?}");
         if mutations.is_empty() {
             prop_assert_eq!(status, None, "the unmutated {} payload is valid", kind);
         }

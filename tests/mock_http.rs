@@ -564,9 +564,12 @@ async fn document_reference_accepts_raw_and_encoded_pipes_and_rejects_bad_parame
         (format!("{patient}&_sort=-date"), "Invalid value - -date in field '_sort'".into()),
         (format!("{patient}&_count=abc"), "Invalid value - abc in field '_count'".into()),
         (format!("{patient}&_count=2"), "Invalid value - 2 in field '_count'".into()),
-        // Order: patient, type, _sort, _count.
-        (format!("_count=x&_sort=y&type=z&{patient}"), "Invalid value - z in field 'type'".into()),
-        (format!("_count=x&_sort=y&{patient}"), "Invalid value - y in field '_sort'".into()),
+        // Spring's order: _count's Integer conversion first; then every validator's violation in one text.
+        (format!("_count=x&_sort=y&type=z&{patient}"), "Invalid value - x in field '_count'".into()),
+        (
+            format!("_sort=y&type=z&{patient}"),
+            "Invalid value - z in field 'type', getScrId.sort: Invalid value - y in field '_sort'".into(),
+        ),
     ];
     for (query, text) in &bad {
         let reply = mock.get(&format!("/DocumentReference?{query}")).await;

@@ -119,3 +119,23 @@ Feature: Validation of the privacy alert
       | entity before agents              | remove /agent[nhs-number] ; remove /entity                        | 400    | Expecting exactly one 'entity' element                                                                                          |
       | patient agent before organisation | remove /agent[ods-organization-code] ; remove /agent[nhs-number]  | 400    | Missing 'agent' entry with 'who.identifier.system' 'https://fhir.nhs.uk/Id/nhs-number' and non-empty 'value'                    |
       | organisation agent before user    | remove /agent[sds-user-id] ; remove /agent[ods-organization-code] | 400    | Missing 'agent' entry with 'who.identifier.system' 'https://fhir.nhs.uk/Id/ods-organization-code' and non-empty 'value'         |
+
+  @SCRA-ALR-011 @mock-only
+  Scenario Outline: A recorded time the parser cannot read is rejected before the alert's own checks
+    Given a patient "A" with no SCR
+    When I raise a privacy alert for patient "A" with the change "<change>"
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "<text>"
+    And the mock has recorded no privacy alert for patient "A"
+
+    Examples:
+      | case                     | change                                          | text                                                                                                |
+      | not a date               | set /recorded = "not-a-date"                    | [element="recorded"] Invalid attribute value "not-a-date": Invalid date/time format: "not-a-date"   |
+      | before the id check      | remove /id ; set /recorded = "yesterday"        | [element="recorded"] Invalid attribute value "yesterday": Invalid date/time format: "yesterday"     |
+
+  @SCRA-UPL-013
+  Scenario: An alert with an element FHIR R4 does not define is rejected before the alert's own checks
+    Given a patient "A" with no SCR
+    When I raise a privacy alert for patient "A" with the change "remove /id ; add /agent/0/who/identifier/colour = "red""
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "Unknown element 'colour' found during parse"

@@ -170,3 +170,20 @@ Feature: Set the patient's permission to view
     Then the response status is 400
     And the response Content-Type is "application/fhir+json"
     And the response is an OperationOutcome "value" with the text "Required request header 'NHSD-Session-URID' for method parameter type String is not present"
+  # AcsRequestValidator casts the value of every part named permissionCode to a Coding: any other value type
+  # (or none) fails the cast, Hibernate Validator wraps the failure (HV000028) and the adaptor answers 500.
+  # Behind the live proxy a backend 500 becomes the proxy's catch-all answer, so this runs without a gateway
+  # in front (@open-access).
+  @SCRA-CON-011 @open-access
+  Scenario Outline: A permissionCode that is not a Coding makes the adaptor fail with 500
+    Given a patient "A" with no SCR
+    When I set permission to view for patient "A" with the change "<change>"
+    Then the response status is 500
+    And the response is an OperationOutcome "exception" with the text "HV000028: Unexpected exception during isValid call."
+
+    Examples:
+      | case                           | change                                                                                  |
+      | a valueString                  | remove /parameter/0/part/1/valueCoding ; add /parameter/0/part/1/valueString = "Yes"    |
+      | a valueCode                    | remove /parameter/0/part/1/valueCoding ; add /parameter/0/part/1/valueCode = "Yes"      |
+      | no value at all                | remove /parameter/0/part/1/valueCoding                                                  |
+      | after a valid permissionCode   | add /parameter/0/part/- = {"name":"permissionCode","valueString":"No"}                  |

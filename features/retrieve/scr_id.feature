@@ -98,3 +98,51 @@ Feature: Get the latest SCR id and the permission to view
     When I send GET "/DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number%7C{nhs:A}"
     Then the response status is 200
     And the response holds the SCR id of patient "A"
+
+  @SCRA-RET-011
+  Scenario Outline: Empty type and _sort, and _count values Spring reads as the integer 1, are accepted
+    Given a patient "A" with an SCR
+    When I request the SCR id for patient "A" with "<extra>"
+    Then the response status is 200
+    And the response holds the SCR id of patient "A"
+
+    Examples:
+      | case                 | extra                |
+      | empty type           | type=                |
+      | empty _sort          | _sort=               |
+      | all three empty      | type=&_sort=&_count= |
+      | leading zero         | _count=01            |
+      | explicit plus sign   | _count=%2B1          |
+      | surrounding spaces   | _count=%201%20       |
+      | hexadecimal          | _count=0x1           |
+
+  @SCRA-RET-011
+  Scenario Outline: A _count that is not an integer is reported before the other parameters are checked
+    Given a patient "A" with no SCR
+    When I send GET "<path>"
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "<text>"
+
+    Examples:
+      | case                          | path                                                                                     | text                                                                                 |
+      | before a bad patient and type | /DocumentReference?patient=INVALID&type=x&_sort=x&_count=abc                             | Invalid value - abc in field '_count'                                                |
+      | a decimal                     | /DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A}&_count=1.0         | Invalid value - 1.0 in field '_count'                                                |
+      | beyond a Java int             | /DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A}&_count=2147483648  | Invalid value - 2147483648 in field '_count'                                         |
+      | an integer other than 1       | /DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number\|{nhs:A}&_count=02          | Invalid value - 2 in field '_count'                                                  |
+      | but after a missing patient   | /DocumentReference?_count=abc                                                            | Required request parameter 'patient' for method parameter type String is not present |
+
+  @SCRA-RET-012
+  Scenario: Two faulty search parameters are reported together in one text
+    Given a patient "A" with no SCR
+    When I send GET "/DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number|{nhs:A}&_sort=name&_count=2"
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with either text "Invalid value - name in field '_sort', getScrId.count: Invalid value - 2 in field '_count'" or "Invalid value - 2 in field '_count', getScrId.sort: Invalid value - name in field '_sort'"
+
+  @SCRA-RET-013
+  Scenario: The search result's Bundle, DocumentReference and Patient ids are upper-case UUIDs
+    Given a patient "A" with an SCR
+    When I request the SCR id for patient "A"
+    Then the response status is 200
+    And the id at "/id" in the response is an upper-case UUID
+    And the id at "/entry/0/resource/id" in the response is an upper-case UUID
+    And the id at "/entry/1/resource/id" in the response is an upper-case UUID

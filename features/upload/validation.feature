@@ -72,3 +72,66 @@ Feature: Validation of the uploaded GP Summary
       | subject references another id  | set /entry[Composition]/resource/subject/reference = "Patient/{UUID}"                                        | 400    | Composition.subject reference is missing or invalid                                                                       |
       | subject missing                | remove /entry[Composition]/resource/subject                                                                  | 400    | Composition.subject reference is missing or invalid                                                                       |
       | author references Practitioner | set /entry[Composition]/resource/author/0/reference = "Practitioner/7EB18277-C51A-4AEA-9D93-0B12BB0E140D"    | 400    | Invalid resource reference. Practitioner/7EB18277-C51A-4AEA-9D93-0B12BB0E140D expected to be referencing PractitionerRole |
+
+  @SCRA-UPL-011
+  Scenario Outline: The Bundle's type, timestamp and identifier are checked before the Composition, and nothing is stored
+    Given a patient "A" with no SCR
+    When I upload an SCR for patient "A" with the change "<change>"
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "<text>"
+    When I request the SCR id for patient "A"
+    Then the response is an empty searchset Bundle
+
+    Examples:
+      | case                                 | change                                                                                   | text                                                                                       |
+      | type missing                         | remove /type                                                                             | Unsupported Bundle.type: null                                                              |
+      | type collection                      | set /type = "collection"                                                                 | Unsupported Bundle.type: COLLECTION                                                        |
+      | type transaction-response            | set /type = "transaction-response"                                                       | Unsupported Bundle.type: TRANSACTIONRESPONSE                                               |
+      | type not a BundleType code           | set /type = "Document"                                                                   | [element="type"] Invalid attribute value "Document": Unknown BundleType code 'Document'    |
+      | timestamp missing                    | remove /timestamp                                                                        | bundle.timestamp must not be empty                                                         |
+      | identifier missing                   | remove /identifier                                                                       | bundle.identifier must not be empty                                                        |
+      | identifier of another system         | set /identifier/system = "https://fhir.nhs.uk/Id/nhsSCRUUID"                             | bundle.identifier.system must be https://tools.ietf.org/html/rfc4122                       |
+      | identifier without value             | remove /identifier/value                                                                 | bundle.identifier.value must not be empty                                                  |
+      | type before timestamp and identifier | remove /identifier ; remove /timestamp ; set /type = "message"                           | Unsupported Bundle.type: MESSAGE                                                           |
+      | timestamp before identifier          | remove /identifier ; remove /timestamp                                                   | bundle.timestamp must not be empty                                                         |
+      | the Bundle before the Composition    | remove /identifier ; remove /entry[Composition]                                          | bundle.identifier must not be empty                                                        |
+      | author before category               | remove /entry[Composition]/resource/category ; set /entry[Composition]/resource/author/0/reference = "Practitioner/1" | Invalid resource reference. Practitioner/1 expected to be referencing PractitionerRole |
+
+  @SCRA-UPL-012
+  Scenario: An authored Composition without meta.lastUpdated is refused before its own checks
+    Given a patient "A" with no SCR
+    When I upload an SCR for patient "A" with the change "remove /entry[Composition]/resource/meta ; remove /entry[Composition]/resource/category"
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "Mapping exception"
+
+  @SCRA-UPL-013
+  Scenario Outline: An element FHIR R4 does not define is rejected by the strict parser, the first in the sender's order
+    Given a patient "A" with no SCR
+    When I upload an SCR for patient "A" with the change "<change>"
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "<text>"
+
+    Examples:
+      | case                                 | change                                                                                              | text                                                                                   |
+      | on the Bundle                        | add /colour = "red"                                                                                 | Unknown element 'colour' found during parse                                            |
+      | a misspelt element in a resource     | add /entry[Patient]/resource/birthdate = "1980-01-01"                                               | Unknown element 'birthdate' found during parse                                         |
+      | in a backbone element                | add /entry[Composition]/resource/section/0/colour = "red"                                           | Unknown element 'colour' found during parse                                            |
+      | before the Bundle's own checks       | remove /type ; add /entry[Composition]/resource/colour = "red"                                      | Unknown element 'colour' found during parse                                            |
+      | a date the parser cannot read        | set /entry[Patient]/resource/birthDate = "01/01/1980"                                               | [element="birthDate"] Invalid attribute value "01/01/1980": Invalid date/time format: "01/01/1980" |
+
+  @SCRA-UPL-013
+  Scenario Outline: A body that does not start with "{" is refused with HAPI's text
+    Given a patient "A" with no SCR
+    When I send POST "<path>" with the body:
+      """
+      <body>
+      """
+    Then the response status is 400
+    And the response is an OperationOutcome "value" with the text "<text>"
+
+    Examples:
+      | path         | body                  | text                                                                                                                                     |
+      | /Bundle      | this is not JSON      | Failed to parse JSON encoded FHIR content: Content does not appear to be FHIR JSON, first non-whitespace character was: 't' (must be '{') |
+      | /AuditEvent  | <AuditEvent/>         | Failed to parse JSON encoded FHIR content: Content does not appear to be FHIR JSON, first non-whitespace character was: '<' (must be '{') |
+      | /Bundle      | ["resourceType"]      | Failed to parse JSON encoded FHIR content: Content does not appear to be FHIR JSON, first non-whitespace character was: '[' (must be '{') |
+      | /Bundle      | {"type":"document"}   | Invalid JSON content detected, missing required element: 'resourceType'                                                                  |

@@ -9,6 +9,7 @@
 //! | `POST /_admin/reset` | forgets every patient and alert (and the uploads remembered for re-sends) |
 //! | `GET /_admin/audit[?since=N]` | the audit trail (entries after `seq` N), as a JSON array; both profiles |
 //! | `GET /_admin/audit/verify` | `{"valid":true,"entries":N,"head":…}` or the first tampered entry |
+//! | `POST /_admin/spine` `{"operation","nhsNumber","issues":[{"code","display","error"?}]}` or `{"operation":"send-alert","nhsNumber","status","display"}`, `GET`, `DELETE [?nhs=N]` | arranges Spine's answer to the next request of that operation about that patient ([`super::spine::ArrangedAnswer`]): 201; lists; forgets (200 `{"cleared":N}`) |
 //! | `POST /_admin/faults`, `GET`, `DELETE [?match=TEXT]` | arms, lists, disarms faults ([`super::faults`]) |
 //! | `PUT /_admin/rate-limit` `{"perSecond":5,"perMinute":300}`, `GET`, `DELETE` | the rate limits ([`super::rate_limit`]) |
 //! | `GET /_admin/traffic[?since=N][&app=NAME][&session=FP][&patient=NHS]` | the traffic journal ([`super::traffic`]), oldest first, entries with `seq > N`; both profiles |
@@ -92,12 +93,26 @@ pub fn handle(app: &AppState, method: &Method, rest: &str, query: Option<&str>, 
             StatusCode::NO_CONTENT.into_response()
         }
         (_, ["faults"]) => super::faults::admin(app, method, query, body),
+        (&Method::POST, ["spine"]) => match super::spine::ArrangedAnswer::from_admin_json(body) {
+            Ok(answer) => {
+                let echo = json!(answer);
+                app.store.arrange_spine_answer(answer);
+                json_response(StatusCode::CREATED, &echo)
+            }
+            Err(message) => error(StatusCode::BAD_REQUEST, &message),
+        },
+        (&Method::GET, ["spine"]) => json_response(StatusCode::OK, &json!(app.store.spine_answers())),
+        (&Method::DELETE, ["spine"]) => {
+            let params = parse_query(query);
+            let nhs = params.iter().find(|(k, _)| k == "nhs").map(|(_, v)| v.as_str());
+            json_response(StatusCode::OK, &json!({ "cleared": app.store.clear_spine_answers(nhs) }))
+        }
         (_, ["apps", ..] | ["identity", "clock"]) => match app.identity.as_deref() {
             Some(identity) => identity_route(identity, method, &segments, body),
             None => error(StatusCode::NOT_FOUND, "this mock has no identity service"),
         },
         (_, ["rate-limit"]) => super::rate_limit::admin(app, method, body),
-        (_, ["alerts"] | ["patients", _] | ["patients", _, "permission"] | ["reset"]) => {
+        (_, ["alerts"] | ["patients", _] | ["patients", _, "permission"] | ["reset"] | ["spine"]) => {
             error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this admin route")
         }
         _ => error(StatusCode::NOT_FOUND, "no such admin route; see the README's 'Mock admin routes'"),

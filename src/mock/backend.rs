@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::audit::Recording;
 use super::gateway::CallerIdentity;
+use super::operation::Operation;
 use super::responses;
 use super::spine::AlertSender;
 use super::spine::EventList;
@@ -40,6 +41,16 @@ fn note_event_list(rec: &mut Recording<'_>, list: &EventList) {
     }
 }
 
+/// The error the adaptor answers for a Spine answer arranged (mock-only, `/_admin/spine`) for this request's
+/// first Spine call, if one was arranged and it is an error. Called after `rec.serialise()`, where the Spine
+/// call would be.
+fn arranged_spine_error(app: &AppState, operation: Operation, nhs_number: &str) -> Result<(), ScrError> {
+    match app.store.take_spine_answer(operation, nhs_number).and_then(|a| a.error()) {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
 /// `GET /DocumentReference` (reference §4.1).
 pub fn get_document_reference(
     app: &AppState,
@@ -49,6 +60,7 @@ pub fn get_document_reference(
     let nhs = query::document_reference_query(params)?;
     rec.patient(&nhs);
     rec.serialise();
+    arranged_spine_error(app, Operation::GetScrId, &nhs)?;
     let list = app.spine.event_list(&nhs);
     note_event_list(rec, &list);
     match list {
@@ -65,6 +77,7 @@ pub fn get_bundle(app: &AppState, params: &[(String, String)], rec: &mut Recordi
     let (requested, nhs) = query::bundle_query(params)?;
     rec.patient(&nhs);
     rec.serialise();
+    arranged_spine_error(app, Operation::GetScr, &nhs)?;
     let list = app.spine.event_list(&nhs);
     note_event_list(rec, &list);
     match list {
@@ -90,6 +103,7 @@ pub fn post_bundle(
     rec.patient(&upload.nhs_number);
     // The consent check and the store happen with no other recorded operation in between.
     rec.serialise();
+    arranged_spine_error(app, Operation::UploadScr, &upload.nhs_number)?;
     let list = app.spine.event_list(&upload.nhs_number);
     note_event_list(rec, &list);
     if list == EventList::Forbidden {
@@ -122,6 +136,7 @@ pub fn set_permission(
         return Err(ScrError::bad_request(texts::no_job_role_code(urid)));
     }
     rec.serialise();
+    arranged_spine_error(app, Operation::SetPermission, &request.nhs_number)?;
     app.spine.set_permission(&request)?;
     Ok(Answer::Created)
 }
@@ -145,6 +160,7 @@ pub fn post_audit_event(
     }
     let sender = AlertSender { session_urid: urid, user_id: caller.and_then(|c| c.user_id.as_deref()) };
     rec.serialise();
+    arranged_spine_error(app, Operation::SendAlert, &alert.nhs_number)?;
     app.spine.send_alert(&alert, &sender)?;
     Ok(Answer::Created)
 }

@@ -9,13 +9,15 @@ use crate::scr::codes::{
 };
 use crate::scr::PermissionToView;
 
+/// A resource id as the adaptor makes one: a random UUID in upper case (`J/utils/FhirHelper.randomUUID`, used
+/// by `J/services/GetScrService.java` for the Bundle, the DocumentReference and the Patient).
 fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid::Uuid::new_v4().to_string().to_uppercase()
 }
 
 /// Search result without an SCR: `total` 0 and **no** `entry` member.
 pub fn empty_searchset() -> Value {
-    json!({ "resourceType": "Bundle", "id": new_id().to_uppercase(), "type": "searchset", "total": 0 })
+    json!({ "resourceType": "Bundle", "id": new_id(), "type": "searchset", "total": 0 })
 }
 
 /// `GET /DocumentReference` with an SCR: the DocumentReference (leading-space display, `/FHIR/R4` in the
@@ -33,7 +35,7 @@ pub fn document_reference_bundle(
     }]});
     json!({
         "resourceType": "Bundle",
-        "id": new_id().to_uppercase(),
+        "id": new_id(),
         "type": "searchset",
         "total": 1,
         "entry": [
@@ -77,7 +79,7 @@ pub fn scr_document_bundle(base_url: &str, document: ScrDocument) -> Value {
             let id = match resource.get("id").and_then(Value::as_str) {
                 Some(id) => id.to_owned(),
                 None => {
-                    let id = new_id().to_uppercase();
+                    let id = new_id();
                     if let Some(obj) = resource.as_object_mut() {
                         obj.insert("id".into(), Value::String(id.clone()));
                     }
@@ -89,7 +91,7 @@ pub fn scr_document_bundle(base_url: &str, document: ScrDocument) -> Value {
         .collect();
     json!({
         "resourceType": "Bundle",
-        "id": new_id().to_uppercase(),
+        "id": new_id(),
         "identifier": { "system": RFC4122_SYSTEM, "value": document.interaction_id },
         "type": "searchset",
         "timestamp": document.timestamp,
@@ -122,5 +124,9 @@ mod tests {
         assert!(url.starts_with("http://h/summary-care-record/FHIR/R4/Bundle?composition.identifier=ABC&"));
         assert_eq!(b["entry"][1]["fullUrl"], b["entry"][1]["resource"]["id"]);
         assert_eq!(b["entry"][0]["resource"]["securityLabel"][0]["coding"][0]["code"], "Ask");
+        for pointer in ["/id", "/entry/0/resource/id", "/entry/1/resource/id"] {
+            let id = b.pointer(pointer).and_then(Value::as_str).unwrap_or_default();
+            assert!(uuid::Uuid::parse_str(id).is_ok() && id == id.to_uppercase(), "{pointer}: {id}");
+        }
     }
 }

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
+use super::operation::Operation;
+use super::spine::ArrangedAnswer;
 use crate::scr::alert::PrivacyAlert;
 use crate::scr::permission::ConsentState;
 
@@ -62,6 +64,8 @@ pub struct RecordedAlert {
 pub struct ScrStore {
     patients: Mutex<Patients>,
     alerts: Mutex<Vec<RecordedAlert>>,
+    /// Spine answers arranged through `/_admin/spine`, oldest first; each is used once.
+    spine_answers: Mutex<Vec<ArrangedAnswer>>,
 }
 
 #[derive(Debug, Default)]
@@ -123,10 +127,36 @@ impl ScrStore {
         lock(&self.alerts).iter().filter(|a| nhs_number.is_none_or(|n| a.alert.nhs_number == n)).cloned().collect()
     }
 
+    /// Arranges Spine's answer to the next request of `answer.operation` about `answer.nhs_number`.
+    pub fn arrange_spine_answer(&self, answer: ArrangedAnswer) {
+        lock(&self.spine_answers).push(answer);
+    }
+
+    /// Takes (uses up) the oldest Spine answer arranged for this operation and patient, if any.
+    pub fn take_spine_answer(&self, operation: Operation, nhs_number: &str) -> Option<ArrangedAnswer> {
+        let mut answers = lock(&self.spine_answers);
+        let index = answers.iter().position(|a| a.operation == operation && a.nhs_number == nhs_number)?;
+        Some(answers.remove(index))
+    }
+
+    /// The Spine answers still arranged.
+    pub fn spine_answers(&self) -> Vec<ArrangedAnswer> {
+        lock(&self.spine_answers).clone()
+    }
+
+    /// Forgets the arranged Spine answers (only those about one patient when given); returns how many.
+    pub fn clear_spine_answers(&self, nhs_number: Option<&str>) -> usize {
+        let mut answers = lock(&self.spine_answers);
+        let before = answers.len();
+        answers.retain(|a| nhs_number.is_some_and(|n| a.nhs_number != n));
+        before - answers.len()
+    }
+
     /// Forgets everything.
     pub fn reset(&self) {
         *lock(&self.patients) = Patients::default();
         lock(&self.alerts).clear();
+        lock(&self.spine_answers).clear();
     }
 }
 
@@ -149,5 +179,30 @@ mod tests {
         store.reset();
         assert_eq!(store.summary("1"), PatientSummary { consent: None, current_scr: None });
         assert!(store.store_scr("2", scr("A")), "reset forgets the ids too");
+    }
+
+    #[test]
+    fn an_arranged_spine_answer_is_used_once_for_its_operation_and_patient() {
+        use super::super::spine::{DetectedIssue, SpineAnswer};
+        let store = ScrStore::default();
+        let answer = |nhs: &str, code: &str| ArrangedAnswer {
+            operation: Operation::GetScrId,
+            nhs_number: nhs.into(),
+            answer: SpineAnswer::DetectedIssues(vec![DetectedIssue {
+                code: code.into(),
+                display: "x".into(),
+                error: true,
+            }]),
+        };
+        store.arrange_spine_answer(answer("1", "401"));
+        store.arrange_spine_answer(answer("1", "502"));
+        store.arrange_spine_answer(answer("2", "410"));
+        assert_eq!(store.take_spine_answer(Operation::GetScr, "1"), None, "another operation");
+        assert_eq!(store.take_spine_answer(Operation::GetScrId, "1"), Some(answer("1", "401")), "oldest first");
+        assert_eq!(store.take_spine_answer(Operation::GetScrId, "1"), Some(answer("1", "502")));
+        assert_eq!(store.take_spine_answer(Operation::GetScrId, "1"), None, "each is used once");
+        assert_eq!(store.clear_spine_answers(Some("3")), 0);
+        assert_eq!(store.clear_spine_answers(Some("2")), 1);
+        assert!(store.spine_answers().is_empty());
     }
 }

@@ -29,6 +29,22 @@ pub fn invalid_value(value: &str, field: &str) -> String {
     format!("Invalid value - {value} in field '{field}'")
 }
 
+/// Several bean-validation violations of one controller method, as the adaptor reports them: Hibernate
+/// Validator's `ConstraintViolationException` message (`<method>.<parameter>: <message>` joined by `", "`)
+/// with everything up to the first `:` removed (`OperationOutcomeExceptionHandler.removeMethodNamePrefix`), so
+/// only the first violation loses its `<method>.<parameter>: ` prefix. `violations` are `(Java parameter
+/// name, message)`. Java reports them in `HashSet` order, which is not fixed; the mock uses the parameters'
+/// order. (Wording **derived** from Hibernate Validator 6.2 and the NHS handler; no NHS fixture shows it.)
+pub fn constraint_violations(method: &str, violations: &[(&str, String)]) -> String {
+    let joined: Vec<String> =
+        violations.iter().map(|(param, message)| format!("{method}.{param}: {message}")).collect();
+    let joined = joined.join(", ");
+    match joined.split_once(':') {
+        Some((_, rest)) => rest.trim_matches(|c: char| c <= ' ').to_owned(),
+        None => joined,
+    }
+}
+
 /// 415 text (reference §3.4, Spring wording).
 pub fn unsupported_media_type(content_type: &str) -> String {
     format!("Content type '{content_type}' not supported")
@@ -63,6 +79,13 @@ pub fn empty_attribute_value(element: &str) -> String {
     format!("[element=\"{element}\"] Invalid attribute value \"\": Attribute value must not be empty (\"\")")
 }
 
+/// HAPI strict parser: a date, dateTime or instant it cannot read (`BaseDateTimeType` "Invalid date/time
+/// format" through `StrictErrorHandler.invalidValue`; **derived**: HAPI 5 wording, and HAPI adds a reason to
+/// some formats it half-reads, which the mock does not).
+pub fn invalid_date_time(element: &str, value: &str) -> String {
+    format!("[element=\"{element}\"] Invalid attribute value \"{value}\": Invalid date/time format: \"{value}\"")
+}
+
 /// HAPI parser: body of the wrong resource type (HAPI 5 wording; **derived**, not in an NHS fixture).
 pub fn incorrect_resource_type(expected: &str, found: &str) -> String {
     format!("Incorrect resource type found, expected \"{expected}\" but found \"{found}\"")
@@ -88,8 +111,42 @@ pub fn not_fhir_json(first_char: char) -> String {
     ))
 }
 
-/// HAPI strict parser: JSON object without `resourceType` (HAPI 5 wording; **derived**).
+/// HAPI strict parser: JSON object without `resourceType` (HAPI 5 wording, thrown by `JsonParser` outside the
+/// "Failed to parse" wrapping; **derived**).
 pub const MISSING_RESOURCE_TYPE: &str = "Invalid JSON content detected, missing required element: 'resourceType'";
+
+/// HAPI strict parser: a body with nothing but whitespace (HAPI 5 `JsonLikeStructure.load`; **derived**).
+pub const NO_CONTENT_TO_PARSE: &str = "Did not find any content to parse";
+
+/// HAPI strict parser: an element the FHIR R4 structure does not define (`StrictErrorHandler.unknownElement`,
+/// no location; **derived**: HAPI 5 wording).
+pub fn unknown_element(name: &str) -> String {
+    format!("Unknown element '{name}' found during parse")
+}
+
+/// Upload: `Bundle.type` is not `document`; `given` is HAPI's Java constant (`TRANSACTION`, `SEARCHSET`, …) or
+/// `null` when absent (`J/models/GpSummary.java` `validateType`).
+pub fn unsupported_bundle_type(given: &str) -> String {
+    format!("Unsupported Bundle.type: {given}")
+}
+
+/// Upload: `Bundle.timestamp` absent (`J/models/GpSummary.java` `gpSummarySetHeaderTimeStamp`).
+pub const BUNDLE_TIMESTAMP_MISSING: &str = "bundle.timestamp must not be empty";
+
+/// Upload: `Bundle.identifier` absent or empty (`J/models/GpSummary.java` `gpSummarySetHeaderId`).
+pub const BUNDLE_IDENTIFIER_MISSING: &str = "bundle.identifier must not be empty";
+
+/// Upload: `Bundle.identifier.system` not rfc4122 (`J/models/GpSummary.java` `gpSummarySetHeaderId`).
+pub const BUNDLE_IDENTIFIER_SYSTEM_INVALID: &str =
+    "bundle.identifier.system must be https://tools.ietf.org/html/rfc4122";
+
+/// Upload: `Bundle.identifier.value` absent (`J/models/GpSummary.java` `gpSummarySetHeaderId`).
+pub const BUNDLE_IDENTIFIER_VALUE_MISSING: &str = "bundle.identifier.value must not be empty";
+
+/// Upload: a mapping failure without a message of its own — here the Composition has an author but no
+/// `meta.lastUpdated`, which `J/mappings/from/fhir/AuthorMapper.java` formats (a `NullPointerException`). The
+/// wording is the reference's (§4.3 "generic `Mapping exception` if none"; **derived**).
+pub const MAPPING_EXCEPTION: &str = "Mapping exception";
 
 /// Upload: no resource of that type in the Bundle (reference §4.3, `FhirHelper.getDomainResource`).
 pub fn resource_missing_from_payload(resource_type: &str) -> String {
@@ -172,6 +229,11 @@ pub const NHS_NUMBER_PART_MISSING: &str = "Missing value for Parameter.Part 'nhs
 pub const NHS_NUMBER_PART_NOT_UNIQUE: &str = "Exactly 1 Parameter.Part named 'nhsNumber' with not empty value expected";
 pub const PERMISSION_CODE_PART_MISSING: &str = "Parameter.Part named 'permissionCode' with valueCoding.system https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission not found";
 pub const PERMISSION_CODE_PART_NOT_UNIQUE: &str = "Exactly 1 Parameter.Part named 'permissionCode' with valueCoding.system https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission expected";
+
+/// A request-body validator that failed with an unexpected exception (a `permissionCode` part whose value is
+/// not a `Coding` makes `AcsRequestValidator`'s cast fail): Hibernate Validator's `HV000028` message, answered
+/// 500 `exception` by `OperationOutcomeExceptionHandler.handleAllExceptions` (**derived**: library wording).
+pub const UNEXPECTED_EXCEPTION_DURING_IS_VALID: &str = "HV000028: Unexpected exception during isValid call.";
 
 /// `POST /AuditEvent` texts (reference §4.5), in validation order. Note the stray quote in the first.
 pub const ALERT_ID_MISSING: &str = "'id' element is missing'";

@@ -82,6 +82,37 @@ async fn arm_fault(
     }
 }
 
+/// `POST /_admin/spine`, undone (`DELETE /_admin/spine?nhs=`) when the scenario ends.
+async fn arrange_spine(world: &mut ScrWorld, nhs: &str, spec: Value) -> StepResult {
+    world.cleanups.push(format!("/spine?nhs={nhs}"));
+    let (status, answer) = world.admin_send(Method::POST, "/spine", Some(&spec)).await?;
+    if status == 201 {
+        Ok(())
+    } else {
+        Err(StepFailure(format!("the mock refused the Spine answer {spec}: {status} {answer}")))
+    }
+}
+
+#[given(
+    regex = r#"^Spine answers the next "([^"]+)" request for patient "([^"]+)" with the detected issues (\[.*\])$"#
+)]
+async fn arrange_detected_issues(world: &mut ScrWorld, operation: String, alias: String, issues: String) -> StepResult {
+    let nhs = world.nhs(&alias)?;
+    let issues: Value = serde_json::from_str(&issues)
+        .map_err(|e| StepFailure(format!("detected issues {issues} are not JSON: {e}")))?;
+    let spec = json!({ "operation": operation, "nhsNumber": nhs, "issues": issues });
+    arrange_spine(world, &nhs, spec).await
+}
+
+#[given(
+    regex = r#"^Spine answers the next privacy alert for patient "([^"]+)" with HTTP (\d{3}) and the display "(.*)"$"#
+)]
+async fn arrange_alert_answer(world: &mut ScrWorld, alias: String, status: u16, display: String) -> StepResult {
+    let nhs = world.nhs(&alias)?;
+    let spec = json!({ "operation": "send-alert", "nhsNumber": nhs, "status": status, "display": display });
+    arrange_spine(world, &nhs, spec).await
+}
+
 #[given(regex = r"^the mock limits each app to (\d+) requests? per second(?: and (\d+) per minute)?$")]
 async fn limit_rate(world: &mut ScrWorld, per_second: u32, per_minute: String) -> StepResult {
     let mut limit = json!({ "perSecond": per_second });

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::{array_at, or_null, str_at, text_at};
-use crate::scr::{codes, texts, PermissionToView, ScrError};
+use crate::scr::{codes, texts, IssueCode, PermissionToView, ScrError};
 
 /// A valid `$setPermission` request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,16 +62,27 @@ fn nhs_number_part(parts: &[Value]) -> Result<&str, ScrError> {
 
 /// §4.4 "… Parameter.Part named 'permissionCode' …" pair: parts named `permissionCode` whose
 /// `valueCoding.system` is SCR-ACSPermission. Returns the code, if any.
+///
+/// `AcsRequestValidator.checkPermission` casts every `permissionCode` part's value to a `Coding`, in part
+/// order, while it looks for the SCR-ACSPermission one: a part with another value type (`valueString`,
+/// `valueCode`, …) or none fails the cast, Hibernate Validator wraps the failure (HV000028) and the adaptor
+/// answers **500** `exception` — unless a second matching part was met first ("Exactly 1 …" is thrown as the
+/// stream reduces, before later parts are looked at).
 fn permission_code_part(parts: &[Value]) -> Result<Option<&str>, ScrError> {
-    let part = exactly_one(
-        parts.iter().filter(|p| {
-            str_at(p, "/name") == Some("permissionCode")
-                && str_at(p, "/valueCoding/system") == Some(codes::ACS_PERMISSION_SYSTEM)
-        }),
-        texts::PERMISSION_CODE_PART_MISSING,
-        texts::PERMISSION_CODE_PART_NOT_UNIQUE,
-    )?;
-    Ok(str_at(part, "/valueCoding/code"))
+    let mut found: Option<&Value> = None;
+    for part in parts.iter().filter(|p| str_at(p, "/name") == Some("permissionCode")) {
+        let Some(coding) = part.get("valueCoding").filter(|c| c.is_object()) else {
+            return Err(ScrError::new(500, IssueCode::Exception, texts::UNEXPECTED_EXCEPTION_DURING_IS_VALID));
+        };
+        if str_at(coding, "/system") == Some(codes::ACS_PERMISSION_SYSTEM) {
+            if found.is_some() {
+                return Err(ScrError::bad_request(texts::PERMISSION_CODE_PART_NOT_UNIQUE));
+            }
+            found = Some(coding);
+        }
+    }
+    let coding = found.ok_or_else(|| ScrError::bad_request(texts::PERMISSION_CODE_PART_MISSING))?;
+    Ok(str_at(coding, "/code"))
 }
 
 #[cfg(test)]
@@ -158,7 +169,6 @@ mod tests {
             ("add /parameter/0/part/- = {\"name\":\"nhsNumber\",\"valueString\":\"9000000017\"}", "Exactly 1 Parameter.Part named 'nhsNumber' with not empty value expected"),
             ("remove /parameter/0/part/1", not_found),
             ("set /parameter/0/part/1/valueCoding/system = \"https://fhir.nhs.uk/CodeSystem/Other\"", not_found),
-            ("remove /parameter/0/part/1/valueCoding", not_found),
             ("set /parameter/0/part/1/name = \"permission\"", not_found),
             ("add /parameter/0/part/- = {\"name\":\"permissionCode\",\"valueCoding\":{\"system\":\"https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission\",\"code\":\"No\"}}", "Exactly 1 Parameter.Part named 'permissionCode' with valueCoding.system https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission expected"),
             ("set /parameter/0/part/1/valueCoding/code = \"Maybe\"", "Invalid value - Maybe in field 'valueCoding.code'"),
@@ -180,5 +190,35 @@ mod tests {
     #[test]
     fn a_second_nhs_number_part_without_value_is_ignored() {
         assert!(validate_set_permission(&changed("add /parameter/0/part/- = {\"name\":\"nhsNumber\"}")).is_ok());
+    }
+
+    #[test]
+    fn a_permission_code_that_is_not_a_coding_fails_the_cast_with_500() {
+        let hv = "HV000028: Unexpected exception during isValid call.";
+        for change in [
+            "remove /parameter/0/part/1/valueCoding",
+            "remove /parameter/0/part/1/valueCoding ; add /parameter/0/part/1/valueString = \"Yes\"",
+            "remove /parameter/0/part/1/valueCoding ; add /parameter/0/part/1/valueCode = \"Yes\"",
+            // even after a valid Coding part: every permissionCode part is cast
+            "add /parameter/0/part/- = {\"name\":\"permissionCode\",\"valueString\":\"No\"}",
+        ] {
+            match validate_set_permission(&changed(change)) {
+                Err(e) => {
+                    assert_eq!(
+                        (e.status, e.code, e.severity, e.text.as_str()),
+                        (500, IssueCode::Exception, "error", hv)
+                    );
+                }
+                Ok(ok) => panic!("{change}: accepted {ok:?}"),
+            }
+        }
+        // a second matching part met first ends the stream with the 400 before the cast of a later part
+        let two_then_string = "add /parameter/0/part/- = {\"name\":\"permissionCode\",\"valueCoding\":{\"system\":\"https://fhir.nhs.uk/CodeSystem/SCR-ACSPermission\",\"code\":\"No\"}} ; add /parameter/0/part/- = {\"name\":\"permissionCode\",\"valueString\":\"No\"}";
+        assert_eq!(validate_set_permission(&changed(two_then_string)).map_err(|e| e.status), Err(400));
+        // parts of other names are never cast
+        assert!(validate_set_permission(&changed(
+            "add /parameter/0/part/- = {\"name\":\"note\",\"valueString\":\"x\"}"
+        ))
+        .is_ok());
     }
 }

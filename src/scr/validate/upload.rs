@@ -21,13 +21,21 @@ pub struct ValidUpload {
     pub patient_id: Option<String>,
 }
 
-/// Checks an upload Bundle against every §4.3 rule in order.
+/// Checks an upload Bundle against every §4.3 rule in the adaptor's order (`J/models/GpSummary.java`
+/// `fromBundle`): the parser's enumerations; `Bundle.type`, `Bundle.timestamp`, `Bundle.identifier`; the one
+/// Composition and its author (`AuthorMapper`: `meta.lastUpdated`, the PractitionerRole references); the
+/// Composition (`CompositionMapper`); the Patient (`PatientMapper`).
 pub fn validate_upload(bundle: &Value) -> Result<ValidUpload, ScrError> {
     let entries = entries(bundle);
+    check_bundle_type_code(bundle)?;
     for e in entries.iter().filter(|e| str_at(e.resource, "/resourceType") == Some("Composition")) {
         check_enumerated_codes(e.resource)?;
     }
+    check_bundle_type(bundle)?;
+    check_bundle_timestamp(bundle)?;
+    check_bundle_identifier(bundle)?;
     let composition = exactly_one(&entries, "Composition")?.resource;
+    check_author(composition, &entries)?;
     check_category(composition)?;
     check_type(composition)?;
     check_status(composition)?;
@@ -38,7 +46,6 @@ pub fn validate_upload(bundle: &Value) -> Result<ValidUpload, ScrError> {
     let patient = exactly_one(&entries, "Patient")?;
     let nhs_number = check_patient_nhs_number(patient.resource)?;
     check_subject(composition, patient)?;
-    check_author_references(composition, &entries)?;
     Ok(ValidUpload {
         nhs_number,
         composition_identifier,
@@ -173,6 +180,66 @@ fn check_enumerated_codes(composition: &Value) -> Result<(), ScrError> {
         }
     }
     Ok(())
+}
+
+const BUNDLE_TYPE: &[(&str, &str)] = &[
+    ("document", "DOCUMENT"),
+    ("message", "MESSAGE"),
+    ("transaction", "TRANSACTION"),
+    ("transaction-response", "TRANSACTIONRESPONSE"),
+    ("batch", "BATCH"),
+    ("batch-response", "BATCHRESPONSE"),
+    ("history", "HISTORY"),
+    ("searchset", "SEARCHSET"),
+    ("collection", "COLLECTION"),
+];
+
+/// The strict parser's check of `Bundle.type` against HAPI's `BundleType` enumeration (**derived** wording).
+fn check_bundle_type_code(bundle: &Value) -> Result<(), ScrError> {
+    match str_at(bundle, "/type") {
+        Some(code) if enum_name(BUNDLE_TYPE, Some(code)).is_none() => {
+            Err(bad(texts::unknown_code("type", code, "BundleType")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `GpSummary.validateType`: `Bundle.type` must be `document`; the text prints the Java constant.
+fn check_bundle_type(bundle: &Value) -> Result<(), ScrError> {
+    match enum_name(BUNDLE_TYPE, str_at(bundle, "/type")) {
+        Some("DOCUMENT") => Ok(()),
+        given => Err(bad(texts::unsupported_bundle_type(or_null(given)))),
+    }
+}
+
+/// `GpSummary.gpSummarySetHeaderTimeStamp`: `Bundle.timestamp` present (`hasTimestampElement`).
+fn check_bundle_timestamp(bundle: &Value) -> Result<(), ScrError> {
+    text_at(bundle, "/timestamp").map(|_| ()).ok_or_else(|| bad(texts::BUNDLE_TIMESTAMP_MISSING))
+}
+
+/// `GpSummary.gpSummarySetHeaderId`: `Bundle.identifier` present and not empty, of system rfc4122, with a value.
+fn check_bundle_identifier(bundle: &Value) -> Result<(), ScrError> {
+    let identifier = bundle.get("identifier").filter(|i| i.is_object() && !is_fhir_empty(i));
+    let Some(identifier) = identifier else {
+        return Err(bad(texts::BUNDLE_IDENTIFIER_MISSING));
+    };
+    if str_at(identifier, "/system") != Some(codes::RFC4122_SYSTEM) {
+        return Err(bad(texts::BUNDLE_IDENTIFIER_SYSTEM_INVALID));
+    }
+    text_at(identifier, "/value").map(|_| ()).ok_or_else(|| bad(texts::BUNDLE_IDENTIFIER_VALUE_MISSING))
+}
+
+/// `AuthorMapper.mapAuthor`, before the Composition's own checks: a Composition with an author needs
+/// `meta.lastUpdated` (the author's time; without it the adaptor fails with no message of its own), then
+/// every author reference must name a PractitionerRole in the Bundle.
+fn check_author(composition: &Value, entries: &[Entry<'_>]) -> Result<(), ScrError> {
+    if is_fhir_empty(composition.get("author").unwrap_or(&Value::Null)) {
+        return Ok(());
+    }
+    if text_at(composition, "/meta/lastUpdated").is_none() {
+        return Err(bad(texts::MAPPING_EXCEPTION));
+    }
+    check_author_references(composition, entries)
 }
 
 /// §4.3 row "Composition.status = final"; the text names the Java constant (`null` when absent).
@@ -466,6 +533,21 @@ mod tests {
             ("add /entry[Composition]/resource/author/- = {\"reference\":\"Organization/X\"}", "Invalid resource reference. Organization/X expected to be referencing PractitionerRole"),
             ("set /entry[Composition]/resource/author/0/reference = \"PractitionerRole/NOPE\"", "Bundle is missing PractitionerRole PractitionerRole/NOPE that is linked to Encounter"),
             ("set /entry[Composition]/resource/author/0/reference = \"PractitionerRole\"", "Bundle is missing PractitionerRole PractitionerRole that is linked to Encounter"),
+            // the Bundle itself (GpSummary.validateType, gpSummarySetHeaderTimeStamp, gpSummarySetHeaderId)
+            ("remove /type", "Unsupported Bundle.type: null"),
+            ("set /type = \"transaction\"", "Unsupported Bundle.type: TRANSACTION"),
+            ("set /type = \"searchset\"", "Unsupported Bundle.type: SEARCHSET"),
+            ("set /type = \"batch-response\"", "Unsupported Bundle.type: BATCHRESPONSE"),
+            ("set /type = \"Document\"", "[element=\"type\"] Invalid attribute value \"Document\": Unknown BundleType code 'Document'"),
+            ("remove /timestamp", "bundle.timestamp must not be empty"),
+            ("remove /identifier", "bundle.identifier must not be empty"),
+            ("set /identifier = {}", "bundle.identifier must not be empty"),
+            ("remove /identifier/system", "bundle.identifier.system must be https://tools.ietf.org/html/rfc4122"),
+            ("set /identifier/system = \"https://fhir.nhs.uk/Id/nhsSCRUUID\"", "bundle.identifier.system must be https://tools.ietf.org/html/rfc4122"),
+            ("remove /identifier/value", "bundle.identifier.value must not be empty"),
+            // AuthorMapper: an authored Composition needs meta.lastUpdated
+            ("remove /entry[Composition]/resource/meta", "Mapping exception"),
+            ("remove /entry[Composition]/resource/meta/lastUpdated", "Mapping exception"),
         ];
         for (change, text) in rows {
             assert_eq!(error_text(&changed(change)), *text, "change: {change}");
@@ -483,6 +565,10 @@ mod tests {
             // no author, or an author without a reference
             "remove /entry[Composition]/resource/author",
             "set /entry[Composition]/resource/author = [{\"display\":\"Dr Who\"}]",
+            // meta.lastUpdated is only needed for an author
+            "remove /entry[Composition]/resource/author ; remove /entry[Composition]/resource/meta",
+            // the Bundle identifier's value is upper-cased, never checked as a UUID
+            "set /identifier/value = \"not-a-uuid\"",
         ] {
             if let Err(e) = validate_upload(&changed(change)) {
                 panic!("{change}: {e}");
@@ -499,7 +585,16 @@ mod tests {
             ("remove /entry[Composition]/resource/section ; remove /entry[Composition]/resource/date", "Composition Date Element missing from payload"),
             ("remove /entry[Patient] ; remove /entry[Composition]/resource/section", "Missing mandatory Composition.section"),
             ("remove /entry[Composition]/resource/subject ; set /entry[Patient]/resource/identifier = []", "patient.identifier[] for system https://fhir.nhs.uk/Id/nhs-number must not be empty"),
-            ("remove /entry[Composition]/resource/subject ; set /entry[Composition]/resource/author/0/reference = \"X/1\"", "Composition.subject reference is missing or invalid"),
+            // AuthorMapper runs before CompositionMapper (GpSummary.fromBundle)
+            ("remove /entry[Composition]/resource/subject ; set /entry[Composition]/resource/author/0/reference = \"X/1\"", "Invalid resource reference. X/1 expected to be referencing PractitionerRole"),
+            ("remove /entry[Composition]/resource/category ; remove /entry[Composition]/resource/meta", "Mapping exception"),
+            // the Bundle's own elements come before everything in the Composition: type, timestamp, identifier
+            ("remove /identifier ; remove /timestamp ; set /type = \"collection\" ; remove /entry[Composition]", "Unsupported Bundle.type: COLLECTION"),
+            ("remove /identifier ; remove /timestamp ; remove /entry[Composition]", "bundle.timestamp must not be empty"),
+            ("remove /identifier ; remove /entry[Composition]", "bundle.identifier must not be empty"),
+            ("set /identifier/system = \"urn:x\" ; remove /entry[Composition]/resource/meta", "bundle.identifier.system must be https://tools.ietf.org/html/rfc4122"),
+            // the parser's enumeration check comes before the adaptor's
+            ("set /type = \"bogus\" ; set /entry[Composition]/resource/status = \"bogus\"", "[element=\"type\"] Invalid attribute value \"bogus\": Unknown BundleType code 'bogus'"),
         ];
         for (change, text) in rows {
             assert_eq!(error_text(&changed(change)), *text, "change: {change}");
