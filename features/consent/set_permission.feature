@@ -170,6 +170,7 @@ Feature: Set the patient's permission to view
     Then the response status is 400
     And the response Content-Type is "application/fhir+json"
     And the response is an OperationOutcome "value" with the text "Required request header 'NHSD-Session-URID' for method parameter type String is not present"
+
   # AcsRequestValidator casts the value of every part named permissionCode to a Coding: any other value type
   # (or none) fails the cast, Hibernate Validator wraps the failure (HV000028) and the adaptor answers 500.
   # Behind the live proxy a backend 500 becomes the proxy's catch-all answer, so this runs without a gateway
