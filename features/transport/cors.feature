@@ -39,5 +39,6 @@ Feature: CORS on the live proxy
     And the request header "Origin" is "https://gp-system.example.org"
     When I request the SCR id for patient "A"
     Then the response status is 200
+    And the response holds the SCR id of patient "A"
     And the response header "Access-Control-Allow-Origin" is absent
     And the response header "Access-Control-Allow-Headers" is absent
