@@ -189,6 +189,7 @@ fn evidence() -> Evidence {
                 interrupted: false,
                 incomplete: None,
                 settings: Default::default(),
+                not_run: Vec::new(),
                 sut: Some(SutFacts {
                     name: "Example <GP> System".into(),
                     version: "4.2.0".into(),

@@ -586,7 +586,13 @@ pub fn write_bundle(
         "started_at": evidence.summary.run.started_at,
         "finished_at": evidence.summary.run.finished_at,
         "verdict": evidence.summary.verdict,
-        "counts": { "total": evidence.summary.total, "passed": evidence.summary.passed, "failed": evidence.summary.failed, "flaky": evidence.summary.flaky },
+        "counts": { "total": evidence.summary.total, "passed": evidence.summary.passed, "failed": evidence.summary.failed, "flaky": evidence.summary.flaky,
+            "not_run": evidence.summary.run.not_run.len(),
+            "not_run_by_reason": not_run_counts(&evidence.summary.run.not_run) },
+        "not_run": evidence.summary.run.not_run.iter().map(|n| json!({
+            "location": n.location(), "feature": n.feature, "name": n.name, "requirements": n.requirements(),
+            "kind": n.kind, "reason": n.reason,
+        })).collect::<Vec<_>>(),
         "interrupted": evidence.summary.run.interrupted,
         "complete": evidence.summary.run.incomplete.is_none(),
         "incomplete_reason": evidence.summary.run.incomplete,
@@ -600,6 +606,15 @@ pub fn write_bundle(
     write_atomic(&dir.join("manifest.json"), &bytes)?;
     point_latest(reports, &evidence.summary.run.run_id)?;
     Ok(dir)
+}
+
+/// How many scenarios did not run, by kind of reason (`filtered`, `not-applicable`, `not-reached`).
+fn not_run_counts(not_run: &[super::model::NotRun]) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    for n in not_run {
+        *counts.entry(n.kind.as_str()).or_insert(0) += 1;
+    }
+    counts
 }
 
 /// Makes `reports/latest` a link to `run_id`, replacing the old link atomically.

@@ -1130,6 +1130,7 @@ mod tests {
                     incomplete: None,
                     sut: None,
                     settings: Default::default(),
+                    not_run: Vec::new(),
                 },
                 tool_version: "0.1.0".into(),
                 git_commit: Some("742f055".into()),

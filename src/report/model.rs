@@ -35,6 +35,57 @@ pub struct RunFacts {
     pub sut: Option<SutFacts>,
     /// How the run was made: every setting that changes what ran, and the sha256 of its inputs.
     pub settings: RunSettings,
+    /// The scenarios of the features that did not run, each with the reason (file order).
+    pub not_run: Vec<NotRun>,
+}
+
+/// Why a scenario of the features did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotRunKind {
+    /// Left out by the user's selection: `--tags`, `--name`, `--rerun-failed`.
+    Filtered,
+    /// Not for this target (`@mock-only` on the sandbox, `@sandbox` on INT, `@client` without the client lane…).
+    NotApplicable,
+    /// Selected, but the run stopped before it (`--fail-fast`, an interruption).
+    NotReached,
+}
+
+impl NotRunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Filtered => "filtered",
+            Self::NotApplicable => "not-applicable",
+            Self::NotReached => "not-reached",
+        }
+    }
+}
+
+/// A scenario (one Examples row of an Outline is one) that did not run, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotRun {
+    pub feature: String,
+    pub name: String,
+    /// Feature file as the run found it (relative to the working directory where possible).
+    pub file: String,
+    pub line: usize,
+    /// Feature, scenario and Examples tags, without `@`.
+    pub tags: Vec<String>,
+    pub kind: NotRunKind,
+    /// The reason in words, e.g. `filtered out: --tags @SCRA-RET-001 does not select it`.
+    pub reason: String,
+}
+
+impl NotRun {
+    /// `file:line`
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
+    /// The requirement ids among its tags.
+    pub fn requirements(&self) -> Vec<String> {
+        self.tags.iter().filter(|t| crate::requirements::is_requirement_tag(t)).cloned().collect()
+    }
 }
 
 /// The settings of a run a reviewer needs to judge its evidence.
