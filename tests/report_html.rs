@@ -73,6 +73,7 @@ fn scenario(n: usize, name: &str, verdict: Verdict, attempts: usize) -> Scenario
             status: if failed { 422 } else { 200 },
             request_id: Some(format!("60E0B220-8136-4CA5-AE46-1D97EF59D{n:03}")),
             correlation_id: Some(format!("corr-{n}")),
+            detail: None,
         }],
         sut: None,
     }

@@ -33,7 +33,7 @@ struct Planned {
     row: Option<(String, usize)>,
     background: Vec<PlannedStep>,
     steps: Vec<PlannedStep>,
-    /// Scenario and Examples tags (without the feature's), as written (with `@` added).
+    /// Scenario and Examples tags (without the feature's), without `@` (as cucumber writes them).
     tags: Vec<String>,
 }
 
@@ -86,7 +86,7 @@ fn plan(feature: &gherkin::Feature) -> BTreeMap<usize, Planned> {
         .chain(feature.rules.iter().flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s))));
     for (rule, sc) in all {
         let rule_bg = rule.and_then(|r| r.background.as_ref()).map(|b| b.steps.as_slice()).unwrap_or_default();
-        let tags: Vec<String> = sc.tags.iter().map(|t| format!("@{t}")).collect();
+        let tags: Vec<String> = sc.tags.clone();
         let base = |line: usize, row: Option<(String, usize)>, values: Option<(&[String], &[String])>, tags| {
             let mut background = steps_of(feature_bg, None);
             background.extend(steps_of(rule_bg, None));
@@ -109,7 +109,7 @@ fn plan(feature: &gherkin::Feature) -> BTreeMap<usize, Planned> {
         for ex in &sc.examples {
             let name = ex.name.as_deref().map(kebab).filter(|n| !n.is_empty()).unwrap_or_else(|| "examples".into());
             let mut row_tags = tags.clone();
-            row_tags.extend(ex.tags.iter().map(|t| format!("@{t}")));
+            row_tags.extend(ex.tags.iter().cloned());
             let Some(table) = &ex.table else { continue };
             let Some(header) = table.rows.first() else { continue };
             for (i, row) in table.rows.iter().skip(1).enumerate() {
@@ -131,6 +131,18 @@ fn absolute(uri: &str) -> PathBuf {
     } else {
         std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_owned())
     }
+}
+
+/// The feature file behind cucumber's `uri`. cucumber strips the working directory from a path, then any leading
+/// `/`, so an absolute path outside the working directory comes out relative (`/tmp/x.feature` as
+/// `tmp/x.feature`): the file the run knows that ends with it is the one.
+fn resolve(uri: &str, known: &[PathBuf]) -> PathBuf {
+    let plain = absolute(uri);
+    if known.contains(&plain) {
+        return plain;
+    }
+    let suffix = format!("/{}", uri.trim_start_matches('/'));
+    known.iter().find(|k| k.display().to_string().ends_with(&suffix)).cloned().unwrap_or(plain)
 }
 
 fn step_json(s: &PlannedStep, error: Option<&str>) -> Value {
@@ -193,10 +205,11 @@ pub fn complete(json: &[u8], records: &[ScenarioRecord], not_run: &[NotRun]) -> 
         }
         parsed.get(path).cloned()
     };
+    let known: Vec<PathBuf> = ran.keys().chain(skipped.keys()).cloned().collect();
     let mut seen = std::collections::BTreeSet::new();
     for feature in &mut features {
         let Some(uri) = feature["uri"].as_str().map(str::to_owned) else { continue };
-        let path = absolute(&uri);
+        let path = resolve(&uri, &known);
         feature["uri"] = json!(path.display().to_string());
         seen.insert(path.clone());
         let Some(gherkin) = parse(&path) else { continue };
@@ -250,7 +263,7 @@ pub fn complete(json: &[u8], records: &[ScenarioRecord], not_run: &[NotRun]) -> 
             "uri": path.display().to_string(),
             "keyword": gherkin.keyword,
             "name": gherkin.name,
-            "tags": gherkin.tags.iter().map(|t| json!({ "name": format!("@{t}"), "line": gherkin.position.line })).collect::<Vec<_>>(),
+            "tags": gherkin.tags.iter().map(|t| json!({ "name": t, "line": gherkin.position.line })).collect::<Vec<_>>(),
             "elements": elements,
         }));
     }
@@ -358,6 +371,7 @@ mod tests {
         assert_eq!(steps[2]["name"], "I get 404", "the row's values in the step text");
         assert_eq!(steps[0]["result"]["error_message"], "filtered out: --tags '@x' does not select it");
         assert_eq!(doc[0]["uri"], uri.as_str());
+        assert_eq!(resolve(uri.trim_start_matches('/'), &[path.clone()]), path, "cucumber's stripped absolute path");
     }
 
     #[test]

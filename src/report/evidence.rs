@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::model::{
-    AttendedView, Evidence, ExchangeRef, RequirementRow, RunFacts, RunSummary, ScalRow, ScenarioView, StepView,
-    SutActionView, SutRequestRef, SutView, Verdict,
+    AttendedView, Evidence, ExchangeDetail, ExchangeRef, RequirementRow, RunFacts, RunSummary, ScalRow, ScenarioView,
+    StepView, SutActionView, SutRequestRef, SutView, ValidationView, Verdict,
 };
 use super::{write_atomic, ReportError};
 use crate::mock::audit::{self, AuditEntry};
@@ -176,6 +176,43 @@ fn shown_body(body: &Option<String>) -> Option<String> {
     body.as_deref().filter(|b| !b.is_empty()).map(|b| pretty_json(b).unwrap_or_else(|| b.to_owned()))
 }
 
+/// An exchange as report.html shows it inline: headers, bodies pretty-printed, the validation verdict.
+fn exchange_detail(x: &crate::client::Exchange) -> ExchangeDetail {
+    ExchangeDetail {
+        duration_ms: x.duration_ms,
+        request_headers: x.request.headers.clone(),
+        request_body: shown_body(&x.request.body),
+        response_headers: x.response.headers.clone(),
+        response_body: shown_body(&Some(x.response.body.clone())),
+        validation: x.conformance.as_ref().map(validation_view),
+    }
+}
+
+/// The validation verdict of an exchange in words.
+pub fn validation_view(c: &crate::fhir::conformance::Conformance) -> ValidationView {
+    let side =
+        |checked: bool, kind: &Option<crate::fhir::ScrPayload>, findings: &[crate::fhir::Finding], deliberate| {
+            if !checked {
+                return "no FHIR body".to_owned();
+            }
+            let kind = kind.map(|k| format!("{k:?} ")).unwrap_or_default();
+            match (findings.is_empty(), deliberate) {
+                (true, _) => format!("{kind}conformant"),
+                (false, true) => format!("{kind}deliberately non-conformant ({} finding(s))", findings.len()),
+                (false, false) => format!("{kind}not conformant ({} finding(s))", findings.len()),
+            }
+        };
+    let mut findings: Vec<String> = c.request.iter().map(|f| format!("request {f}")).collect();
+    findings.extend(c.response.iter().map(|f| format!("response {f}")));
+    ValidationView {
+        request: side(c.request_checked, &c.request_kind, &c.request, c.request_deliberate),
+        response: side(c.response_checked, &c.response_kind, &c.response, false),
+        conformant: c.response.is_empty() && (c.request.is_empty() || c.request_deliberate),
+        findings,
+        tolerated: c.tolerated.iter().map(|f| format!("response {f}")).collect(),
+    }
+}
+
 fn action_view(a: &ActionReport) -> SutActionView {
     SutActionView {
         action: a.action.as_str().to_owned(),
@@ -250,6 +287,7 @@ pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&Sc
                         status: x.response.status,
                         request_id: x.sent_header("X-Request-ID").map(str::to_owned),
                         correlation_id: x.sent_header("X-Correlation-ID").map(str::to_owned),
+                        detail: Some(exchange_detail(x)),
                     }
                 })
                 .collect();

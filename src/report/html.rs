@@ -1098,6 +1098,7 @@ mod tests {
                 status: if failed { 422 } else { 200 },
                 request_id: Some("60E0B220-8136-4CA5-AE46-1D97EF59D068".into()),
                 correlation_id: Some("corr-1".into()),
+                detail: None,
             }],
             sut: None,
         }

@@ -208,6 +208,36 @@ pub struct ExchangeRef {
     pub status: u16,
     pub request_id: Option<String>,
     pub correlation_id: Option<String>,
+    /// What report.html shows inline (collapsed): headers, bodies pretty-printed, the validation verdict.
+    pub detail: Option<ExchangeDetail>,
+}
+
+/// The recorded exchange as report.html shows it (redacted at the source, like the exchange file).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExchangeDetail {
+    pub duration_ms: u64,
+    pub request_headers: Vec<(String, String)>,
+    /// Pretty-printed when JSON.
+    pub request_body: Option<String>,
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: Option<String>,
+    /// The FHIR/SCR validation of both bodies (`fhir::conformance`), when the runner checked them.
+    pub validation: Option<ValidationView>,
+}
+
+/// The validation verdict of one exchange's bodies.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ValidationView {
+    /// `conformant`, `not conformant` (findings), `deliberately non-conformant` or `no FHIR body`, with the
+    /// payload kind, e.g. `UploadRequest conformant`.
+    pub request: String,
+    pub response: String,
+    /// Whether every checked body is conformant (tolerated NHS deviations aside).
+    pub conformant: bool,
+    /// `request /path: message` and `response /path: message`.
+    pub findings: Vec<String>,
+    /// Findings in the response that are known NHS behaviour, kept but not failing.
+    pub tolerated: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
