@@ -407,10 +407,13 @@ fn not_reached(selected: &[ScenarioInfo], records: &[ScenarioRecord], why: &str)
     if records.len() >= selected.len() {
         return Vec::new();
     }
-    let ran: std::collections::HashSet<String> = records.iter().map(ScenarioRecord::location).collect();
+    // Compared by the file itself, however its path was spelt (`./features/…`, absolute, relative).
+    let key =
+        |file: &std::path::Path, line: usize| (std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned()), line);
+    let ran: std::collections::HashSet<(PathBuf, usize)> = records.iter().map(|r| key(&r.file, r.line)).collect();
     selected
         .iter()
-        .filter(|sc| !ran.contains(&format!("{}:{}", recorder::relative_path(&sc.file).display(), sc.line)))
+        .filter(|sc| !ran.contains(&key(&sc.file, sc.line)))
         .map(|sc| not_run_of(sc, NotRunKind::NotReached, format!("not reached: {why}")))
         .collect()
 }

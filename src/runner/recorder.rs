@@ -403,3 +403,28 @@ impl<Out: Write> Writer<super::world::ScrWorld> for Recorder<Out> {
 }
 
 impl<Out: Write> cucumber::writer::NonTransforming for Recorder<Out> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_without_an_http_answer_is_the_transports() {
+        let reason = format!("{TRANSPORT_MARK}http://127.0.0.1:9/_ping: the connection was reset");
+        assert_eq!(FailureKind::of_reason(&reason), FailureKind::Transport);
+        assert!(FailureKind::of_reason(&reason).is_error() && FailureKind::Harness.is_error());
+        assert_eq!(FailureKind::of_reason("expected HTTP 404, got 200"), FailureKind::Product);
+        assert!(!FailureKind::Product.is_error());
+    }
+
+    #[test]
+    fn attempts_are_labelled_only_when_the_run_retries() {
+        let mut r = ScenarioRecord::new("F", "f.feature", "s", 3, vec![]);
+        assert_eq!((r.attempt_label(), attempt_suffix(&r)), (None, String::new()));
+        r.max_attempts = 3;
+        r.status = Status::Failed;
+        assert_eq!(attempt_suffix(&r), "  (attempt 1/3, retrying)");
+        r.attempts = 3;
+        assert_eq!(attempt_suffix(&r), "  (attempt 3/3)");
+    }
+}
