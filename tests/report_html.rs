@@ -45,6 +45,7 @@ fn scenario(n: usize, name: &str, verdict: Verdict, attempts: usize) -> Scenario
                     .to_string(),
             )
         }),
+        failure_kind: failed.then(|| "product".to_owned()),
         earlier_failures: if attempts > 1 {
             vec![("When I request the SCR id for patient \"A\"".into(), "connection reset".into())]
         } else {

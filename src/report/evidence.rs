@@ -306,6 +306,10 @@ pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&Sc
                 tags: r.tags.clone(),
                 failure: r.failure.clone(),
                 earlier_failures: r.earlier_failures.clone(),
+                failure_kind: r
+                    .failure_kind
+                    .filter(|_| r.status == Status::Failed)
+                    .map(|k| format!("{k:?}").to_lowercase()),
                 steps: r
                     .steps
                     .iter()
@@ -603,7 +607,7 @@ pub fn write_bundle(
         .map(|v| {
             json!({
                 "location": v.location, "feature": v.feature, "name": v.name, "requirements": v.requirements,
-                "result": v.verdict, "duration_ms": v.duration_ms, "attempts": v.attempts,
+                "result": v.verdict, "failure_kind": v.failure_kind, "duration_ms": v.duration_ms, "attempts": v.attempts,
                 "steps": v.steps.iter().map(|st| format!("{} {}", st.keyword, st.text)).collect::<Vec<_>>(),
                 "sut_file": v.sut.as_ref().map(|s| &s.file),
             })

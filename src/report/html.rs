@@ -256,6 +256,8 @@ struct ScenarioPage {
     requirements: Vec<Link>,
     tags: Vec<String>,
     failing: Option<(String, String)>,
+    /// Said when the failure is not the product's (`transport`, `harness`).
+    not_the_product: Option<String>,
     earlier: Vec<(String, String)>,
     steps: Vec<(String, String, String, Option<String>)>,
     summary_label: String,
@@ -486,6 +488,18 @@ fn scenario_page(s: &ScenarioView, anchor: &str, anchors: &Anchors, sut_anchor: 
         requirements: anchors.requirement_links(&s.requirements),
         tags: s.tags.iter().map(|t| format!("@{}", t.trim_start_matches('@'))).collect(),
         failing,
+        not_the_product: match s.failure_kind.as_deref() {
+            Some("transport") => Some(
+                "A transport fault: no HTTP answer came (timeout, reset, refused connection). It says nothing of the \
+                 product's behaviour; the run could not observe it."
+                    .to_owned(),
+            ),
+            Some("harness") => Some(
+                "A harness error (an undefined step, a broken hook): it says nothing of the product's behaviour."
+                    .to_owned(),
+            ),
+            _ => None,
+        },
         earlier: s.earlier_failures.clone(),
         steps: s
             .steps
@@ -824,7 +838,8 @@ mod tests {
                     "expected 200, got 422 <OperationOutcome> \"INVALID_VALUE\" | 'x' & y".to_string(),
                 )
             }),
-            earlier_failures: if attempts > 1 {
+            failure_kind: failed.then(|| "product".to_owned()),
+        earlier_failures: if attempts > 1 {
                 vec![("When I request the SCR id".into(), "timeout after 30 s".into())]
             } else {
                 vec![]
@@ -1327,6 +1342,18 @@ mod tests {
         }
         assert!(citations.contains("NHSDigital/summary-care-record-api"), "{citations}");
         assert!(citations.contains("<th scope=\"row\">§4.3</th><td>POST /Bundle: upload the GP Summary</td>"));
+    }
+
+    #[test]
+    fn a_transport_fault_is_not_presented_as_the_products_failure() {
+        let mut e = sample(false);
+        let html = render(&e);
+        assert!(!html.contains("not-the-product"), "a product failure is the product's");
+        e.scenarios[0].failure_kind = Some("transport".into());
+        let html = render(&e);
+        let failures = section(&html, "failures");
+        assert!(failures.contains(r#"data-kind="not-the-product""#), "{failures}");
+        assert!(failures.contains("A transport fault: no HTTP answer came"), "{failures}");
     }
 
     #[test]

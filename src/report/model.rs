@@ -262,6 +262,9 @@ pub struct ScenarioView {
     pub tags: Vec<String>,
     /// The failing step and why (last attempt).
     pub failure: Option<(String, String)>,
+    /// Whose the failure is: `product` (an expectation not met), `transport` (no HTTP answer came) or
+    /// `harness` (an undefined step, a broken hook): only a product failure says anything of the product.
+    pub failure_kind: Option<String>,
     /// Failures of earlier attempts (retries), oldest first.
     pub earlier_failures: Vec<(String, String)>,
     pub steps: Vec<StepView>,
