@@ -208,7 +208,7 @@ async fn an_interrupted_run_still_leaves_a_readable_junit_report() {
     let xml = std::fs::read_to_string(reports.path().join("junit.xml")).expect("junit.xml written");
     let (tests, _, cases) = read_junit(&xml);
     // The scenarios that finished, and the ones the interruption left unreached as skipped testcases.
-    assert!(outcome.not_run.iter().all(|n| n.reason.starts_with("not reached: interrupted")), "{:?}", outcome.not_run);
+    assert!(outcome.not_run.iter().all(|n| n.reason.starts_with("not finished: interrupted")), "{:?}", outcome.not_run);
     assert_eq!(
         outcome.records.len() + outcome.not_run.len(),
         runner::selected_scenarios(&RunOptions::new(PathBuf::from("features"), reports.path().to_owned()))

@@ -414,7 +414,7 @@ fn not_reached(selected: &[ScenarioInfo], records: &[ScenarioRecord], why: &str)
     selected
         .iter()
         .filter(|sc| !ran.contains(&key(&sc.file, sc.line)))
-        .map(|sc| not_run_of(sc, NotRunKind::NotReached, format!("not reached: {why}")))
+        .map(|sc| not_run_of(sc, NotRunKind::NotReached, why.to_owned()))
         .collect()
 }
 
@@ -872,7 +872,9 @@ async fn run_against(
         None if opts.fail_fast => "the run stopped at the first failure (--fail-fast)".to_owned(),
         None => "the run ended before it".to_owned(),
     };
-    not_run.extend(not_reached(&selected_list, &outcome.records, &stopped_by));
+    // An interruption may have caught a scenario midway: "not finished"; --fail-fast leaves them "not reached".
+    let prefix = if outcome.interruption.is_some() { "not finished" } else { "not reached" };
+    not_run.extend(not_reached(&selected_list, &outcome.records, &format!("{prefix}: {stopped_by}")));
     not_run.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     outcome.not_run = not_run;
     let wall_time = (wall() - run_started).to_std().unwrap_or_default();
@@ -1083,7 +1085,7 @@ mod tests {
             .filter(|n| n.kind == NotRunKind::Filtered)
             .all(|n| n.reason == "filtered out: --tags '@SCRA-RET-001' does not select it"));
         let done: Vec<ScenarioRecord> = Vec::new();
-        let reached = not_reached(&selected, &done, "the run stopped at the first failure (--fail-fast)");
+        let reached = not_reached(&selected, &done, "not reached: the run stopped at the first failure (--fail-fast)");
         assert_eq!(reached.len(), selected.len());
         assert!(reached.iter().all(|n| n.kind == NotRunKind::NotReached && n.reason.starts_with("not reached: ")));
     }
