@@ -382,8 +382,12 @@ fn interrupt_mid_run(signal: &str, code: i32, reason: &str) {
     assert_eq!(out.status.code(), Some(code), "stdout: {stdout}\nstderr: {}", text(&out.stderr));
     assert!(stdout.contains(reason) && stdout.contains("marked incomplete"), "{stdout}");
 
-    let (cases, tests) = junit_counts(&read(&reports.join("junit.xml")));
-    assert_eq!((cases, tests.as_str()), (1, "1"), "junit.xml holds exactly the scenario that finished");
+    // The scenario that finished, and the one the signal caught, skipped with the reason.
+    let junit = read(&reports.join("junit.xml"));
+    let (cases, tests) = junit_counts(&junit);
+    assert_eq!((cases, tests.as_str()), (2, "2"), "junit.xml holds the scenario that finished and the one cut short");
+    assert_eq!(junit.matches("<skipped ").count(), 1, "{junit}");
+    assert!(junit.contains(&format!("message=\"not finished: {reason}\"")), "{junit}");
     assert!(!reports.join("cucumber.json").exists(), "no half-written cucumber.json");
     let m = manifest(&reports);
     assert_eq!(m["complete"], false, "{m}");
@@ -393,7 +397,8 @@ fn interrupt_mid_run(signal: &str, code: i32, reason: &str) {
     let run_id = m["run_id"].as_str().unwrap_or_default();
     assert!(reports.join(run_id).join("manifest.json").is_file(), "latest points at this run's bundle {run_id}");
     let (bundle_cases, _) = junit_counts(&read(&reports.join("latest/junit.xml")));
-    assert_eq!(bundle_cases, 1);
+    assert_eq!(bundle_cases, 2);
+    assert_eq!(m["counts"]["not_run"], 1, "{m}");
     let html = read(&reports.join("latest/report.html"));
     assert!(html.contains("INTERRUPTED") && html.contains(&format!("Incomplete evidence: {reason}")), "{html}");
     let leftovers: Vec<_> = std::fs::read_dir(&reports)

@@ -179,6 +179,20 @@ fn a_retried_scenario_appears_once_with_its_earlier_failure_recorded() {
     let dir = suite(flaky);
     let out = run(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    // cucumber.json lists the steps after the failing one as skipped.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("reports/cucumber.json")).expect("json"))
+            .expect("cucumber.json is JSON");
+    let flaky_steps: Vec<String> = json[0]["elements"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["type"] == "scenario" && e["name"] == "flaky")
+        .flat_map(|e| e["steps"].as_array().cloned().unwrap_or_default())
+        .map(|s| s["result"]["status"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(flaky_steps, ["failed", "skipped", "skipped", "skipped"], "{json}");
+    assert!(json[0]["uri"].as_str().is_some_and(|u| u.starts_with('/')), "absolute uri: {json}");
     // With one retry the scenario passes, appears once, and keeps its earlier failure as a flakyFailure.
     let dir = suite(flaky);
     let out = run(dir.path(), &["--retry", "1"]);
@@ -195,7 +209,11 @@ fn a_retried_scenario_appears_once_with_its_earlier_failure_recorded() {
     .expect("json");
     assert_eq!(manifest["counts"]["flaky"], 1);
     assert_eq!(manifest["counts"]["total"], 2);
-    assert!(text(&out.stdout).contains("(1 flaky: passed on a retry)"), "the console counts the flaky one");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("(1 flaky: passed on a retry)"), "the console counts the flaky one");
+    // Each attempt is labelled on its line.
+    assert!(stdout.contains("flaky  (attempt 1/2, retrying)") && stdout.contains("flaky  (attempt 2/2)"), "{stdout}");
+    assert!(stdout.contains("steady  (attempt 1/2)"), "{stdout}");
 }
 
 #[test]
@@ -298,6 +316,20 @@ fn fail_fast_stops_at_the_first_failure() {
     assert_eq!(manifest["complete"], serde_json::json!(false), "{manifest}");
     let why = manifest["incomplete_reason"].as_str().unwrap_or_default();
     assert!(why.contains("--fail-fast") && why.contains("2 of 3 selected scenarios were not run"), "{why}");
+    // … and appear as not run: skipped in JUnit, cucumber.json and the manifest, with the reason.
+    assert!(stdout.contains("; 2 not run"), "{stdout}");
+    assert_eq!(manifest["counts"]["not_run_by_reason"]["not-reached"], 2, "{manifest}");
+    let reason = manifest["not_run"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("not reached: ") && reason.contains("--fail-fast"), "{reason}");
+    let junit = std::fs::read_to_string(dir.path().join("reports/junit.xml")).expect("junit");
+    assert!(junit.contains(r#"tests="3""#) && junit.contains(r#"skipped="2""#), "{junit}");
+    assert_eq!(junit.matches("<skipped ").count(), 2, "{junit}");
+    assert!(junit.contains(r#"file="t.feature""#) || junit.contains("t.feature\" line="), "{junit}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("reports/cucumber.json")).expect("json"))
+            .expect("cucumber.json is JSON");
+    let elements = json[0]["elements"].as_array().cloned().unwrap_or_default();
+    assert_eq!(elements.iter().filter(|e| e["type"] == "scenario").count(), 3, "{json}");
     let out = run(dir.path(), &["--concurrency", "1"]);
     assert!(text(&out.stdout).contains("3 scenarios: 0 passed, 3 failed"));
 }

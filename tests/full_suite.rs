@@ -137,6 +137,18 @@ async fn the_full_suite_passes_and_the_reports_count_right() {
     assert!(junit_text.contains("<property name=\"filtered\" value=\"no\"/>"), "the whole suite is not filtered");
     let cases: Vec<&str> = junit_text.split("<testcase ").skip(1).map(|c| c.split('>').next().unwrap_or("")).collect();
     assert!(!cases.is_empty() && cases.iter().all(|c| c.contains(" timestamp=\"")), "every testcase has its timestamp");
+    assert!(
+        cases.iter().all(|c| c.contains(" file=\"features/") && c.contains(" line=\"")),
+        "file and line per testcase"
+    );
+    assert!(
+        junit_text.contains(" hostname=\"") && junit_text.contains("<testsuites skipped=\"0\""),
+        "host, nothing skipped"
+    );
+    assert_eq!(manifest["counts"]["not_run"], 0, "the whole suite ran");
+    let html = std::fs::read_to_string(bundle.join("report.html")).unwrap_or_default();
+    assert!(html.contains("data-not-run=\"0\"") && html.contains("id=\"citations\""));
+    assert!(html.matches("<div class=\"validation\" data-conformant=\"true\">").count() > 100, "verdicts per exchange");
     assert_eq!(manifest["filtered"], serde_json::Value::Null);
     assert_eq!(manifest["features_shipped"], serde_json::json!(true), "the suite as shipped in this build");
     // Evidence is dated by the wall clock: no exchange or audit entry after the run ended, even though the
@@ -215,7 +227,16 @@ async fn an_interrupted_run_still_leaves_a_readable_junit_report() {
     assert_eq!(outcome.exit_code(), 130);
     let xml = std::fs::read_to_string(reports.path().join("junit.xml")).expect("junit.xml written");
     let (tests, _, cases) = read_junit(&xml);
-    assert_eq!(tests, outcome.records.len(), "the report counts exactly the scenarios that finished");
-    assert_eq!(cases.len(), outcome.records.len());
+    // The scenarios that finished, and the ones the interruption left unreached as skipped testcases.
+    assert!(outcome.not_run.iter().all(|n| n.reason.starts_with("not finished: interrupted")), "{:?}", outcome.not_run);
+    assert_eq!(
+        outcome.records.len() + outcome.not_run.len(),
+        runner::selected_scenarios(&RunOptions::new(PathBuf::from("features"), reports.path().to_owned()))
+            .map(|s| s.len())
+            .unwrap_or(0)
+    );
+    assert_eq!(tests, outcome.records.len() + outcome.not_run.len(), "every selected scenario, run or not");
+    assert_eq!(cases.len(), tests);
+    assert_eq!(xml.matches("<skipped ").count(), outcome.not_run.len(), "each unreached one skipped, with its reason");
     assert!(!reports.path().join("cucumber.json").exists(), "no half-written cucumber.json");
 }

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use scr_assure::report::html;
 use scr_assure::report::model::{
-    Evidence, ExchangeRef, RequirementRow, RunFacts, RunSummary, ScalRow, ScenarioView, StepView, SutActionView,
-    SutFacts, SutRequestRef, SutView, Verdict,
+    Evidence, ExchangeDetail, ExchangeRef, RequirementRow, RunFacts, RunSummary, ScalRow, ScenarioView, StepView,
+    SutActionView, SutFacts, SutRequestRef, SutView, ValidationView, Verdict,
 };
 
 /// Where Chromium is: `/usr/bin/chromium`, or `SCR_ASSURE_CHROMIUM` (e.g. to see the skip notice).
@@ -45,6 +45,7 @@ fn scenario(n: usize, name: &str, verdict: Verdict, attempts: usize) -> Scenario
                     .to_string(),
             )
         }),
+        failure_kind: failed.then(|| "product".to_owned()),
         earlier_failures: if attempts > 1 {
             vec![("When I request the SCR id for patient \"A\"".into(), "connection reset".into())]
         } else {
@@ -75,6 +76,21 @@ fn scenario(n: usize, name: &str, verdict: Verdict, attempts: usize) -> Scenario
             status: if failed { 422 } else { 200 },
             request_id: Some(format!("60E0B220-8136-4CA5-AE46-1D97EF59D{n:03}")),
             correlation_id: Some(format!("corr-{n}")),
+            // The first scenario's exchange carries its recorded detail: a hostile body and a verdict.
+            detail: (n == 1).then(|| ExchangeDetail {
+                duration_ms: 9,
+                request_headers: vec![("x-request-id".into(), "60E0B220".into())],
+                request_body: None,
+                response_headers: vec![("content-type".into(), "text/html".into())],
+                response_body: Some("</pre><script>document.title='body'</script><img src=x onerror=alert(3)>".into()),
+                validation: Some(ValidationView {
+                    request: "no FHIR body".into(),
+                    response: "not conformant (1 finding(s))".into(),
+                    conformant: false,
+                    findings: vec!["response (root): <b>not JSON</b>".into()],
+                    tolerated: vec![],
+                }),
+            }),
         }],
         sut: None,
     }
@@ -194,6 +210,7 @@ fn evidence() -> Evidence {
                 interrupted: false,
                 incomplete: None,
                 settings: Default::default(),
+                not_run: Vec::new(),
                 sut: Some(SutFacts {
                     name: "Example <GP> System".into(),
                     version: "4.2.0".into(),
@@ -381,6 +398,13 @@ fn chromium_sees_the_counts_of_the_evidence() {
 
     // Names (and the SUT's reported message) with markup stayed text: the browser built no script or image.
     assert!(!dom.contains("<script"), "no script element in the DOM");
+    assert_eq!(
+        tags_with(&dom, "class=\"validation\"").len(),
+        2,
+        "the failed exchange's validation verdict, with the failure and in the list"
+    );
+    assert!(dom.contains("&lt;script&gt;document.title='body'&lt;/script&gt;"), "a hostile body stays text");
+    assert!(!dom.contains("<b>not JSON"), "a finding stays text");
     assert!(!dom.contains("<img"), "no image element in the DOM");
     assert!(dom.contains("&lt;script&gt;document.title='owned'&lt;/script&gt;"));
     assert!(dom.contains("<title>SCR FHIR API conformance evidence"), "the title is intact");

@@ -208,7 +208,10 @@ async fn the_int_target_runs_the_shared_scenarios_through_the_site_flow() {
     .expect("joins");
     assert_eq!(first.status.code(), Some(0), "{}", lines(&first));
     let junit = std::fs::read_to_string(reports.join("junit.xml")).expect("junit");
-    assert!(junit.contains(&format!("tests=\"{}\"", expected.len())), "one testcase per selected scenario");
+    // One testcase per scenario of the features: the selected ones ran, the others are skipped with the reason.
+    let all = scr_assure::requirements::scan_features(std::path::Path::new("features")).expect("features parse");
+    assert!(junit.contains(&format!("tests=\"{}\"", all.len())), "one testcase per scenario");
+    assert!(junit.contains(&format!("skipped=\"{}\"", all.len() - expected.len())), "the others are skipped");
     assert!(junit.contains("<property name=\"target\" value=\"int\"/>"));
     // A second run against the same long-lived target uses other patients, so it passes too.
     let second = tokio::task::spawn_blocking(move || run(())).await.expect("joins");

@@ -364,16 +364,18 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
         say!("Failures ({}):", failures.len());
         for r in failures {
             let (step, reason) = r.failure.clone().unwrap_or_else(|| ("-".into(), "failed".into()));
-            say!("  {}  {}", r.location(), r.name);
+            let attempt = r.attempt_label().map(|a| format!("  ({a})")).unwrap_or_default();
+            say!("  {}  {}{attempt}", r.location(), r.name);
             say!("      {step}");
             say!("      {}", reason.lines().next().unwrap_or(""));
         }
     }
     say!();
     say!(
-        "{} scenarios: {passed} passed, {failed} failed{} — target {} ({})",
+        "{} scenarios: {passed} passed, {failed} failed{}{} — target {} ({})",
         outcome.records.len(),
         if flaky > 0 { format!(" ({flaky} flaky: passed on a retry)") } else { String::new() },
+        if outcome.not_run.is_empty() { String::new() } else { format!("; {} not run", outcome.not_run.len()) },
         outcome.target.as_str(),
         outcome.base_url
     );

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::model::{
-    AttendedView, Evidence, ExchangeRef, RequirementRow, RunFacts, RunSummary, ScalRow, ScenarioView, StepView,
-    SutActionView, SutRequestRef, SutView, Verdict,
+    AttendedView, Evidence, ExchangeDetail, ExchangeRef, RequirementRow, RunFacts, RunSummary, ScalRow, ScenarioView,
+    StepView, SutActionView, SutRequestRef, SutView, ValidationView, Verdict,
 };
 use super::{write_atomic, ReportError};
 use crate::audit::{self, AuditEntry};
@@ -176,6 +176,43 @@ fn shown_body(body: &Option<String>) -> Option<String> {
     body.as_deref().filter(|b| !b.is_empty()).map(|b| pretty_json(b).unwrap_or_else(|| b.to_owned()))
 }
 
+/// An exchange as report.html shows it inline: headers, bodies pretty-printed, the validation verdict.
+fn exchange_detail(x: &crate::client::Exchange) -> ExchangeDetail {
+    ExchangeDetail {
+        duration_ms: x.duration_ms,
+        request_headers: x.request.headers.clone(),
+        request_body: shown_body(&x.request.body),
+        response_headers: x.response.headers.clone(),
+        response_body: shown_body(&Some(x.response.body.clone())),
+        validation: x.conformance.as_ref().map(validation_view),
+    }
+}
+
+/// The validation verdict of an exchange in words.
+pub fn validation_view(c: &crate::fhir::conformance::Conformance) -> ValidationView {
+    let side =
+        |checked: bool, kind: &Option<crate::fhir::ScrPayload>, findings: &[crate::fhir::Finding], deliberate| {
+            if !checked {
+                return "no FHIR body".to_owned();
+            }
+            let kind = kind.map(|k| format!("{k:?} ")).unwrap_or_default();
+            match (findings.is_empty(), deliberate) {
+                (true, _) => format!("{kind}conformant"),
+                (false, true) => format!("{kind}deliberately non-conformant ({} finding(s))", findings.len()),
+                (false, false) => format!("{kind}not conformant ({} finding(s))", findings.len()),
+            }
+        };
+    let mut findings: Vec<String> = c.request.iter().map(|f| format!("request {f}")).collect();
+    findings.extend(c.response.iter().map(|f| format!("response {f}")));
+    ValidationView {
+        request: side(c.request_checked, &c.request_kind, &c.request, c.request_deliberate),
+        response: side(c.response_checked, &c.response_kind, &c.response, false),
+        conformant: c.response.is_empty() && (c.request.is_empty() || c.request_deliberate),
+        findings,
+        tolerated: c.tolerated.iter().map(|f| format!("response {f}")).collect(),
+    }
+}
+
 fn action_view(a: &ActionReport) -> SutActionView {
     SutActionView {
         action: a.action.as_str().to_owned(),
@@ -252,6 +289,7 @@ pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&Sc
                         status: x.response.status,
                         request_id: x.sent_header("X-Request-ID").map(str::to_owned),
                         correlation_id: x.sent_header("X-Correlation-ID").map(str::to_owned),
+                        detail: Some(exchange_detail(x)),
                     }
                 })
                 .collect();
@@ -270,6 +308,10 @@ pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&Sc
                 tags: r.tags.clone(),
                 failure: r.failure.clone(),
                 earlier_failures: r.earlier_failures.clone(),
+                failure_kind: r
+                    .failure_kind
+                    .filter(|_| r.status == Status::Failed)
+                    .map(|k| format!("{k:?}").to_lowercase()),
                 steps: r
                     .steps
                     .iter()
@@ -576,7 +618,7 @@ pub fn write_bundle(
         .map(|v| {
             json!({
                 "location": v.location, "feature": v.feature, "name": v.name, "requirements": v.requirements,
-                "result": v.verdict, "duration_ms": v.duration_ms, "attempts": v.attempts,
+                "result": v.verdict, "failure_kind": v.failure_kind, "duration_ms": v.duration_ms, "attempts": v.attempts,
                 "steps": v.steps.iter().map(|st| format!("{} {}", st.keyword, st.text)).collect::<Vec<_>>(),
                 "sut_file": v.sut.as_ref().map(|s| &s.file),
             })
@@ -598,7 +640,13 @@ pub fn write_bundle(
         "started_at": evidence.summary.run.started_at,
         "finished_at": evidence.summary.run.finished_at,
         "verdict": evidence.summary.verdict,
-        "counts": { "total": evidence.summary.total, "passed": evidence.summary.passed, "failed": evidence.summary.failed, "flaky": evidence.summary.flaky },
+        "counts": { "total": evidence.summary.total, "passed": evidence.summary.passed, "failed": evidence.summary.failed, "flaky": evidence.summary.flaky,
+            "not_run": evidence.summary.run.not_run.len(),
+            "not_run_by_reason": not_run_counts(&evidence.summary.run.not_run) },
+        "not_run": evidence.summary.run.not_run.iter().map(|n| json!({
+            "location": n.location(), "feature": n.feature, "name": n.name, "requirements": n.requirements(),
+            "kind": n.kind, "reason": n.reason,
+        })).collect::<Vec<_>>(),
         "interrupted": evidence.summary.run.interrupted,
         "complete": evidence.summary.run.incomplete.is_none(),
         "incomplete_reason": evidence.summary.run.incomplete,
@@ -612,6 +660,15 @@ pub fn write_bundle(
     write_atomic(&dir.join("manifest.json"), &bytes)?;
     point_latest(reports, &evidence.summary.run.run_id)?;
     Ok(dir)
+}
+
+/// How many scenarios did not run, by kind of reason (`filtered`, `not-applicable`, `not-reached`).
+fn not_run_counts(not_run: &[super::model::NotRun]) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    for n in not_run {
+        *counts.entry(n.kind.as_str()).or_insert(0) += 1;
+    }
+    counts
 }
 
 /// Makes `reports/latest` a link to `run_id`, replacing the old link atomically.

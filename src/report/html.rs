@@ -1,33 +1,44 @@
 //! `report.html`: one self-contained page of a run's evidence (see `report::model::Evidence`), written for an
 //! assurance reader rather than a developer.
 //!
+//! The page is a minijinja template, `templates/report.html` (with `templates/report.css`), embedded at compile
+//! time and rendered with HTML auto-escaping: every value from the run is escaped by the engine ([`escape`]:
+//! `&`, `<`, `>`, `"`, `'`); the only markup is the template's own. This module turns the evidence into plain
+//! page data ([`Page`]: anchors, links, labels) and knows no HTML.
+//!
 //! The page loads nothing: the CSS is inline, there are no scripts, fonts or images, and a Content Security
 //! Policy forbids any load. Its only links are fragment links within the page and relative links to the
-//! bundle's own `exchanges/…` and `sut/…` files; the base URL of the target is shown as text. Every piece of
-//! text from the run goes through [`escape`].
+//! bundle's own `exchanges/…` and `sut/…` files; the base URL of the target is shown as text.
 //!
 //! Machine-checkable: `<main id="evidence">` carries the counts (`data-total`, `data-passed`, `data-failed`,
-//! `data-flaky`, `data-verdict`, and the requirement counts); every scenario of the run is one
-//! `class="scenario"` element with `data-verdict` and an `id` derived from its location; every requirement row
-//! is a `class="requirement"` element with `data-id` and `data-verdict`; every SCAL row a `class="scal-row"`.
+//! `data-flaky`, `data-not-run`, `data-verdict`, and the requirement counts); every scenario of the run is one
+//! `class="scenario"` element with `data-verdict` and an `id` derived from its location; every scenario that
+//! did not run is one `class="not-run"` element with `data-kind`; every requirement row is a
+//! `class="requirement"` element with `data-id` and `data-verdict`; every SCAL row a `class="scal-row"`; every
+//! exchange's validation verdict a `class="validation"` element with `data-conformant`.
 //!
 //! Client conformance (`summary.run.sut` set): a "System under test" section (`id="sut"`) names the SUT and
 //! says what its verdicts prove, then goes requirement by requirement (`class="sut-requirement"`): each client
 //! scenario proving it (`class="sut-scenario"`, `data-verdict`), the actions the SUT was asked to run with
 //! what it reported (`class="sut-action"`), and the requests it sent (`class="sut-request"`, `data-seq`,
 //! `data-status`) with their bodies in collapsed `<details>`.
+//!
+//! Citations: each requirement's `source` is shown as the catalogue words it, and the section "How to read the
+//! sources" (`id="citations"`) says what each cited source is (the reference's sections by title, the NHS
+//! repositories and their abbreviations), since a reader of the bundle has none of those files.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use serde::Serialize;
 
 use super::model::{
-    Evidence, ExchangeRef, RequirementRow, RunSummary, ScalRow, ScenarioView, StepView, SutActionView, SutFacts,
+    Evidence, ExchangeDetail, ExchangeRef, NotRun, RunSettings, RunSummary, ScenarioView, SutActionView, SutFacts,
     SutRequestRef, SutView, Verdict,
 };
 
-/// Escapes text for HTML element content and for double- or single-quoted attribute values.
+/// Escapes text for HTML element content and for double- or single-quoted attribute values (the engine's
+/// auto-escaping uses it for every value).
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for c in text.chars() {
@@ -78,29 +89,6 @@ fn verdict_word(v: Verdict) -> &'static str {
         Verdict::Failed => "failed",
         Verdict::Unproved => "unproved",
     }
-}
-
-fn verdict_mark(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Passed => "✔",
-        Verdict::Failed => "✘",
-        Verdict::Unproved => "–",
-    }
-}
-
-/// A verdict badge: colour and a mark for the eye, the word for everyone (and for screen readers).
-fn badge(v: Verdict) -> String {
-    let w = verdict_word(v);
-    format!(r#"<span class="badge v-{w}"><span aria-hidden="true">{}</span> {w}</span>"#, verdict_mark(v))
-}
-
-fn step_badge(status: &str) -> String {
-    let (class, mark) = match status {
-        "passed" => ("v-passed", "✔"),
-        "failed" => ("v-failed", "✘"),
-        _ => ("v-skipped", "○"),
-    };
-    format!(r#"<span class="badge {class}"><span aria-hidden="true">{mark}</span> {}</span>"#, escape(status))
 }
 
 fn run_verdict(s: &RunSummary) -> (&'static str, &'static str, &'static str) {
@@ -164,406 +152,383 @@ impl Anchors {
     }
 
     /// A requirement id, linked to its row of the matrix when it has one.
-    fn requirement_link(&self, id: &str) -> String {
-        if self.requirements.contains(id) {
-            format!(r##"<a href="#{}"><code>{}</code></a>"##, sanitise_id("req-", id), escape(id))
-        } else {
-            format!("<code>{}</code>", escape(id))
+    fn requirement_link(&self, id: &str) -> Link {
+        Link {
+            text: id.to_owned(),
+            href: self.requirements.contains(id).then(|| format!("#{}", sanitise_id("req-", id))),
         }
     }
 
-    fn requirement_links(&self, ids: &[String]) -> String {
-        if ids.is_empty() {
-            return r#"<span class="none">none</span>"#.into();
-        }
-        ids.iter().map(|id| self.requirement_link(id)).collect::<Vec<_>>().join(", ")
+    fn requirement_links(&self, ids: &[String]) -> Vec<Link> {
+        ids.iter().map(|id| self.requirement_link(id)).collect()
     }
 }
 
-const STYLE: &str = r#"
-:root { --green: #007f3b; --red: #d5281b; --grey: #4c6272; --amber: #ffb81c; --blue: #005eb8; --ink: #212b32;
-  --line: #d8dde0; --pale: #f0f4f5; }
-* { box-sizing: border-box; }
-html { font-family: Arial, "Helvetica Neue", Helvetica, sans-serif; color: var(--ink); background: #fff;
-  font-size: 16px; line-height: 1.45; }
-body { margin: 0; }
-main { max-width: 78rem; margin: 0 auto; padding: 1.5rem; }
-h1 { font-size: 1.9rem; margin: 0 0 .5rem; }
-h2 { font-size: 1.45rem; margin: 2.2rem 0 .6rem; padding-bottom: .25rem; border-bottom: 2px solid var(--blue); }
-h3 { font-size: 1.15rem; margin: 0 0 .5rem; }
-h4 { font-size: 1rem; margin: .9rem 0 .3rem; }
-a { color: var(--blue); }
-code, pre { font-family: "Courier New", Courier, monospace; font-size: .9em; }
-code { overflow-wrap: anywhere; }
-pre { white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-word; background: var(--pale);
-  border-left: 4px solid var(--grey); padding: .5rem .75rem; margin: .3rem 0; }
-pre.reason { border-left-color: var(--red); }
-table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }
-caption { text-align: left; font-weight: bold; padding: .3rem 0; }
-th, td { border: 1px solid var(--line); padding: .35rem .5rem; text-align: left; vertical-align: top; }
-thead th { background: var(--pale); }
-th[scope=row] { background: var(--pale); width: 14rem; font-weight: bold; }
-td { overflow-wrap: anywhere; }
-.matrix th[scope=row] code, .matrix td:nth-child(2) code { overflow-wrap: normal; white-space: nowrap; }
-.verdict { font-size: 2.6rem; font-weight: bold; margin: .2rem 0 .8rem; padding: .3rem 1rem; display: inline-block;
-  border: 4px solid; border-radius: 4px; letter-spacing: .05em; }
-.verdict.v-passed { color: var(--green); }
-.verdict.v-failed { color: var(--red); }
-.verdict.v-interrupted, .verdict.v-unproved { color: #8a5a00; }
-.counts { display: flex; flex-wrap: wrap; gap: .6rem; margin: 0 0 1rem; padding: 0; }
-.counts div { border: 1px solid var(--line); padding: .4rem .9rem; min-width: 7rem; }
-.counts dt { font-size: .85rem; color: var(--grey); }
-.counts dd { margin: 0; font-size: 1.6rem; font-weight: bold; }
-.note { border-left: 6px solid var(--amber); background: #fff9e6; padding: .5rem .9rem; }
-.badge { display: inline-block; padding: 0 .45rem; border-radius: 3px; font-size: .85rem; font-weight: bold;
-  white-space: nowrap; border: 1px solid transparent; }
-.v-passed.badge { background: var(--green); color: #fff; }
-.v-failed.badge { background: var(--red); color: #fff; }
-.v-unproved.badge, .v-skipped.badge { background: #e8edee; color: var(--ink); border-color: var(--grey); }
-.badge.flaky { background: var(--amber); color: var(--ink); }
-.none { color: var(--grey); font-style: italic; }
-.small { font-size: .88rem; color: var(--grey); }
-ul.plain { list-style: none; padding: 0; margin: 0; }
-ul.plain li { margin: .1rem 0; }
-nav ul { display: flex; flex-wrap: wrap; gap: 1.2rem; list-style: none; padding: 0; }
-.failure { border: 2px solid var(--red); border-left-width: 8px; padding: .8rem 1rem; margin: 1rem 0; }
-ol.scenarios { list-style: none; padding: 0; margin: 0; }
-li.scenario { border: 1px solid var(--line); border-left: 6px solid var(--grey); padding: .5rem .8rem;
-  margin: .45rem 0; }
-li.scenario[data-verdict=passed] { border-left-color: var(--green); }
-li.scenario[data-verdict=failed] { border-left-color: var(--red); }
-li.scenario .meta { display: flex; flex-wrap: wrap; gap: .2rem 1.4rem; margin: .3rem 0; font-size: .9rem; }
-li.scenario .meta dt { display: inline; color: var(--grey); }
-li.scenario .meta dd { display: inline; margin: 0 0 0 .3rem; }
-ol.steps { padding-left: 1.4rem; }
-ol.steps li { margin: .2rem 0; }
-details { margin: .3rem 0; }
-summary { cursor: pointer; color: var(--blue); }
-tr.at-failure td { background: #fdecea; }
-.filter { margin: .3rem 0 .8rem; }
-#scenarios:has(#only-failed:checked) li.scenario[data-verdict=passed] { display: none; }
-h5 { font-size: .9rem; margin: .6rem 0 .2rem; }
-article.sut-requirement { border-top: 1px solid var(--line); padding-top: .6rem; margin-top: 1.2rem; }
-.sut-scenario { border-left: 6px solid var(--grey); padding: .2rem 0 .2rem .8rem; margin: .8rem 0; }
-.sut-scenario[data-verdict=passed] { border-left-color: var(--green); }
-.sut-scenario[data-verdict=failed] { border-left-color: var(--red); }
-ol.sut-actions { padding-left: 1.4rem; }
-ol.sut-actions li { margin: .35rem 0; }
-tr.sut-request.fault td { background: #fff9e6; }
-table.sut-requests td:nth-child(6) code { overflow-wrap: normal; white-space: nowrap; }
-footer { margin-top: 2.5rem; border-top: 1px solid var(--line); padding-top: .6rem; }
-@media print {
-  @page { size: A4; margin: 14mm; }
-  html { font-size: 10.5pt; }
-  main { max-width: none; padding: 0; }
-  nav, .filter { display: none; }
-  #scenarios li.scenario { display: block !important; }
-  a { color: inherit; text-decoration: none; }
-  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  details::details-content { content-visibility: visible; display: block; }
-  summary { color: inherit; }
-  h2, h3, h4 { break-after: avoid; }
-  tr, li.scenario, pre { break-inside: avoid; }
-  .failure { break-inside: auto; }
-}
-"#;
-
-/// Renders the page.
-pub fn render(evidence: &Evidence) -> String {
-    let anchors = Anchors::new(evidence);
-    let s = &evidence.summary;
-    let (verdict_class, verdict_text, verdict_mark) = run_verdict(s);
-    let req_count = |v: Verdict| evidence.requirements.iter().filter(|r| r.verdict == v).count();
-
-    let mut out = String::with_capacity(16 * 1024 + evidence.scenarios.len() * 2048);
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    out.push_str(
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; \
-         base-uri 'none'; form-action 'none'\">\n",
-    );
-    out.push_str("<meta name=\"referrer\" content=\"no-referrer\">\n");
-    let _ = writeln!(
-        out,
-        "<title>SCR FHIR API conformance evidence: {verdict_text} ({}, run {})</title>",
-        escape(&s.run.target),
-        escape(&s.run.run_id)
-    );
-    let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
-    let _ = writeln!(
-        out,
-        r#"<main id="evidence" data-run-id="{}" data-verdict="{verdict_class}" data-total="{}" data-passed="{}" data-failed="{}" data-flaky="{}" data-interrupted="{}" data-requirements="{}" data-requirements-passed="{}" data-requirements-failed="{}" data-requirements-unproved="{}">"#,
-        escape(&s.run.run_id),
-        s.total,
-        s.passed,
-        s.failed,
-        s.flaky,
-        s.run.interrupted,
-        evidence.requirements.len(),
-        req_count(Verdict::Passed),
-        req_count(Verdict::Failed),
-        req_count(Verdict::Unproved),
-    );
-
-    header(&mut out, s, verdict_class, verdict_text, verdict_mark);
-    out.push_str("<nav aria-label=\"Contents\"><ul>\n<li><a href=\"#requirements\">Requirement matrix</a></li>\n");
-    if evidence.scal_rows.is_some() {
-        out.push_str("<li><a href=\"#scal\">SCAL rows</a></li>\n");
-    }
-    if s.run.sut.is_some() {
-        out.push_str("<li><a href=\"#sut\">System under test</a></li>\n");
-    }
-    out.push_str("<li><a href=\"#failures\">Failures</a></li>\n<li><a href=\"#scenarios\">Every scenario</a></li>\n");
-    out.push_str("</ul></nav>\n");
-
-    requirement_matrix(&mut out, evidence, &anchors);
-    if let Some(rows) = &evidence.scal_rows {
-        scal_section(&mut out, rows, &anchors);
-    }
-    let sut_anchors = match &s.run.sut {
-        Some(facts) => sut_section(&mut out, evidence, facts, &anchors),
-        None => HashMap::new(),
-    };
-
-    // Failed scenarios first, whatever order the evidence came in (it should already be so).
-    let mut order: Vec<usize> = (0..evidence.scenarios.len()).collect();
-    order.sort_by_key(|&i| evidence.scenarios[i].verdict != Verdict::Failed);
-    failures(&mut out, evidence, &order, &anchors);
-    scenarios(&mut out, evidence, &order, &anchors, &sut_anchors);
-
-    let _ = writeln!(
-        out,
-        "<footer class=\"small\"><p>Written by scr-assure {}{}. The exchange files (redacted HTTP requests and \
-         responses) are in the <code>exchanges/</code> folder next to this page; <code>junit.xml</code>, \
-         <code>traceability.csv</code> and <code>manifest.json</code> hold the same results for machines.{}</p>\
-         </footer>",
-        escape(&s.tool_version),
-        s.git_commit.as_deref().map(|c| format!(" (commit {})", escape(c))).unwrap_or_default(),
-        if s.run.sut.is_some() {
-            " What the system under test was asked, reported and sent (its redacted traffic) is in the \
-             <code>sut/</code> folder, one file per client scenario."
-        } else {
-            ""
-        }
-    );
-    out.push_str("</main>\n</body>\n</html>\n");
-    out
+/// Text, and where it leads (an in-page fragment or a relative file of the bundle) when it leads anywhere.
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    pub text: String,
+    pub href: Option<String>,
 }
 
-fn header(out: &mut String, s: &RunSummary, class: &str, text: &str, mark: &str) {
-    out.push_str("<header>\n<h1>SCR FHIR API conformance evidence</h1>\n");
-    let _ = writeln!(
-        out,
-        r#"<p class="verdict v-{class}" role="status"><span aria-hidden="true">{mark}</span> {text}</p>"#
-    );
-    let _ = writeln!(
-        out,
-        "<p class=\"note\" id=\"scope\" data-target=\"{}\">{}</p>",
-        escape(&s.run.target),
-        escape(&s.scope)
-    );
-    match s.run.settings.filtered() {
-        Some(how) => {
-            let _ = writeln!(
-                out,
-                "<p class=\"note\" id=\"filtered\">A filtered run, not the whole suite as shipped: {}.</p>",
-                escape(&how)
-            );
-        }
-        None => {
-            out.push_str("<p class=\"note\" id=\"filtered\" data-filtered=\"no\">The whole suite, unfiltered.</p>\n")
-        }
-    }
-    let st = &s.run.settings;
-    let _ = writeln!(
-        out,
-        "<details id=\"settings\"><summary>How this run was made</summary><dl class=\"settings\">\
-         <div><dt>Target</dt><dd>{} ({})</dd></div><div><dt>Tags</dt><dd>{}</dd></div>\
-         <div><dt>Name filter</dt><dd>{}</dd></div><div><dt>Snapshots</dt><dd>{}</dd></div>\
-         <div><dt>Retries</dt><dd>{}</dd></div><div><dt>Fail fast</dt><dd>{}</dd></div>\
-         <div><dt>Concurrency</dt><dd>{}</dd></div><div><dt>Features</dt><dd>{} ({} files hashed; sha256 of each \
-         in manifest.json)</dd></div><div><dt>Catalogue</dt><dd>{}</dd></div>\
-         <div><dt>Features as shipped in this build</dt><dd id=\"features-shipped\">{}</dd></div></dl></details>",
-        escape(&s.run.target),
-        escape(&s.run.base_url),
-        escape(st.tags.as_deref().unwrap_or("none")),
-        escape(st.name.as_deref().unwrap_or("none")),
-        escape(&st.snapshots),
-        st.retries,
-        if st.fail_fast { "yes" } else { "no" },
-        st.concurrency,
-        escape(&st.features),
-        st.inputs.len(),
-        escape(&st.requirements),
-        if st.features_drift.is_empty() {
-            "yes".to_owned()
-        } else {
-            format!("no: {}", escape(&st.features_drift.to_string()))
-        },
-    );
-    if s.run.interrupted {
-        out.push_str(
-            "<p class=\"note\">The run was interrupted before it finished: only the scenarios that finished are \
-             reported, and this evidence is incomplete.</p>\n",
-        );
-    }
-    if let Some(why) = &s.run.incomplete {
-        let _ = writeln!(out, "<p class=\"note\" id=\"incomplete\">Incomplete evidence: {}.</p>", escape(why));
-    }
-    let _ = writeln!(
-        out,
-        "<dl class=\"counts\">\n<div><dt>Scenarios</dt><dd>{}</dd></div>\n<div><dt>Passed</dt><dd>{}</dd></div>\n\
-         <div><dt>Failed</dt><dd>{}</dd></div>\n<div><dt>Flaky (passed on a retry)</dt><dd>{}</dd></div>\n</dl>",
-        s.total, s.passed, s.failed, s.flaky
-    );
-    out.push_str("<table class=\"facts\">\n<caption>About this run</caption>\n<tbody>\n");
-    let mut fact = |label: &str, value: Option<&str>, code: bool| {
-        if let Some(v) = value {
-            let v = if code { format!("<code>{}</code>", escape(v)) } else { escape(v) };
-            let _ = writeln!(out, "<tr><th scope=\"row\">{label}</th><td>{v}</td></tr>");
-        }
-    };
-    fact("Target", Some(&s.run.target), false);
-    fact("Base URL", Some(&s.run.base_url), true);
-    fact("ODS code", s.run.ods_code.as_deref(), false);
-    fact("ASID", s.run.asid.as_deref(), false);
-    fact("Tool version", Some(&format!("scr-assure {}", s.tool_version)), false);
-    fact("Git commit", Some(s.git_commit.as_deref().unwrap_or("not known")), true);
-    fact("Started (UTC)", Some(&s.run.started_at), false);
-    fact("Finished (UTC)", Some(&s.run.finished_at), false);
-    fact("Run id", Some(&s.run.run_id), true);
-    out.push_str("</tbody>\n</table>\n</header>\n");
+/// A file of the bundle: linked when its path is safe, else shown as text.
+fn file_link(file: &str) -> Link {
+    Link { text: file.to_owned(), href: relative_href(file) }
 }
 
-fn requirement_matrix(out: &mut String, evidence: &Evidence, anchors: &Anchors) {
-    let count = |v: Verdict| evidence.requirements.iter().filter(|r| r.verdict == v).count();
-    out.push_str("<section id=\"requirements\">\n<h2>Requirement matrix</h2>\n");
-    let _ = writeln!(
-        out,
-        "<p>{}: {} passed, {} failed, {} unproved. A requirement passes when every scenario proving it passed; it \
-         is unproved when no scenario of this run proved it.</p>",
-        plural(evidence.requirements.len(), "requirement", "requirements"),
-        count(Verdict::Passed),
-        count(Verdict::Failed),
-        count(Verdict::Unproved)
-    );
-    if evidence.requirements.is_empty() {
-        out.push_str("<p class=\"none\">No requirements.</p>\n</section>\n");
-        return;
-    }
-    out.push_str(
-        "<table class=\"matrix\">\n<thead><tr><th scope=\"col\">Requirement</th><th scope=\"col\">SCAL id</th>\
-         <th scope=\"col\">Title</th><th scope=\"col\">Source</th><th scope=\"col\">Verdict</th>\
-         <th scope=\"col\">Proved by</th></tr></thead>\n<tbody>\n",
-    );
-    for r in &evidence.requirements {
-        requirement_row(out, r, anchors);
-    }
-    out.push_str("</tbody>\n</table>\n</section>\n");
-}
-
-fn requirement_row(out: &mut String, r: &RequirementRow, anchors: &Anchors) {
-    let w = verdict_word(r.verdict);
-    let _ = write!(
-        out,
-        r#"<tr class="requirement" id="{}" data-id="{}" data-verdict="{w}"><th scope="row"><code>{}</code></th><td>{}</td><td>{}"#,
-        sanitise_id("req-", &r.id),
-        escape(&r.id),
-        escape(&r.id),
-        r.scal
-            .as_deref()
-            .map(|s| format!("<code>{}</code>", escape(s)))
-            .unwrap_or_else(|| "<span class=\"none\">—</span>".into()),
-        escape(&r.title),
-    );
-    if !r.behaviour.is_empty() {
-        let _ = write!(out, "<div class=\"small\">{}</div>", escape(&r.behaviour));
-    }
-    if r.mock_only {
-        out.push_str(
-            "<div class=\"small mock-only\"><strong>Proved only on the embedded mock</strong>: every scenario of this \
-             requirement needs the mock (its admin routes, clock or identity service), so its evidence shows the \
-             mock reproduces the NHS rule, never that an NHS environment does.</div>",
-        );
-    }
-    let _ = write!(out, "</td><td>{}</td><td>{}</td><td>", escape(&r.source), badge(r.verdict));
-    if r.scenarios.is_empty() {
-        out.push_str("<span class=\"none\">no scenario in this run</span>");
-    } else {
-        out.push_str("<ul class=\"plain\">");
-        for (location, name, verdict) in &r.scenarios {
-            let label = format!("{} <span class=\"small\">({})</span>", escape(name), escape(location));
-            match anchors.by_location.get(location) {
-                Some(id) => {
-                    let _ = write!(out, r##"<li>{} <a href="#{id}">{label}</a></li>"##, badge(*verdict));
-                }
-                None => {
-                    let _ = write!(out, "<li>{} {label}</li>", badge(*verdict));
-                }
-            }
-        }
-        out.push_str("</ul>");
-    }
-    out.push_str("</td></tr>\n");
-}
-
-fn scal_section(out: &mut String, rows: &[ScalRow], anchors: &Anchors) {
-    out.push_str("<section id=\"scal\">\n<h2>SCAL rows</h2>\n");
-    let count = |v: Verdict| rows.iter().filter(|r| r.verdict == v).count();
-    let _ = writeln!(
-        out,
-        "<p>The supplier's SCAL, row by row, with the harness requirements mapped to each: {} — {} passed, {} \
-         failed, {} unproved.</p>",
-        plural(rows.len(), "row", "rows"),
-        count(Verdict::Passed),
-        count(Verdict::Failed),
-        count(Verdict::Unproved)
-    );
-    out.push_str(
-        "<table class=\"scal\">\n<thead><tr><th scope=\"col\">SCAL row</th><th scope=\"col\">Title</th>\
-         <th scope=\"col\">Harness requirements</th><th scope=\"col\">Verdict</th></tr></thead>\n<tbody>\n",
-    );
-    for r in rows {
-        let _ = writeln!(
-            out,
-            r#"<tr class="scal-row" data-row="{}" data-verdict="{}"><th scope="row">{}</th><td>{}</td><td>{}</td><td>{}</td></tr>"#,
-            escape(&r.row),
-            verdict_word(r.verdict),
-            escape(&r.row),
-            escape(&r.title),
-            anchors.requirement_links(&r.requirements),
-            badge(r.verdict)
-        );
-    }
-    out.push_str("</tbody>\n</table>\n");
-    let uncovered: Vec<&ScalRow> = rows.iter().filter(|r| r.verdict == Verdict::Unproved).collect();
-    out.push_str("<h3 id=\"scal-uncovered\">SCAL rows no scenario covers</h3>\n");
-    if uncovered.is_empty() {
-        out.push_str("<p>None: every SCAL row is covered by at least one scenario of this run.</p>\n");
-    } else {
-        out.push_str("<ul class=\"uncovered\">\n");
-        for r in uncovered {
-            let why = if r.requirements.is_empty() {
-                "no harness requirement is mapped to it".to_string()
-            } else {
-                format!("no scenario of this run proved {}", anchors.requirement_links(&r.requirements))
-            };
-            let _ = writeln!(
-                out,
-                r#"<li class="uncovered-row" data-row="{}"><strong>{}</strong> {} — {} {why}</li>"#,
-                escape(&r.row),
-                escape(&r.row),
-                escape(&r.title),
-                badge(Verdict::Unproved)
-            );
-        }
-        out.push_str("</ul>\n");
-    }
-    out.push_str("</section>\n");
-}
-
-/// How much of one body the page shows; the whole body is in the scenario's `sut/…` file.
+/// How much of one body the page shows; the whole body is in the scenario's `sut/…` or `exchanges/…` file.
 const BODY_SHOWN: usize = 64 * 1024;
+
+/// A body as the page shows it: at most [`BODY_SHOWN`] characters, and where the whole is when shortened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Body {
+    pub text: String,
+    pub shortened_in: Option<Link>,
+}
+
+fn shown_body(body: &str, file: &str) -> Body {
+    match body.char_indices().nth(BODY_SHOWN) {
+        None => Body { text: body.to_owned(), shortened_in: None },
+        Some((cut, _)) => Body { text: body[..cut].to_owned(), shortened_in: Some(file_link(file)) },
+    }
+}
+
+fn header_lines(headers: &[(String, String)]) -> String {
+    headers.iter().map(|(n, v)| format!("{n}: {v}")).collect::<Vec<_>>().join("\n")
+}
+
+/// What the page shows of the run: plain data, every text as recorded (the template escapes it).
+#[derive(Serialize)]
+pub struct Page<'a> {
+    verdict_class: &'static str,
+    verdict_text: &'static str,
+    verdict_mark: &'static str,
+    summary: &'a RunSummary,
+    settings: &'a RunSettings,
+    /// The features and catalogue files that differ from those shipped in this build (`None`: as shipped).
+    features_drift: Option<String>,
+    filtered: Option<String>,
+    facts: Vec<(&'static str, String, bool)>,
+    requirement_counts: [usize; 4],
+    requirements: Vec<RequirementPage>,
+    scal: Option<Vec<ScalPage>>,
+    sut: Option<SutSection>,
+    failures: Vec<ScenarioPage>,
+    scenarios: Vec<ScenarioPage>,
+    not_run: Vec<NotRunPage>,
+    not_run_counts: Vec<(&'static str, usize)>,
+    citations: Vec<Citation>,
+    reference_sections: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Serialize)]
+struct RequirementPage {
+    id: String,
+    anchor: String,
+    scal: Option<String>,
+    title: String,
+    behaviour: String,
+    /// The citation as the catalogue words it.
+    source: String,
+    verdict: &'static str,
+    /// Whether only `@mock-only` scenarios prove it (another room's marker; `false` until the model has it).
+    mock_only: bool,
+    scenarios: Vec<(Link, String, &'static str)>,
+}
+
+#[derive(Serialize)]
+struct ScalPage {
+    row: String,
+    title: String,
+    requirements: Vec<Link>,
+    verdict: &'static str,
+}
+
+#[derive(Serialize)]
+struct ScenarioPage {
+    anchor: String,
+    failure_anchor: String,
+    name: String,
+    feature: String,
+    location: String,
+    verdict: &'static str,
+    flaky: bool,
+    duration: String,
+    attempts: usize,
+    requirements: Vec<Link>,
+    tags: Vec<String>,
+    failing: Option<(String, String)>,
+    /// Said when the failure is not the product's (`transport`, `harness`).
+    not_the_product: Option<String>,
+    earlier: Vec<(String, String)>,
+    steps: Vec<(String, String, String, Option<String>)>,
+    summary_label: String,
+    exchanges: Vec<ExchangePage>,
+    /// Client scenarios: how many actions and requests, and the anchor of the full block.
+    sut_summary: Option<(String, String, String)>,
+}
+
+#[derive(Serialize)]
+struct ExchangePage {
+    /// When it was sent, by the wall clock; `clock_at` is the run's clock beside it (virtual on a mock run).
+    wall_at: String,
+    clock_at: String,
+    step: Option<String>,
+    at_failure: bool,
+    method: String,
+    url: String,
+    status: u16,
+    request_id: Option<String>,
+    correlation_id: Option<String>,
+    file: Link,
+    detail: Option<ExchangeDetailPage>,
+}
+
+#[derive(Serialize)]
+struct ExchangeDetailPage {
+    duration: String,
+    request_headers: String,
+    request_body: Option<Body>,
+    response_headers: String,
+    response_body: Option<Body>,
+    validation: Option<super::model::ValidationView>,
+}
+
+#[derive(Serialize)]
+struct NotRunPage {
+    name: String,
+    feature: String,
+    location: String,
+    kind: &'static str,
+    reason: String,
+    requirements: Vec<Link>,
+}
+
+#[derive(Serialize)]
+struct SutSection {
+    facts: SutFacts,
+    statement: String,
+    any_client: bool,
+    requirements: Vec<SutRequirementPage>,
+    unproving: Vec<SutScenarioPage>,
+}
+
+#[derive(Serialize)]
+struct SutRequirementPage {
+    id: String,
+    verdict: &'static str,
+    link: Link,
+    title: String,
+    scenarios: Vec<SutScenarioPage>,
+}
+
+#[derive(Serialize)]
+struct SutScenarioPage {
+    /// The anchor of the full block, set the first time the scenario appears.
+    anchor: Option<String>,
+    /// Later appearances: the anchor of the full block above.
+    full_above: Option<String>,
+    scenario_anchor: String,
+    name: String,
+    location: String,
+    verdict: &'static str,
+    failing: Option<(String, String)>,
+    has_sut: bool,
+    file: Option<Link>,
+    actions: Vec<SutActionPage>,
+    requests: Vec<SutRequestPage>,
+    bodies: bool,
+}
+
+#[derive(Serialize)]
+struct SutActionPage {
+    action: String,
+    outcome_word: String,
+    params: Vec<(String, String)>,
+    reported: Option<String>,
+    failure: Option<String>,
+    facts: Vec<String>,
+    attended: Option<super::model::AttendedView>,
+    stdout: String,
+    stderr: String,
+}
+
+#[derive(Serialize)]
+struct SutRequestPage {
+    seq: u64,
+    status: u16,
+    fault: Option<String>,
+    request: String,
+    operation: String,
+    request_id: Option<String>,
+    headers: String,
+    request_body: Option<Body>,
+    request_body_truncated: bool,
+    response_body: Option<Body>,
+}
+
+/// One kind of cited source, in words.
+#[derive(Serialize)]
+struct Citation {
+    key: &'static str,
+    meaning: &'static str,
+}
+
+/// What each kind of citation in the catalogue's `source` refers to (the reader of the bundle has none of the
+/// files): the keys of the reference's §0, said in words.
+const CITATIONS: &[(&str, &str)] = &[
+    (
+        "scr-api.md §N",
+        "scr-assure's reference description of the SCR FHIR API and its surroundings, written from the NHS's \
+         public sources and read with them; §N is its section N (titles below). Where it and the NHS source \
+         disagree, the NHS source wins.",
+    ),
+    (
+        "J/…",
+        "a Java source file of the SCR backend (the Spring adaptor that is both the live backend and the \
+         sandbox), in the NHS's public GitHub repository NHSDigital/summary-care-record-api, under \
+         docker/service/src/main/java/uk/nhs/adaptors/scr/.",
+    ),
+    (
+        "IT/…",
+        "an integration-test fixture of that repository (a request or the expected response of an NHS test), \
+         under docker/service/src/integration-test/resources/.",
+    ),
+    (
+        "spec …",
+        "the OpenAPI specification of the SCR FHIR API in that repository (specification/), the text the NHS \
+         publishes as the API's documentation.",
+    ),
+    (
+        "proxies/…, policies/…, mock-spine/…, specification/…",
+        "files of that repository: the Apigee proxy and its policies (the live gateway's behaviour), the mock of \
+         Spine used by the NHS tests, the specification.",
+    ),
+    (
+        "IDS …",
+        "the NHS API Platform's identity service (OAuth2), GitHub repository NHSDigital/identity-service-api: its \
+         Apigee proxy, JavaScript validators and end-to-end tests (test_*.py).",
+    ),
+    (
+        "…Test, …Tests, …UAT.test…, test_….py",
+        "a named NHS test (JUnit or pytest) in the repository cited with it, asserting the behaviour.",
+    ),
+    (
+        "derived",
+        "not stated by the NHS source but derived from it (library wording, configuration read but not \
+         executed); the requirement says what it was derived from.",
+    ),
+];
+
+/// The sections of the reference (`scr-api.md`) a citation may name, by number and title.
+const REFERENCE_SECTIONS: &[(&str, &str)] = &[
+    ("§1", "Environments and base URLs"),
+    ("§2", "Architecture: what answers which part of a request"),
+    ("§3", "Cross-cutting request and response rules"),
+    ("§3.1", "Headers a client sends"),
+    ("§3.2", "Headers the Apigee proxy adds before the backend"),
+    ("§3.3", "Response headers"),
+    ("§3.4", "Generic error responses produced by the backend"),
+    ("§3.5", "Errors produced by the live Apigee proxy"),
+    ("§4.1", "GET /DocumentReference: latest SCR id and consent status"),
+    ("§4.2", "GET /Bundle: read the SCR (GP Summary)"),
+    ("§4.3", "POST /Bundle: upload the GP Summary"),
+    ("§4.4", "POST /$setPermission: set the patient's SCR consent"),
+    ("§4.5", "POST /AuditEvent: privacy alert"),
+    ("§4.6", "Housekeeping endpoints"),
+    ("§5", "Spine detected-issue codes and their HTTP statuses"),
+    ("§6", "Sandbox canned behaviour"),
+    ("§7", "Consent, permission to view and the alert flow"),
+    ("§8", "Codes, identifiers and profiles"),
+    ("§9", "What the NHS's own tests check"),
+    ("§10", "NHS API Platform OAuth2 (identity service), §10.1–§10.8 its flows, lifetimes, scopes and role resolution"),
+    ("§11", "CIS2 ID token and userinfo claims"),
+    ("§12", "SCAL (Supplier Conformance Assessment List): what is public"),
+];
+
+fn failing_step(s: &ScenarioView) -> Option<(String, String)> {
+    if let Some(f) = &s.failure {
+        return Some(f.clone());
+    }
+    s.steps.iter().find(|st| st.status == "failed").map(|st| {
+        (format!("{} {}", st.keyword.trim(), st.text), st.error.clone().unwrap_or_else(|| "no reason recorded".into()))
+    })
+}
+
+fn exchange_page(x: &ExchangeRef, failing_step: Option<&str>) -> ExchangePage {
+    let body = |b: &Option<String>| b.as_deref().filter(|b| !b.is_empty()).map(|b| shown_body(b, &x.file));
+    ExchangePage {
+        wall_at: x.wall_at.clone(),
+        clock_at: x.clock_at.clone(),
+        step: x.step.clone(),
+        at_failure: matches!((failing_step, x.step.as_deref()), (Some(f), Some(s)) if f.trim() == s.trim()),
+        method: x.method.clone(),
+        url: x.url.clone(),
+        status: x.status,
+        request_id: x.request_id.clone(),
+        correlation_id: x.correlation_id.clone(),
+        file: file_link(&x.file),
+        detail: x.detail.as_ref().map(|d: &ExchangeDetail| ExchangeDetailPage {
+            duration: duration(d.duration_ms),
+            request_headers: header_lines(&d.request_headers),
+            request_body: body(&d.request_body),
+            response_headers: header_lines(&d.response_headers),
+            response_body: body(&d.response_body),
+            validation: d.validation.clone(),
+        }),
+    }
+}
+
+fn scenario_page(s: &ScenarioView, anchor: &str, anchors: &Anchors, sut_anchor: Option<&String>) -> ScenarioPage {
+    let failing = failing_step(s);
+    let failing_for_exchanges = if s.verdict == Verdict::Failed { failing.as_ref().map(|f| f.0.clone()) } else { None };
+    ScenarioPage {
+        anchor: anchor.to_owned(),
+        failure_anchor: Anchors::failure_of(anchor),
+        name: s.name.clone(),
+        feature: s.feature.clone(),
+        location: s.location.clone(),
+        verdict: verdict_word(s.verdict),
+        flaky: is_flaky(s),
+        duration: duration(s.duration_ms),
+        attempts: s.attempts,
+        requirements: anchors.requirement_links(&s.requirements),
+        tags: s.tags.iter().map(|t| format!("@{}", t.trim_start_matches('@'))).collect(),
+        failing,
+        not_the_product: match s.failure_kind.as_deref() {
+            Some("transport") => Some(
+                "A transport fault: no HTTP answer came (timeout, reset, refused connection). It says nothing of the \
+                 product's behaviour; the run could not observe it."
+                    .to_owned(),
+            ),
+            Some("harness") => Some(
+                "A harness error (an undefined step, a broken hook): it says nothing of the product's behaviour."
+                    .to_owned(),
+            ),
+            _ => None,
+        },
+        earlier: s.earlier_failures.clone(),
+        steps: s
+            .steps
+            .iter()
+            .map(|st| (st.status.clone(), st.keyword.trim().to_owned(), st.text.clone(), st.error.clone()))
+            .collect(),
+        summary_label: format!(
+            "{} and {}",
+            plural(s.steps.len(), "step", "steps"),
+            plural(s.exchanges.len(), "exchange", "exchanges")
+        ),
+        exchanges: s.exchanges.iter().map(|x| exchange_page(x, failing_for_exchanges.as_deref())).collect(),
+        sut_summary: match (&s.sut, sut_anchor) {
+            (Some(sut), Some(id)) => Some((
+                plural(sut.actions.len(), "action", "actions"),
+                plural(sut.requests.len(), "request", "requests"),
+                id.clone(),
+            )),
+            _ => None,
+        },
+    }
+}
 
 /// Whether a scenario grades the system under test (`@client`).
 fn is_client(s: &ScenarioView) -> bool {
@@ -577,66 +542,100 @@ fn sut_statement(f: &SutFacts) -> String {
          product."
             .to_owned()
     } else {
-        format!(
-            "These verdicts grade {} {} against the embedded mock playing the NHS services.",
-            escape(&f.name),
-            escape(&f.version)
-        )
+        format!("These verdicts grade {} {} against the embedded mock playing the NHS services.", f.name, f.version)
     }
 }
 
-/// A link to a file of the bundle when its path is safe, else the path as text.
-fn file_link(file: &str) -> String {
-    match relative_href(file) {
-        Some(href) => format!(r#"<a href="{}"><code>{}</code></a>"#, escape(&href), escape(file)),
-        None => format!("<code>{}</code>", escape(file)),
+fn sut_action_page(a: &SutActionView) -> SutActionPage {
+    let outcome_word = a.outcome.as_ref().and_then(|o| o.get("outcome")).and_then(|o| o.as_str());
+    let mut facts = Vec::new();
+    if !a.command.is_empty() {
+        facts.push(format!("command {}", a.command.join(" ")));
+    }
+    if let Some(code) = a.exit_code {
+        facts.push(format!("exit code {code}"));
+    }
+    facts.push(format!("{} from {}", duration(a.duration_ms), a.started));
+    SutActionPage {
+        action: a.action.clone(),
+        outcome_word: outcome_word.unwrap_or(if a.failure.is_some() { "failure" } else { "" }).to_owned(),
+        params: a.params.clone(),
+        reported: a.outcome.as_ref().map(|o| serde_json::to_string(o).unwrap_or_default()),
+        failure: a.failure.clone(),
+        facts,
+        attended: a.attended.clone(),
+        stdout: a.stdout_excerpt.clone(),
+        stderr: a.stderr_excerpt.clone(),
     }
 }
 
-/// The "System under test" section; returns, by scenario index, the anchor of each scenario's full block.
-fn sut_section(out: &mut String, evidence: &Evidence, facts: &SutFacts, anchors: &Anchors) -> HashMap<usize, String> {
-    let _ = writeln!(out, r#"<section id="sut" data-reference-client="{}">"#, facts.reference_client);
-    out.push_str("<h2>System under test</h2>\n");
-    out.push_str("<table class=\"facts\">\n<caption>The system the client scenarios graded</caption>\n<tbody>\n");
-    let _ = writeln!(out, "<tr><th scope=\"row\">Name</th><td>{}</td></tr>", escape(&facts.name));
-    let _ = writeln!(out, "<tr><th scope=\"row\">Version</th><td>{}</td></tr>", escape(&facts.version));
-    let _ = writeln!(out, "<tr><th scope=\"row\">Driver</th><td>{}</td></tr>", escape(&facts.driver));
-    let file = match (&facts.file, facts.reference_client) {
-        (Some(f), _) => format!("<code>{}</code>", escape(f)),
-        (None, true) => "none: the bundled reference client".to_owned(),
-        (None, false) => "<span class=\"none\">not recorded</span>".to_owned(),
-    };
-    let _ = writeln!(out, "<tr><th scope=\"row\">SUT file</th><td>{file}</td></tr>\n</tbody>\n</table>");
-    let _ = writeln!(out, "<p class=\"note\" id=\"sut-statement\">{}</p>", sut_statement(facts));
+fn sut_request_page(x: &SutRequestRef) -> SutRequestPage {
+    SutRequestPage {
+        seq: x.seq,
+        status: x.status,
+        fault: x.fault.clone(),
+        request: format!("{} {}", x.method, x.target()),
+        operation: x.operation.clone(),
+        request_id: x.request_id.clone(),
+        headers: header_lines(&x.headers),
+        request_body: x.request_body.as_deref().map(|b| shown_body(b, &x.file)),
+        request_body_truncated: x.request_body_truncated,
+        response_body: x.response_body.as_deref().map(|b| shown_body(b, &x.file)),
+    }
+}
 
+/// One client scenario under a requirement: the first time it appears in full (with an anchor and the
+/// bodies), later only its actions and request lines with a link to the full block.
+fn sut_scenario_page(
+    evidence: &Evidence,
+    i: usize,
+    anchors: &Anchors,
+    full: &mut HashMap<usize, String>,
+) -> SutScenarioPage {
+    let s = &evidence.scenarios[i];
+    let sid = &anchors.scenario[i];
+    let first = s.sut.is_some() && !full.contains_key(&i);
+    let id = format!("sut-{}", sid.trim_start_matches("scenario-"));
+    let full_above = if first { None } else { full.get(&i).cloned() };
+    if first {
+        full.insert(i, id.clone());
+    }
+    let sut: Option<&SutView> = s.sut.as_ref();
+    SutScenarioPage {
+        anchor: first.then_some(id),
+        full_above,
+        scenario_anchor: sid.clone(),
+        name: s.name.clone(),
+        location: s.location.clone(),
+        verdict: verdict_word(s.verdict),
+        failing: if s.verdict == Verdict::Failed { failing_step(s) } else { None },
+        has_sut: sut.is_some(),
+        file: sut.filter(|_| first).map(|v| file_link(&v.file)),
+        actions: sut.map(|v| v.actions.iter().map(sut_action_page).collect()).unwrap_or_default(),
+        requests: sut.map(|v| v.requests.iter().map(sut_request_page).collect()).unwrap_or_default(),
+        bodies: first,
+    }
+}
+
+/// The "System under test" section; also returns, by scenario index, the anchor of each scenario's full block.
+fn sut_section(evidence: &Evidence, facts: &SutFacts, anchors: &Anchors) -> (SutSection, HashMap<usize, String>) {
     let client: Vec<usize> = (0..evidence.scenarios.len()).filter(|&i| is_client(&evidence.scenarios[i])).collect();
     let mut full: HashMap<usize, String> = HashMap::new();
-    if client.is_empty() {
-        out.push_str("<p class=\"none\">No client scenario ran.</p>\n</section>\n");
-        return full;
-    }
-    out.push_str(
-        "<p>Requirement by requirement: its verdict, the client scenarios proving it, what the system under test \
-         was asked to do and reported, and the requests it sent (status, X-Request-ID; the redacted bodies \
-         under each request). The whole record of each scenario is its <code>sut/</code> file.</p>\n",
-    );
+    let mut requirements = Vec::new();
     for r in &evidence.requirements {
         let proving: Vec<usize> =
             client.iter().copied().filter(|&i| evidence.scenarios[i].requirements.contains(&r.id)).collect();
         if proving.is_empty() {
             continue;
         }
-        let _ = writeln!(
-            out,
-            r#"<article class="sut-requirement" data-id="{}" data-verdict="{}">"#,
-            escape(&r.id),
-            verdict_word(r.verdict)
-        );
-        let _ = writeln!(out, "<h3>{} {} {}</h3>", badge(r.verdict), anchors.requirement_link(&r.id), escape(&r.title));
-        for i in proving {
-            sut_scenario(out, evidence, i, anchors, &mut full);
-        }
-        out.push_str("</article>\n");
+        let scenarios = proving.into_iter().map(|i| sut_scenario_page(evidence, i, anchors, &mut full)).collect();
+        requirements.push(SutRequirementPage {
+            id: r.id.clone(),
+            verdict: verdict_word(r.verdict),
+            link: anchors.requirement_link(&r.id),
+            title: r.title.clone(),
+            scenarios,
+        });
     }
     let unproving: Vec<usize> = client
         .iter()
@@ -646,427 +645,183 @@ fn sut_section(out: &mut String, evidence: &Evidence, facts: &SutFacts, anchors:
             !s.requirements.iter().any(|id| evidence.requirements.iter().any(|r| &r.id == id))
         })
         .collect();
-    if !unproving.is_empty() {
-        out.push_str("<article class=\"sut-requirement\" data-id=\"\">\n<h3>Client scenarios of no requirement</h3>\n");
-        for i in unproving {
-            sut_scenario(out, evidence, i, anchors, &mut full);
-        }
-        out.push_str("</article>\n");
-    }
-    out.push_str("</section>\n");
-    full
-}
-
-/// One client scenario under a requirement: the first time it appears in full (with an anchor and the
-/// bodies), later only its actions and request lines with a link to the full block.
-fn sut_scenario(out: &mut String, evidence: &Evidence, i: usize, anchors: &Anchors, full: &mut HashMap<usize, String>) {
-    let s = &evidence.scenarios[i];
-    let sid = &anchors.scenario[i];
-    // Only a scenario with SUT evidence has a full block (and an anchor), the first time it appears.
-    let first = s.sut.is_some() && !full.contains_key(&i);
-    let id = format!("sut-{}", sid.trim_start_matches("scenario-"));
-    let _ = writeln!(
-        out,
-        r#"<div class="sut-scenario"{} data-location="{}" data-verdict="{}">"#,
-        if first { format!(r#" id="{id}""#) } else { String::new() },
-        escape(&s.location),
-        verdict_word(s.verdict)
-    );
-    let _ = writeln!(
-        out,
-        r##"<h4>{} <a href="#{sid}">{}</a> <span class="small">({})</span></h4>"##,
-        badge(s.verdict),
-        escape(&s.name),
-        escape(&s.location)
-    );
-    if s.verdict == Verdict::Failed {
-        if let Some((step, reason)) = failing_step(s) {
-            let _ = writeln!(
-                out,
-                "<p>Failed at <code>{}</code>:</p>\n<pre class=\"reason\">{}</pre>",
-                escape(&step),
-                escape(&reason)
-            );
-        }
-    }
-    let Some(sut) = &s.sut else {
-        out.push_str("<p class=\"none\">The system under test was not asked to act in this scenario.</p>\n</div>\n");
-        return;
+    let unproving = unproving.into_iter().map(|i| sut_scenario_page(evidence, i, anchors, &mut full)).collect();
+    let section = SutSection {
+        facts: facts.clone(),
+        statement: sut_statement(facts),
+        any_client: !client.is_empty(),
+        requirements,
+        unproving,
     };
-    if first {
-        full.insert(i, id);
-        let _ = writeln!(out, "<p class=\"small\">The whole record: {}</p>", file_link(&sut.file));
-    } else if let Some(id) = full.get(&i) {
-        let _ = writeln!(out, r##"<p class="small">Shown in full <a href="#{id}">above</a>.</p>"##);
-    }
-    sut_actions(out, sut);
-    sut_requests(out, sut, first);
-    out.push_str("</div>\n");
+    (section, full)
 }
 
-fn sut_actions(out: &mut String, sut: &SutView) {
-    if sut.actions.is_empty() {
-        out.push_str("<p class=\"none\">No actions.</p>\n");
-        return;
+fn not_run_page(n: &NotRun, anchors: &Anchors) -> NotRunPage {
+    NotRunPage {
+        name: n.name.clone(),
+        feature: n.feature.clone(),
+        location: n.location(),
+        kind: n.kind.as_str(),
+        reason: n.reason.clone(),
+        requirements: anchors.requirement_links(&n.requirements()),
     }
-    let _ = writeln!(out, "<h5>Actions ({})</h5>\n<ol class=\"sut-actions\">", sut.actions.len());
-    for a in &sut.actions {
-        sut_action(out, a);
-    }
-    out.push_str("</ol>\n");
 }
 
-fn sut_action(out: &mut String, a: &SutActionView) {
-    let outcome_word = a.outcome.as_ref().and_then(|o| o.get("outcome")).and_then(|o| o.as_str());
-    let _ = write!(
-        out,
-        r#"<li class="sut-action" data-action="{}" data-outcome="{}"><strong><code>{}</code></strong>"#,
-        escape(&a.action),
-        escape(outcome_word.unwrap_or(if a.failure.is_some() { "failure" } else { "" })),
-        escape(&a.action)
-    );
-    for (k, v) in &a.params {
-        let _ = write!(out, " {}=<code>{}</code>", escape(k), escape(v));
-    }
-    match (&a.outcome, &a.failure) {
-        (Some(o), _) => {
-            let json = serde_json::to_string(o).unwrap_or_default();
-            let _ = write!(out, "<div>Reported: <code>{}</code></div>", escape(&json));
+/// The page data of the evidence.
+pub fn page(evidence: &Evidence) -> Page<'_> {
+    let anchors = Anchors::new(evidence);
+    let s = &evidence.summary;
+    let (verdict_class, verdict_text, verdict_mark) = run_verdict(s);
+    let req_count = |v: Verdict| evidence.requirements.iter().filter(|r| r.verdict == v).count();
+    let (sut, sut_anchors) = match &s.run.sut {
+        Some(facts) => {
+            let (section, anchors) = sut_section(evidence, facts, &anchors);
+            (Some(section), anchors)
         }
-        (None, Some(f)) => {
-            let _ = write!(out, "<div>No outcome:</div><pre class=\"reason\">{}</pre>", escape(f));
+        None => (None, HashMap::new()),
+    };
+    // Failed scenarios first, whatever order the evidence came in (it should already be so).
+    let mut order: Vec<usize> = (0..evidence.scenarios.len()).collect();
+    order.sort_by_key(|&i| evidence.scenarios[i].verdict != Verdict::Failed);
+    let scenarios: Vec<ScenarioPage> = order
+        .iter()
+        .map(|&i| scenario_page(&evidence.scenarios[i], &anchors.scenario[i], &anchors, sut_anchors.get(&i)))
+        .collect();
+    let failures = order
+        .iter()
+        .filter(|&&i| evidence.scenarios[i].verdict == Verdict::Failed)
+        .map(|&i| scenario_page(&evidence.scenarios[i], &anchors.scenario[i], &anchors, None))
+        .collect();
+    let mut facts = vec![("Target", s.run.target.clone(), false), ("Base URL", s.run.base_url.clone(), true)];
+    if let Some(ods) = &s.run.ods_code {
+        facts.push(("ODS code", ods.clone(), false));
+    }
+    if let Some(asid) = &s.run.asid {
+        facts.push(("ASID", asid.clone(), false));
+    }
+    facts.extend([
+        ("Tool version", format!("scr-assure {}", s.tool_version), false),
+        ("Git commit", s.git_commit.clone().unwrap_or_else(|| "not known".into()), true),
+        ("Started (UTC)", s.run.started_at.clone(), false),
+        ("Finished (UTC)", s.run.finished_at.clone(), false),
+        ("Run id", s.run.run_id.clone(), true),
+    ]);
+    let mut not_run_counts: Vec<(&'static str, usize)> = Vec::new();
+    for n in &s.run.not_run {
+        match not_run_counts.iter_mut().find(|(k, _)| *k == n.kind.as_str()) {
+            Some((_, c)) => *c += 1,
+            None => not_run_counts.push((n.kind.as_str(), 1)),
         }
-        (None, None) => out.push_str("<div class=\"none\">No outcome recorded.</div>"),
     }
-    let mut facts = Vec::new();
-    if !a.command.is_empty() {
-        facts.push(format!("command <code>{}</code>", escape(&a.command.join(" "))));
+    Page {
+        verdict_class,
+        verdict_text,
+        verdict_mark,
+        summary: s,
+        settings: &s.run.settings,
+        features_drift: (!s.run.settings.features_drift.is_empty()).then(|| s.run.settings.features_drift.to_string()),
+        filtered: s.run.settings.filtered(),
+        facts,
+        requirement_counts: [
+            evidence.requirements.len(),
+            req_count(Verdict::Passed),
+            req_count(Verdict::Failed),
+            req_count(Verdict::Unproved),
+        ],
+        requirements: evidence
+            .requirements
+            .iter()
+            .map(|r| RequirementPage {
+                id: r.id.clone(),
+                anchor: sanitise_id("req-", &r.id),
+                scal: r.scal.clone(),
+                title: r.title.clone(),
+                behaviour: r.behaviour.clone(),
+                source: r.source.clone(),
+                verdict: verdict_word(r.verdict),
+                mock_only: r.mock_only,
+                scenarios: r
+                    .scenarios
+                    .iter()
+                    .map(|(location, name, v)| {
+                        let href = anchors.by_location.get(location).map(|id| format!("#{id}"));
+                        (Link { text: name.clone(), href }, location.clone(), verdict_word(*v))
+                    })
+                    .collect(),
+            })
+            .collect(),
+        scal: evidence.scal_rows.as_ref().map(|rows| {
+            rows.iter()
+                .map(|r| ScalPage {
+                    row: r.row.clone(),
+                    title: r.title.clone(),
+                    requirements: anchors.requirement_links(&r.requirements),
+                    verdict: verdict_word(r.verdict),
+                })
+                .collect()
+        }),
+        sut,
+        failures,
+        scenarios,
+        not_run: s.run.not_run.iter().map(|n| not_run_page(n, &anchors)).collect(),
+        not_run_counts,
+        citations: CITATIONS.iter().map(|(key, meaning)| Citation { key, meaning }).collect(),
+        reference_sections: REFERENCE_SECTIONS.to_vec(),
     }
-    if let Some(code) = a.exit_code {
-        facts.push(format!("exit code {code}"));
-    }
-    facts.push(format!("{} from {}", duration(a.duration_ms), escape(&a.started)));
-    let _ = write!(out, "<div class=\"small\">{}</div>", facts.join("; "));
-    if let Some(at) = &a.attended {
-        let _ = write!(out, "<div>Instruction to the tester: {}</div>", escape(&at.instruction));
-        match &at.confirmation {
-            Some(c) => {
-                let when = at.confirmed_at.as_deref().map(|t| format!(" at {}", escape(t))).unwrap_or_default();
-                let said = if c.is_empty() { "(Enter)".to_owned() } else { format!("<q>{}</q>", escape(c)) };
-                let _ = write!(out, "<div>The tester confirmed{when}: {said}</div>");
+}
+
+/// The template engine with the page's templates (embedded at compile time) and HTML auto-escaping through
+/// [`escape`].
+fn environment() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_formatter(|out, state, value| {
+        if matches!(state.auto_escape(), minijinja::AutoEscape::Html) && !value.is_safe() {
+            if value.is_undefined() || value.is_none() {
+                return Ok(());
             }
-            None => out.push_str("<div>The tester did not confirm.</div>"),
+            let text = match value.kind() {
+                // Attributes such as `data-conformant` read `true` / `false`, as the data says.
+                minijinja::value::ValueKind::Bool => value.is_true().to_string(),
+                _ => value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string()),
+            };
+            return out.write_str(&escape(&text)).map_err(minijinja::Error::from);
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
+    for (name, source) in TEMPLATES {
+        if let Err(e) = env.add_template(name, source) {
+            // A broken template is a build defect; the page then says so (render_checked returns the error).
+            tracing::error!("template {name}: {e}");
         }
     }
-    if !a.stdout_excerpt.trim().is_empty() || !a.stderr_excerpt.trim().is_empty() {
-        out.push_str("<details><summary>What the SUT printed</summary>");
-        for (label, text) in [("stdout", &a.stdout_excerpt), ("stderr", &a.stderr_excerpt)] {
-            if !text.trim().is_empty() {
-                let _ = write!(out, "<h5>{label}</h5><pre>{}</pre>", escape(text));
-            }
-        }
-        out.push_str("</details>");
-    }
-    out.push_str("</li>\n");
+    env
 }
 
-/// A body as shown on the page: at most [`BODY_SHOWN`] characters, escaped.
-fn shown_body(body: &str, file: &str) -> String {
-    match body.char_indices().nth(BODY_SHOWN) {
-        None => format!("<pre>{}</pre>", escape(body)),
-        Some((cut, _)) => format!(
-            "<pre>{}</pre><p class=\"small\">Shortened here; the whole body is in {}.</p>",
-            escape(&body[..cut]),
-            file_link(file)
-        ),
-    }
+/// The page's templates, by name (the `.html` one auto-escapes).
+const TEMPLATES: &[(&str, &str)] = &[
+    ("report.html", include_str!("../../templates/report.html")),
+    ("report.css", include_str!("../../templates/report.css")),
+];
+
+/// Renders the page, or says why it could not.
+pub fn render_checked(evidence: &Evidence) -> Result<String, super::ReportError> {
+    let env = environment();
+    let err = |e: minijinja::Error| super::ReportError::Render { what: "report.html", message: format!("{e:#}") };
+    env.get_template("report.html").map_err(err)?.render(page(evidence)).map_err(err)
 }
 
-fn sut_request_bodies(out: &mut String, x: &SutRequestRef) {
-    let _ = write!(out, "<details><summary>Request and response of #{}</summary>", x.seq);
-    if !x.headers.is_empty() {
-        let headers: Vec<String> = x.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
-        let _ = write!(out, "<h5>Request headers</h5><pre>{}</pre>", escape(&headers.join("\n")));
-    }
-    match &x.request_body {
-        Some(b) => {
-            out.push_str("<h5>Request body</h5>");
-            out.push_str(&shown_body(b, &x.file));
-            if x.request_body_truncated {
-                out.push_str("<p class=\"small\">The mock recorded only the first 1 MiB of this body.</p>");
-            }
-        }
-        None => out.push_str("<h5>Request body</h5><p class=\"none\">empty</p>"),
-    }
-    match &x.response_body {
-        Some(b) => {
-            out.push_str("<h5>Response body</h5>");
-            out.push_str(&shown_body(b, &x.file));
-        }
-        None => out.push_str("<h5>Response body</h5><p class=\"none\">empty</p>"),
-    }
-    out.push_str("</details>");
-}
-
-fn sut_requests(out: &mut String, sut: &SutView, bodies: bool) {
-    if sut.requests.is_empty() {
-        out.push_str("<p class=\"none\">The SUT sent no request.</p>\n");
-        return;
-    }
-    let _ = writeln!(out, "<h5>Requests the SUT sent ({})</h5>", sut.requests.len());
-    let _ = writeln!(
-        out,
-        "<table class=\"sut-requests\">\n<thead><tr><th scope=\"col\">#</th><th scope=\"col\">Request</th>\
-         <th scope=\"col\">Operation</th><th scope=\"col\">Status</th><th scope=\"col\">X-Request-ID</th>\
-         <th scope=\"col\">Fault</th></tr></thead>\n<tbody>"
-    );
-    for x in &sut.requests {
-        let dash = || "<span class=\"none\">—</span>".to_owned();
-        let _ = write!(
-            out,
-            r#"<tr class="sut-request{}" data-seq="{}" data-status="{}"><td>{}</td><td><code>{} {}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"#,
-            if x.fault.is_some() { " fault" } else { "" },
-            x.seq,
-            x.status,
-            x.seq,
-            escape(&x.method),
-            escape(&x.target()),
-            escape(&x.operation),
-            x.status,
-            x.request_id.as_deref().map(|v| format!("<code>{}</code>", escape(v))).unwrap_or_else(dash),
-            x.fault.as_deref().map(|v| format!("<code>{}</code>", escape(v))).unwrap_or_else(dash),
-        );
-        out.push_str("</tr>\n");
-        // The bodies on a row of their own, below the request, collapsed.
-        if bodies {
-            out.push_str("<tr class=\"sut-bodies\"><td></td><td colspan=\"5\">");
-            sut_request_bodies(out, x);
-            out.push_str("</td></tr>\n");
-        }
-    }
-    out.push_str("</tbody>\n</table>\n");
-}
-
-fn exchanges_table(out: &mut String, exchanges: &[ExchangeRef], failing_step: Option<&str>) {
-    if exchanges.is_empty() {
-        out.push_str("<p class=\"none\">No HTTP exchanges.</p>\n");
-        return;
-    }
-    out.push_str(
-        "<table class=\"exchanges\">\n<thead><tr><th scope=\"col\">Sent (wall clock, UTC)</th><th scope=\"col\">Step</th><th scope=\"col\">Request</th>\
-         <th scope=\"col\">Status</th><th scope=\"col\">X-Request-ID</th><th scope=\"col\">X-Correlation-ID</th>\
-         <th scope=\"col\">Exchange file</th></tr></thead>\n<tbody>\n",
-    );
-    for x in exchanges {
-        let at_failure = matches!((failing_step, x.step.as_deref()), (Some(f), Some(s)) if f.trim() == s.trim());
-        let id_cell = |v: &Option<String>| {
-            v.as_deref()
-                .map(|v| format!("<code>{}</code>", escape(v)))
-                .unwrap_or_else(|| "<span class=\"none\">—</span>".into())
-        };
-        let file = match relative_href(&x.file) {
-            Some(href) => format!(r#"<a href="{}"><code>{}</code></a>"#, escape(&href), escape(&x.file)),
-            None => format!("<code>{}</code>", escape(&x.file)),
-        };
-        let _ = writeln!(
-            out,
-            "<tr{}><td><time>{}</time>{}</td><td>{}{}</td><td><code>{} {}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{file}</td></tr>",
-            if at_failure { " class=\"at-failure\"" } else { "" },
-            escape(&x.wall_at),
-            if x.clock_at.is_empty() { String::new() } else { format!("<br><span class=\"small\">run clock {}</span>", escape(&x.clock_at)) },
-            x.step.as_deref().map(escape).unwrap_or_else(|| "<span class=\"none\">—</span>".into()),
-            if at_failure { " <strong>(the failing step)</strong>" } else { "" },
-            escape(&x.method),
-            escape(&x.url),
-            x.status,
-            id_cell(&x.request_id),
-            id_cell(&x.correlation_id),
-        );
-    }
-    out.push_str("</tbody>\n</table>\n");
-}
-
-/// The failing step and the reason: the recorded failure, else the first failed step of the transcript.
-fn failing_step(s: &ScenarioView) -> Option<(String, String)> {
-    if let Some(f) = &s.failure {
-        return Some(f.clone());
-    }
-    s.steps.iter().find(|st| st.status == "failed").map(|st| {
-        (format!("{} {}", st.keyword.trim(), st.text), st.error.clone().unwrap_or_else(|| "no reason recorded".into()))
+/// Renders the page. The templates are part of the program (a test renders them), so a failure is a defect of
+/// the build: the page then says so in plain text rather than missing from the bundle.
+pub fn render(evidence: &Evidence) -> String {
+    render_checked(evidence).unwrap_or_else(|e| {
+        format!(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>report.html could not be \
+             rendered</title></head><body><p>{}</p></body></html>\n",
+            escape(&e.to_string())
+        )
     })
-}
-
-/// The failures of earlier attempts (retries), oldest first.
-fn earlier_attempts(out: &mut String, earlier: &[(String, String)]) {
-    if earlier.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "<h4>Earlier failed attempts ({})</h4>\n<ol class=\"earlier\">", earlier.len());
-    for (step, reason) in earlier {
-        let _ = writeln!(
-            out,
-            "<li><pre class=\"step\">{}</pre><pre class=\"reason\">{}</pre></li>",
-            escape(step),
-            escape(reason)
-        );
-    }
-    out.push_str("</ol>\n");
-}
-
-fn failures(out: &mut String, evidence: &Evidence, order: &[usize], anchors: &Anchors) {
-    let failed: Vec<usize> =
-        order.iter().copied().filter(|&i| evidence.scenarios[i].verdict == Verdict::Failed).collect();
-    out.push_str("<section id=\"failures\">\n");
-    let _ = writeln!(out, "<h2>Failures ({})</h2>", failed.len());
-    if failed.is_empty() {
-        out.push_str("<p>No scenario failed.</p>\n</section>\n");
-        return;
-    }
-    for i in failed {
-        let s = &evidence.scenarios[i];
-        let sid = &anchors.scenario[i];
-        let _ = writeln!(
-            out,
-            r#"<article class="failure" id="{}" data-location="{}">"#,
-            Anchors::failure_of(sid),
-            escape(&s.location)
-        );
-        let _ = writeln!(
-            out,
-            "<h3>{} {} <span class=\"small\">— {}</span></h3>",
-            badge(Verdict::Failed),
-            escape(&s.name),
-            escape(&s.feature)
-        );
-        let _ = writeln!(
-            out,
-            "<table class=\"facts\"><tbody>\n<tr><th scope=\"row\">Feature</th><td>{}</td></tr>\n\
-             <tr><th scope=\"row\">Location</th><td><code>{}</code></td></tr>\n\
-             <tr><th scope=\"row\">Requirements</th><td>{}</td></tr>\n\
-             <tr><th scope=\"row\">Attempts</th><td>{}</td></tr>\n</tbody></table>",
-            escape(&s.feature),
-            escape(&s.location),
-            anchors.requirement_links(&s.requirements),
-            s.attempts
-        );
-        let failing = failing_step(s);
-        match &failing {
-            Some((step, reason)) => {
-                let _ = writeln!(
-                    out,
-                    "<h4>Failing step</h4>\n<pre class=\"step\">{}</pre>\n<h4>Reason</h4>\n<pre class=\"reason\">{}</pre>",
-                    escape(step),
-                    escape(reason)
-                );
-            }
-            None => out.push_str("<p class=\"none\">The failing step was not recorded.</p>\n"),
-        }
-        earlier_attempts(out, &s.earlier_failures);
-        out.push_str("<h4>Exchanges</h4>\n");
-        exchanges_table(out, &s.exchanges, failing.as_ref().map(|(step, _)| step.as_str()));
-        let _ = writeln!(out, r##"<p><a href="#{sid}">Every step of this scenario</a></p>"##);
-        out.push_str("</article>\n");
-    }
-    out.push_str("</section>\n");
-}
-
-fn steps_list(out: &mut String, steps: &[StepView]) {
-    if steps.is_empty() {
-        out.push_str("<p class=\"none\">No steps recorded.</p>\n");
-        return;
-    }
-    out.push_str("<ol class=\"steps\">\n");
-    for st in steps {
-        let _ = write!(
-            out,
-            "<li>{} <strong>{}</strong> {}",
-            step_badge(&st.status),
-            escape(st.keyword.trim()),
-            escape(&st.text)
-        );
-        if let Some(e) = &st.error {
-            let _ = write!(out, "<pre class=\"reason\">{}</pre>", escape(e));
-        }
-        out.push_str("</li>\n");
-    }
-    out.push_str("</ol>\n");
-}
-
-fn scenarios(
-    out: &mut String,
-    evidence: &Evidence,
-    order: &[usize],
-    anchors: &Anchors,
-    sut_anchors: &HashMap<usize, String>,
-) {
-    out.push_str("<section id=\"scenarios\">\n");
-    let _ = writeln!(out, "<h2>Every scenario ({})</h2>", evidence.scenarios.len());
-    out.push_str(
-        "<p class=\"filter\"><input type=\"checkbox\" id=\"only-failed\"> <label for=\"only-failed\">Show only \
-         failed scenarios</label></p>\n<ol class=\"scenarios\">\n",
-    );
-    for &i in order {
-        let s = &evidence.scenarios[i];
-        let sid = &anchors.scenario[i];
-        let _ = writeln!(
-            out,
-            r#"<li class="scenario" id="{sid}" data-verdict="{}" data-location="{}" data-attempts="{}">"#,
-            verdict_word(s.verdict),
-            escape(&s.location),
-            s.attempts
-        );
-        let flaky = if is_flaky(s) {
-            r#" <span class="badge flaky"><span aria-hidden="true">⚠</span> flaky: passed on a retry</span>"#
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            out,
-            "<h3>{}{flaky} {} <span class=\"small\">— {}</span></h3>",
-            badge(s.verdict),
-            escape(&s.name),
-            escape(&s.feature)
-        );
-        let _ = write!(
-            out,
-            "<dl class=\"meta\"><div><dt>Location</dt><dd><code>{}</code></dd></div>\
-             <div><dt>Requirements</dt><dd>{}</dd></div><div><dt>Duration</dt><dd>{}</dd></div>\
-             <div><dt>Attempts</dt><dd>{}</dd></div>",
-            escape(&s.location),
-            anchors.requirement_links(&s.requirements),
-            duration(s.duration_ms),
-            s.attempts
-        );
-        if !s.tags.is_empty() {
-            let tags: Vec<String> =
-                s.tags.iter().map(|t| format!("<code>@{}</code>", escape(t.trim_start_matches('@')))).collect();
-            let _ = write!(out, "<div><dt>Tags</dt><dd>{}</dd></div>", tags.join(" "));
-        }
-        out.push_str("</dl>\n");
-        if s.verdict == Verdict::Failed {
-            let _ = writeln!(out, r##"<p><a href="#{}">The failure, in detail</a></p>"##, Anchors::failure_of(sid));
-        }
-        let _ = writeln!(
-            out,
-            "<details><summary>{} and {}</summary>",
-            plural(s.steps.len(), "step", "steps"),
-            plural(s.exchanges.len(), "exchange", "exchanges")
-        );
-        if let (Some(sut), Some(id)) = (&s.sut, sut_anchors.get(&i)) {
-            let _ = writeln!(
-                out,
-                r##"<p>System under test: {} and {} — <a href="#{id}">what it was asked, reported and sent</a></p>"##,
-                plural(sut.actions.len(), "action", "actions"),
-                plural(sut.requests.len(), "request", "requests")
-            );
-        }
-        steps_list(out, &s.steps);
-        earlier_attempts(out, &s.earlier_failures);
-        let failing = if s.verdict == Verdict::Failed { failing_step(s).map(|(step, _)| step) } else { None };
-        exchanges_table(out, &s.exchanges, failing.as_deref());
-        out.push_str("</details>\n</li>\n");
-    }
-    out.push_str("</ol>\n</section>\n");
 }
 
 #[cfg(test)]
@@ -1091,7 +846,8 @@ mod tests {
                     "expected 200, got 422 <OperationOutcome> \"INVALID_VALUE\" | 'x' & y".to_string(),
                 )
             }),
-            earlier_failures: if attempts > 1 {
+            failure_kind: failed.then(|| "product".to_owned()),
+        earlier_failures: if attempts > 1 {
                 vec![("When I request the SCR id".into(), "timeout after 30 s".into())]
             } else {
                 vec![]
@@ -1106,15 +862,16 @@ mod tests {
                 },
             ],
             exchanges: vec![ExchangeRef {
-                file: format!("exchanges/0001-{}-1.json", location.replace(['/', ':'], "_")),
                 wall_at: "2025-01-01T12:00:01.250Z".into(),
                 clock_at: "2025-01-01T12:00:00+00:00".into(),
+                file: format!("exchanges/0001-{}-1.json", location.replace(['/', ':'], "_")),
                 step: Some("When I request the SCR id".into()),
                 method: "GET".into(),
                 url: "https://int.api.service.nhs.uk/summary-care-record/FHIR/R4/DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number|9990000018&type=\"x\"".into(),
                 status: if failed { 422 } else { 200 },
                 request_id: Some("60E0B220-8136-4CA5-AE46-1D97EF59D068".into()),
                 correlation_id: Some("corr-1".into()),
+                detail: None,
             }],
             sut: None,
         }
@@ -1147,6 +904,7 @@ mod tests {
                     incomplete: None,
                     sut: None,
                     settings: Default::default(),
+                    not_run: Vec::new(),
                 },
                 tool_version: "0.1.0".into(),
                 git_commit: Some("742f055".into()),
@@ -1238,6 +996,9 @@ mod tests {
         assert_eq!(attr(&html, "data-verdict").as_deref(), Some("failed"));
         assert_eq!(html.matches("class=\"scenario\"").count(), e.summary.total);
         assert_eq!(html.matches("Proved only on the embedded mock").count(), 1, "only ALR-002 is mock-only");
+        assert!(html.contains(
+            "<time>2025-01-01T12:00:01.250Z</time><br><span class=\"small\">run clock 2025-01-01T12:00:00+00:00</span>"
+        ));
         assert_eq!(html.matches("class=\"scenario\" id=\"scenario-").count(), 3);
         assert_eq!(html.matches("data-verdict=\"failed\" data-location").count(), 1);
         assert_eq!(html.matches("<tr class=\"requirement\"").count(), 2);
@@ -1406,7 +1167,7 @@ mod tests {
         let html = render(&client_evidence(true));
         let sut = section(&html, "sut");
         assert!(sut.contains(
-            "These verdicts grade scr-assure's bundled reference client: they prove the grader, not a supplier's \
+            "These verdicts grade scr-assure&#39;s bundled reference client: they prove the grader, not a supplier&#39;s \
              product."
         ));
         assert!(sut.contains("data-reference-client=\"true\"") && sut.contains("none: the bundled reference client"));
@@ -1495,9 +1256,120 @@ mod tests {
     fn long_bodies_are_shortened_on_the_page() {
         let body = "x".repeat(BODY_SHOWN + 10);
         let shown = shown_body(&body, "sut/0001-a.json");
-        assert!(shown.contains(&format!("<pre>{}</pre>", "x".repeat(BODY_SHOWN))));
-        assert!(shown.contains(r#"the whole body is in <a href="sut/0001-a.json">"#));
-        assert_eq!(shown_body("é<", "f"), "<pre>é&lt;</pre>");
+        assert_eq!(shown.text, "x".repeat(BODY_SHOWN));
+        assert_eq!(shown.shortened_in.and_then(|l| l.href).as_deref(), Some("sut/0001-a.json"));
+        let short = shown_body("é<", "f");
+        assert_eq!((short.text.as_str(), short.shortened_in.is_none()), ("é<", true));
+    }
+
+    /// The sample with a hostile exchange (headers, bodies, findings) on its failed scenario and two scenarios
+    /// that did not run, one of them named with markup.
+    fn hostile() -> Evidence {
+        use crate::report::model::{ExchangeDetail, NotRun, NotRunKind, ValidationView};
+        let mut e = sample(false);
+        e.scenarios[0].exchanges[0].detail = Some(ExchangeDetail {
+            duration_ms: 12,
+            request_headers: vec![("x-request-id".into(), "<script>alert('h')</script>".into())],
+            request_body: Some("{\n  \"resourceType\": \"<script>alert(3)</script>\"\n}".into()),
+            response_headers: vec![("content-type".into(), "application/fhir+json".into())],
+            response_body: Some("</pre><script>alert(4)</script>".into()),
+            validation: Some(ValidationView {
+                request: "UploadRequest conformant".into(),
+                response: "not conformant (1 finding(s))".into(),
+                conformant: false,
+                findings: vec!["response /issue/0/code: \"<b>bad</b>\" is not one of the codes".into()],
+                tolerated: vec!["response /meta: known <NHS> deviation".into()],
+            }),
+        });
+        e.summary.run.not_run = vec![
+            NotRun {
+                feature: "Retrieve SCR id".into(),
+                name: "a <script>alert(5)</script> not run".into(),
+                file: "features/retrieve.feature".into(),
+                line: 40,
+                tags: vec!["SCRA-ALR-001".into()],
+                kind: NotRunKind::Filtered,
+                reason: "filtered out: --tags '@x' does not select it".into(),
+            },
+            NotRun {
+                feature: "Retrieve SCR id".into(),
+                name: "later".into(),
+                file: "features/retrieve.feature".into(),
+                line: 50,
+                tags: vec![],
+                kind: NotRunKind::NotReached,
+                reason: "not reached: the run stopped at the first failure (--fail-fast)".into(),
+            },
+        ];
+        e
+    }
+
+    #[test]
+    fn the_template_escapes_every_value_so_hostile_text_renders_inert() {
+        let html = render_checked(&hostile()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!html.contains("<script"), "no script element, escaped or not");
+        assert!(!html.contains("<b>bad"), "no markup from a finding");
+        assert!(html.contains("&lt;/pre&gt;&lt;script&gt;alert(4)&lt;/script&gt;"), "the response body, as text");
+        assert!(html.contains("x-request-id: &lt;script&gt;alert(&#39;h&#39;)&lt;/script&gt;"), "a header, as text");
+        assert!(html.contains("a &lt;script&gt;alert(5)&lt;/script&gt; not run"), "a not-run name, as text");
+        assert!(html.contains("known &lt;NHS&gt; deviation"));
+    }
+
+    #[test]
+    fn exchanges_show_their_bodies_pretty_printed_and_their_validation_verdict() {
+        let html = render(&hostile());
+        let failures = section(&html, "failures");
+        assert!(failures.contains(r#"<div class="validation" data-conformant="false">"#), "{failures}");
+        assert!(failures.contains("request UploadRequest conformant; response not conformant (1 finding(s)); 1 known NHS deviation(s) tolerated."));
+        assert!(failures
+            .contains("<li>response /issue/0/code: &quot;&lt;b&gt;bad&lt;/b&gt;&quot; is not one of the codes</li>"));
+        assert!(failures.contains("<details><summary>Request and response (422, 12 ms)</summary>"), "collapsed");
+        assert!(failures.contains(
+            "<pre>{\n  &quot;resourceType&quot;: &quot;&lt;script&gt;alert(3)&lt;/script&gt;&quot;\n}</pre>"
+        ));
+        // An exchange recorded without detail (an older record) shows no verdict.
+        assert!(!render(&sample(false)).contains("class=\"validation\""));
+    }
+
+    #[test]
+    fn scenarios_not_run_are_listed_with_their_reason() {
+        let html = render(&hostile());
+        assert_eq!(attr(&html, "data-not-run").as_deref(), Some("2"));
+        let not_run = section(&html, "not-run");
+        assert!(
+            not_run.contains("<h2>Not run (2)</h2>") && not_run.contains("1 filtered, 1 not-reached."),
+            "{not_run}"
+        );
+        assert!(not_run
+            .contains(r#"<li class="not-run" data-kind="filtered" data-location="features/retrieve.feature:40">"#));
+        assert!(not_run.contains(": filtered out: --tags &#39;@x&#39; does not select it</li>"), "{not_run}");
+        assert!(not_run.contains(r##"<a href="#req-SCRA-ALR-001"><code>SCRA-ALR-001</code></a>"##), "{not_run}");
+        assert_eq!(html.matches("class=\"scenario\"").count(), 3, "not-run scenarios are not counted as run");
+        assert!(section(&render(&sample(false)), "not-run").contains("Every scenario of the features ran."));
+    }
+
+    #[test]
+    fn citations_are_explained_in_the_page() {
+        let html = render(&sample(false));
+        let citations = section(&html, "citations");
+        assert!(html.contains(r#"<td class="source">SCR API spec §3</td>"#), "the source as the catalogue words it");
+        for key in ["scr-api.md §N", "J/…", "IT/…", "IDS …", "spec …"] {
+            assert!(citations.contains(&format!("<dt><code>{key}</code></dt>")), "{key}: {citations}");
+        }
+        assert!(citations.contains("NHSDigital/summary-care-record-api"), "{citations}");
+        assert!(citations.contains("<th scope=\"row\">§4.3</th><td>POST /Bundle: upload the GP Summary</td>"));
+    }
+
+    #[test]
+    fn a_transport_fault_is_not_presented_as_the_products_failure() {
+        let mut e = sample(false);
+        let html = render(&e);
+        assert!(!html.contains("not-the-product"), "a product failure is the product's");
+        e.scenarios[0].failure_kind = Some("transport".into());
+        let html = render(&e);
+        let failures = section(&html, "failures");
+        assert!(failures.contains(r#"data-kind="not-the-product""#), "{failures}");
+        assert!(failures.contains("A transport fault: no HTTP answer came"), "{failures}");
     }
 
     #[test]

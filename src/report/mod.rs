@@ -1,6 +1,7 @@
 //! Reports written from a run's records: JUnit XML and Cucumber JSON. Every file is written atomically
 //! (a temporary file in the same directory, then a rename), so a reader never sees half a report.
 
+pub mod cucumber_json;
 pub mod evidence;
 pub mod html;
 pub mod junit;

@@ -35,6 +35,57 @@ pub struct RunFacts {
     pub sut: Option<SutFacts>,
     /// How the run was made: every setting that changes what ran, and the sha256 of its inputs.
     pub settings: RunSettings,
+    /// The scenarios of the features that did not run, each with the reason (file order).
+    pub not_run: Vec<NotRun>,
+}
+
+/// Why a scenario of the features did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotRunKind {
+    /// Left out by the user's selection: `--tags`, `--name`, `--rerun-failed`.
+    Filtered,
+    /// Not for this target (`@mock-only` on the sandbox, `@sandbox` on INT, `@client` without the client lane…).
+    NotApplicable,
+    /// Selected, but the run stopped before it (`--fail-fast`, an interruption).
+    NotReached,
+}
+
+impl NotRunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Filtered => "filtered",
+            Self::NotApplicable => "not-applicable",
+            Self::NotReached => "not-reached",
+        }
+    }
+}
+
+/// A scenario (one Examples row of an Outline is one) that did not run, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotRun {
+    pub feature: String,
+    pub name: String,
+    /// Feature file as the run found it (relative to the working directory where possible).
+    pub file: String,
+    pub line: usize,
+    /// Feature, scenario and Examples tags, without `@`.
+    pub tags: Vec<String>,
+    pub kind: NotRunKind,
+    /// The reason in words, e.g. `filtered out: --tags @SCRA-RET-001 does not select it`.
+    pub reason: String,
+}
+
+impl NotRun {
+    /// `file:line`
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
+    /// The requirement ids among its tags.
+    pub fn requirements(&self) -> Vec<String> {
+        self.tags.iter().filter(|t| crate::requirements::is_requirement_tag(t)).cloned().collect()
+    }
 }
 
 /// The settings of a run a reviewer needs to judge its evidence.
@@ -199,6 +250,36 @@ pub struct ExchangeRef {
     pub status: u16,
     pub request_id: Option<String>,
     pub correlation_id: Option<String>,
+    /// What report.html shows inline (collapsed): headers, bodies pretty-printed, the validation verdict.
+    pub detail: Option<ExchangeDetail>,
+}
+
+/// The recorded exchange as report.html shows it (redacted at the source, like the exchange file).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExchangeDetail {
+    pub duration_ms: u64,
+    pub request_headers: Vec<(String, String)>,
+    /// Pretty-printed when JSON.
+    pub request_body: Option<String>,
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: Option<String>,
+    /// The FHIR/SCR validation of both bodies (`fhir::conformance`), when the runner checked them.
+    pub validation: Option<ValidationView>,
+}
+
+/// The validation verdict of one exchange's bodies.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ValidationView {
+    /// `conformant`, `not conformant` (findings), `deliberately non-conformant` or `no FHIR body`, with the
+    /// payload kind, e.g. `UploadRequest conformant`.
+    pub request: String,
+    pub response: String,
+    /// Whether every checked body is conformant (tolerated NHS deviations aside).
+    pub conformant: bool,
+    /// `request /path: message` and `response /path: message`.
+    pub findings: Vec<String>,
+    /// Findings in the response that are known NHS behaviour, kept but not failing.
+    pub tolerated: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -223,6 +304,9 @@ pub struct ScenarioView {
     pub tags: Vec<String>,
     /// The failing step and why (last attempt).
     pub failure: Option<(String, String)>,
+    /// Whose the failure is: `product` (an expectation not met), `transport` (no HTTP answer came) or
+    /// `harness` (an undefined step, a broken hook): only a product failure says anything of the product.
+    pub failure_kind: Option<String>,
     /// Failures of earlier attempts (retries), oldest first.
     pub earlier_failures: Vec<(String, String)>,
     pub steps: Vec<StepView>,

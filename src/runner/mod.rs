@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::client::{ClientError, ClientOptions, ScrClient, TransportFault};
 use crate::clock::Clock;
 use crate::mock::{self, MockConfig, Profile, RunningMock};
+use crate::report::model::{NotRun, NotRunKind};
 use crate::report::{self, ReportError};
 use crate::requirements::{self, Catalogue, Problem, RequirementsError, ScenarioInfo};
 use crate::secret::Secret;
@@ -236,6 +237,8 @@ pub struct RunOutcome {
     pub interruption: Option<Interruption>,
     /// Reports that could not be written (the run went on to write the others); exit 2 when any.
     pub report_errors: Vec<String>,
+    /// The scenarios of the features that did not run, with the reason (filtered, not applicable, not reached).
+    pub not_run: Vec<NotRun>,
 }
 
 impl RunOutcome {
@@ -312,6 +315,13 @@ pub fn failed_in_latest(reports: &std::path::Path) -> Result<std::collections::B
 
 /// The scenarios a run with these options would execute, in file order.
 pub fn selected_scenarios(opts: &RunOptions) -> Result<Vec<ScenarioInfo>, RunError> {
+    Ok(plan(opts)?.0)
+}
+
+/// The scenarios a run with these options executes (file order), and every other scenario of the features with
+/// the reason it does not run: not applicable to the target, or filtered out by `--tags`, `--name` or
+/// `--rerun-failed` (checked in that order, the first reason given). The same decisions as the run's filter.
+pub fn plan(opts: &RunOptions) -> Result<(Vec<ScenarioInfo>, Vec<NotRun>), RunError> {
     let expr = parse_tags(opts.tags.as_deref())?;
     let scenarios = requirements::scan_features(&opts.features)?;
     let name = opts
@@ -320,13 +330,92 @@ pub fn selected_scenarios(opts: &RunOptions) -> Result<Vec<ScenarioInfo>, RunErr
         .map(regex::Regex::new)
         .transpose()
         .map_err(|e| RunError::Config(format!("invalid --name regular expression: {e}")))?;
-    Ok(scenarios
-        .into_iter()
-        .filter(|sc| runs_on(opts.target, opts.profile, opts.sut.only_client(), &sc.tags))
-        .filter(|sc| name.as_ref().is_none_or(|re| re.is_match(&sc.name)))
-        .filter(|sc| opts.only.as_ref().is_none_or(|set| set.contains(&format!("{}:{}", sc.file.display(), sc.line))))
-        .filter(|sc| expr.as_ref().is_none_or(|e| cucumber::tag::Ext::eval(e, sc.tags.iter())))
-        .collect())
+    let only_client = opts.sut.only_client();
+    let (mut selected, mut not_run) = (Vec::new(), Vec::new());
+    for sc in scenarios {
+        let location = format!("{}:{}", sc.file.display(), sc.line);
+        let why = if !runs_on(opts.target, opts.profile, only_client, &sc.tags) {
+            Some((NotRunKind::NotApplicable, not_applicable(opts.target, opts.profile, only_client, &sc.tags)))
+        } else if name.as_ref().is_some_and(|re| !re.is_match(&sc.name)) {
+            Some((
+                NotRunKind::Filtered,
+                format!("filtered out: --name '{}' does not match its name", opts.name.as_deref().unwrap_or("")),
+            ))
+        } else if opts.only.as_ref().is_some_and(|set| !set.contains(&location)) {
+            Some((NotRunKind::Filtered, "filtered out: --rerun-failed (it did not fail in the previous run)".into()))
+        } else if expr.as_ref().is_some_and(|e| !cucumber::tag::Ext::eval(e, sc.tags.iter())) {
+            Some((
+                NotRunKind::Filtered,
+                format!("filtered out: --tags '{}' does not select it", opts.tags.as_deref().unwrap_or("")),
+            ))
+        } else {
+            None
+        };
+        match why {
+            None => selected.push(sc),
+            Some((kind, reason)) => not_run.push(not_run_of(&sc, kind, reason)),
+        }
+    }
+    Ok((selected, not_run))
+}
+
+fn not_run_of(sc: &ScenarioInfo, kind: NotRunKind, reason: String) -> NotRun {
+    NotRun {
+        feature: sc.feature.clone(),
+        name: sc.name.clone(),
+        file: recorder::relative_path(&sc.file).display().to_string(),
+        line: sc.line,
+        tags: sc.tags.clone(),
+        kind,
+        reason,
+    }
+}
+
+/// Why [`runs_on`] leaves a scenario out on this target, in words.
+pub fn not_applicable(target: TargetKind, profile: Option<Profile>, only_client: bool, tags: &[String]) -> String {
+    let has = |t: &str| tags.iter().any(|x| x == t);
+    let why = if has("client") {
+        "@client: the client scenarios need the embedded mock's client lane (--target mock, not --profile sandbox)"
+    } else if only_client {
+        "--sut grades a system under test: only the @client scenarios run"
+    } else {
+        match (target, profile) {
+            (TargetKind::Mock, Some(Profile::Stateful)) => {
+                "@sandbox: --profile stateful leaves out the sandbox profile"
+            }
+            (TargetKind::Mock, Some(Profile::Sandbox)) => {
+                "not @sandbox: --profile sandbox runs only the @sandbox scenarios"
+            }
+            (TargetKind::Sandbox, _) if !has("sandbox") => {
+                "not @sandbox: the sandbox target runs only the @sandbox scenarios"
+            }
+            (TargetKind::Sandbox, _) => "@mock-only: it arranges state through the embedded mock's /_admin routes",
+            (TargetKind::Int, _) if has("sandbox") => "@sandbox: it expects the sandbox's canned answers",
+            (TargetKind::Int, _) if has("mock-only") => {
+                "@mock-only: it arranges state through the embedded mock's /_admin routes"
+            }
+            (TargetKind::Int, _) if has("open-access") => "@open-access: it needs a target without authentication",
+            _ => "not for this target",
+        }
+    };
+    format!("not applicable to the {} target: {why}", target.as_str())
+}
+
+/// The selected scenarios that have no record once the run is over: not reached, because `--fail-fast` stopped
+/// the run or it was interrupted.
+fn not_reached(selected: &[ScenarioInfo], records: &[ScenarioRecord], why: &str) -> Vec<NotRun> {
+    if records.len() >= selected.len() {
+        return Vec::new();
+    }
+    // Compared by the file itself, however its path was spelt (`./features/…`, absolute, relative).
+    let key =
+        |file: &std::path::Path, line: usize| (std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned()), line);
+    let ran: std::collections::HashSet<(PathBuf, usize)> = records.iter().map(|r| key(&r.file, r.line)).collect();
+    selected
+        .iter()
+        .filter(|sc| !ran.contains(&key(&sc.file, sc.line)))
+        .map(|sc| not_run_of(sc, NotRunKind::NotReached, why.to_owned()))
+        .collect()
 }
 
 fn parse_tags(tags: Option<&str>) -> Result<Option<cucumber::gherkin::tagexpr::TagOperation>, RunError> {
@@ -571,7 +660,7 @@ async fn run_with(
     };
     // The scenarios this run selects, read once: whether it needs the client lane, the progress bar's length,
     // and how many --fail-fast left unrun.
-    let selected = selected_scenarios(&opts)?;
+    let (selected, not_run) = plan(&opts)?;
     if needs_client_lane(&opts, &selected)? {
         let started = tokio::select! {
             started = client_lane::start(&opts.sut, &opts.http) => started,
@@ -597,7 +686,7 @@ async fn run_with(
     };
     let result = match reached {
         Ok(()) => {
-            let prepared = Prepared { catalogue, expr, access_token, scal_map, selected: selected.len() };
+            let prepared = Prepared { catalogue, expr, access_token, scal_map, selected, not_run };
             run_against(&opts, prepared, &clock, &mut target, cancel).await
         }
         Err(e) => Err(e),
@@ -656,8 +745,9 @@ struct Prepared {
     expr: Option<cucumber::gherkin::tagexpr::TagOperation>,
     access_token: Secret,
     scal_map: Option<report::evidence::ScalMap>,
-    /// How many scenarios the run selects.
-    selected: usize,
+    /// The scenarios the run selects, and those it leaves out with the reason.
+    selected: Vec<ScenarioInfo>,
+    not_run: Vec<NotRun>,
 }
 
 async fn run_against(
@@ -667,7 +757,8 @@ async fn run_against(
     target: &mut Target,
     cancel: impl std::future::Future<Output = Interruption>,
 ) -> Result<RunOutcome, RunError> {
-    let Prepared { catalogue, expr, access_token, scal_map, selected } = prepared;
+    let Prepared { catalogue, expr, access_token, scal_map, selected: selected_list, mut not_run } = prepared;
+    let selected = selected_list.len();
     let (catalogue, scal_map) = (&catalogue, scal_map.as_ref());
     let ctx = Arc::new(RunContext {
         target: opts.target,
@@ -774,7 +865,20 @@ async fn run_against(
         interrupted,
         interruption,
         report_errors: Vec::new(),
+        not_run: Vec::new(),
     };
+    // What did not run, and why: left out before the run (not applicable, filtered), or selected and never reached.
+    let stopped_by = match &outcome.interruption {
+        Some(why) => why.to_string(),
+        None if opts.fail_fast => "the run stopped at the first failure (--fail-fast)".to_owned(),
+        None => "the run ended before it".to_owned(),
+    };
+    // An interruption may have caught a scenario midway: "not finished"; --fail-fast leaves them "not reached".
+    let prefix = if outcome.interruption.is_some() { "not finished" } else { "not reached" };
+    not_run.extend(not_reached(&selected_list, &outcome.records, &format!("{prefix}: {stopped_by}")));
+    not_run.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    outcome.not_run = not_run;
+    let wall_time = (wall() - run_started).to_std().unwrap_or_default();
     // Each report is written on its own: one that cannot be written does not cost the others, and the bundle
     // says what is missing.
     let sut = ctx
@@ -790,14 +894,17 @@ async fn run_against(
         });
     // How the run was made (its settings and the sha256 of its inputs), computed once for every report.
     let settings = run_settings(opts);
-    let junit = report::junit::render_filtered(
-        &outcome.records,
+    let junit = report::junit::render_run(&report::junit::JunitRun {
+        records: &outcome.records,
+        not_run: &outcome.not_run,
         catalogue,
-        opts.target.as_str(),
-        sut.as_ref(),
-        settings.filtered(),
-        Some(&settings),
-    )?;
+        target: opts.target.as_str(),
+        sut: sut.as_ref(),
+        filtered: settings.filtered(),
+        wall_time: Some(wall_time),
+        hostname: report::junit::hostname(),
+        settings: Some(&settings),
+    })?;
     let write = |path: PathBuf, bytes: &[u8], outcome: &mut RunOutcome| match report::write_atomic(&path, bytes) {
         Ok(()) => outcome.reports.push(path),
         Err(e) => outcome.report_errors.push(e.to_string()),
@@ -805,6 +912,19 @@ async fn run_against(
     write(opts.reports.join("junit.xml"), junit.as_bytes(), &mut outcome);
     // cucumber's JSON writer only writes when the run finishes; an interrupted run has no cucumber.json.
     let json_bytes = json.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    // Completed: the scenarios that did not run and the steps after a failing one as skipped, a unique id per
+    // Examples row. Left as cucumber wrote it if it cannot be read (the reason goes to the report errors).
+    let json_bytes = if json_bytes.is_empty() {
+        json_bytes
+    } else {
+        match report::cucumber_json::complete(&json_bytes, &outcome.records, &outcome.not_run) {
+            Ok(done) => done,
+            Err(e) => {
+                outcome.report_errors.push(e.to_string());
+                json_bytes
+            }
+        }
+    };
     if !interrupted && !json_bytes.is_empty() {
         write(opts.reports.join("cucumber.json"), &json_bytes, &mut outcome);
     }
@@ -832,6 +952,7 @@ async fn run_against(
         incomplete,
         sut,
         settings,
+        not_run: outcome.not_run.clone(),
     };
     let evidence = report::evidence::build(&outcome.records, catalogue, scal_map, &facts);
     let html = report::html::render(&evidence);
@@ -942,6 +1063,36 @@ mod tests {
         assert!(!runs_on(TargetKind::Mock, Some(Profile::Sandbox), false, &client));
         assert!(!runs_on(TargetKind::Int, None, false, &client) && !runs_on(TargetKind::Sandbox, None, false, &client));
         assert!(!runs_on(TargetKind::Mock, None, true, &plain), "--sut runs only the client scenarios");
+    }
+
+    #[test]
+    fn scenarios_left_out_say_why() {
+        let sandbox = tags(&["SCRA-SBX-001", "sandbox"]);
+        let mock_only = tags(&["SCRA-ALR-001", "mock-only"]);
+        let why = not_applicable(TargetKind::Int, None, false, &mock_only);
+        assert_eq!(why, "not applicable to the int target: @mock-only: it arranges state through the embedded mock's /_admin routes");
+        assert!(
+            not_applicable(TargetKind::Mock, Some(Profile::Stateful), false, &sandbox).contains("--profile stateful")
+        );
+        assert!(not_applicable(TargetKind::Sandbox, None, false, &tags(&["SCRA-RET-001"])).contains("not @sandbox"));
+        assert!(not_applicable(TargetKind::Sandbox, None, false, &tags(&["client"])).contains("@client"));
+
+        let mut opts = RunOptions::new("features".into(), "reports".into());
+        let (all, none) = plan(&opts).unwrap_or_else(|e| panic!("{e}"));
+        assert!(none.is_empty() && all.len() > 200, "the whole suite runs on the mock");
+        opts.tags = Some("@SCRA-RET-001".into());
+        opts.target = TargetKind::Sandbox;
+        let (selected, not_run) = plan(&opts).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(selected.len() + not_run.len(), all.len(), "every scenario is either selected or not run");
+        assert!(not_run.iter().any(|n| n.kind == NotRunKind::NotApplicable));
+        assert!(not_run
+            .iter()
+            .filter(|n| n.kind == NotRunKind::Filtered)
+            .all(|n| n.reason == "filtered out: --tags '@SCRA-RET-001' does not select it"));
+        let done: Vec<ScenarioRecord> = Vec::new();
+        let reached = not_reached(&selected, &done, "not reached: the run stopped at the first failure (--fail-fast)");
+        assert_eq!(reached.len(), selected.len());
+        assert!(reached.iter().all(|n| n.kind == NotRunKind::NotReached && n.reason.starts_with("not reached: ")));
     }
 
     #[test]

@@ -21,6 +21,37 @@ pub enum Status {
     Skipped,
 }
 
+/// Whose a scenario's failure is: the product's (an expectation of the scenario not met: a JUnit `<failure>`), or
+/// the transport's or the harness's (no answer came, a step is undefined, a hook broke: a JUnit `<error>`, which
+/// says nothing of the product).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureKind {
+    Product,
+    Transport,
+    Harness,
+}
+
+/// How a step's failure message says the request got no HTTP answer (set by `ScrWorld` from the client's
+/// [`crate::client::TransportFault`]): such a failure is the transport's, not the product's.
+pub const TRANSPORT_MARK: &str = "transport fault: ";
+
+impl FailureKind {
+    /// The kind of a failing step's reason.
+    pub fn of_reason(reason: &str) -> Self {
+        if reason.starts_with(TRANSPORT_MARK) {
+            Self::Transport
+        } else {
+            Self::Product
+        }
+    }
+
+    /// Whether JUnit reports it as an `<error>` (the harness's or the transport's) rather than a `<failure>`.
+    pub fn is_error(self) -> bool {
+        self != Self::Product
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StepRecord {
     pub keyword: String,
@@ -42,12 +73,16 @@ pub struct ScenarioRecord {
     pub steps: Vec<StepRecord>,
     /// The failing step and why.
     pub failure: Option<(String, String)>,
+    /// Whose the failure is (set with `failure`).
+    pub failure_kind: Option<FailureKind>,
     /// Failures of earlier attempts (`--retry`), oldest first: the scenario appears once, its reruns recorded.
     pub earlier_failures: Vec<(String, String)>,
     #[serde(skip)]
     pub started: Option<SystemTime>,
     pub duration: Duration,
     pub attempts: usize,
+    /// How many attempts `--retry` allows (1 without it).
+    pub max_attempts: usize,
     pub exchanges: Vec<Exchange>,
     /// For each exchange, the index in `steps` of the step that sent it.
     pub exchange_steps: Vec<Option<usize>>,
@@ -71,10 +106,12 @@ impl ScenarioRecord {
             status: Status::Passed,
             steps: Vec::new(),
             failure: None,
+            failure_kind: None,
             earlier_failures: Vec::new(),
             started: None,
             duration: Duration::ZERO,
             attempts: 1,
+            max_attempts: 1,
             exchanges: Vec::new(),
             exchange_steps: Vec::new(),
             sut: None,
@@ -90,6 +127,20 @@ impl ScenarioRecord {
     /// `file:line`
     pub fn location(&self) -> String {
         format!("{}:{}", self.file.display(), self.line)
+    }
+
+    /// `attempt 2/3` when the run retries failed scenarios (`--retry`), else nothing.
+    pub fn attempt_label(&self) -> Option<String> {
+        (self.max_attempts > 1).then(|| format!("attempt {}/{}", self.attempts, self.max_attempts))
+    }
+
+    /// Records the first failure of the scenario (a later one does not replace it).
+    fn fail(&mut self, step: String, reason: String, kind: FailureKind) {
+        self.status = Status::Failed;
+        if self.failure.is_none() {
+            self.failure = Some((step, reason));
+            self.failure_kind = Some(kind);
+        }
     }
 
     /// The step of each exchange: the last step that started before it was sent.
@@ -153,6 +204,7 @@ impl<Out: Write> Recorder<Out> {
                 tags.extend(scenario.tags.iter().cloned());
                 tags.dedup();
                 let attempts = ev.retries.map_or(1, |r| r.current + 1);
+                let max_attempts = ev.retries.map_or(1, |r| r.current + r.left + 1);
                 self.in_progress.retain(|r| !(r.file == file && r.line == line));
                 // A retry: the earlier attempt's record gives way, its failure kept as a rerun.
                 let mut earlier_failures = Vec::new();
@@ -173,10 +225,12 @@ impl<Out: Write> Recorder<Out> {
                     status: Status::Passed,
                     steps: Vec::new(),
                     failure: None,
+                    failure_kind: None,
                     earlier_failures,
                     started: Some(at),
                     duration: Duration::ZERO,
                     attempts,
+                    max_attempts,
                     exchanges: Vec::new(),
                     exchange_steps: Vec::new(),
                     sut: None,
@@ -204,8 +258,7 @@ impl<Out: Write> Recorder<Out> {
                             status: Status::Skipped,
                             error: Some(reason.clone()),
                         });
-                        record.status = Status::Failed;
-                        record.failure.get_or_insert((label, reason));
+                        record.fail(label, reason, FailureKind::Harness);
                     }
                     event::Step::Failed(_, _, _, err) => {
                         let reason = step_error(&err);
@@ -215,8 +268,8 @@ impl<Out: Write> Recorder<Out> {
                             status: Status::Failed,
                             error: Some(reason.clone()),
                         });
-                        record.status = Status::Failed;
-                        record.failure.get_or_insert((label, reason));
+                        let kind = FailureKind::of_reason(&reason);
+                        record.fail(label, reason, kind);
                     }
                 }
             }
@@ -224,8 +277,7 @@ impl<Out: Write> Recorder<Out> {
                 let Some(record) = self.find(&file, line) else {
                     return;
                 };
-                record.status = Status::Failed;
-                record.failure.get_or_insert((format!("{kind:?} hook"), panic_text(&info)));
+                record.fail(format!("{kind:?} hook"), panic_text(&info), FailureKind::Harness);
             }
             event::Scenario::Finished => {
                 let Some(pos) = self.in_progress.iter().position(|r| r.file == file && r.line == line) else {
@@ -245,21 +297,26 @@ impl<Out: Write> Recorder<Out> {
     }
 
     fn print_scenario(&mut self, r: &ScenarioRecord) {
-        if r.status == Status::Passed {
-            self.counts.0 += 1;
-        } else {
-            self.counts.1 += 1;
+        // A failed attempt that will be retried is shown, but counted only once its last attempt ends.
+        let final_attempt = r.status == Status::Passed || r.attempts >= r.max_attempts;
+        match (final_attempt, r.status) {
+            (false, _) => {}
+            (true, Status::Passed) => self.counts.0 += 1,
+            (true, _) => self.counts.1 += 1,
         }
         if let Some(bar) = &self.progress {
-            bar.inc(1);
+            if final_attempt {
+                bar.inc(1);
+            }
             bar.set_message(format!("{} passed, {} failed", self.counts.0, self.counts.1));
             if r.status != Status::Passed {
                 let (step, reason) = r.failure.clone().unwrap_or_default();
                 bar.println(format!(
-                    "FAIL {}:{}  {}\n     step: {step}\n     {}",
+                    "FAIL {}:{}  {}{}\n     step: {step}\n     {}",
                     r.file.display(),
                     r.line,
                     r.name,
+                    attempt_suffix(r),
                     reason.replace('\n', "\n     ")
                 ));
             }
@@ -270,13 +327,22 @@ impl<Out: Write> Recorder<Out> {
             Status::Failed => "FAIL",
             Status::Skipped => "skip",
         };
-        let _ = writeln!(self.out, "{mark} {}:{}  {}", r.file.display(), r.line, r.name);
+        let _ = writeln!(self.out, "{mark} {}:{}  {}{}", r.file.display(), r.line, r.name, attempt_suffix(r));
         if let Some((step, reason)) = &r.failure {
             let _ = writeln!(self.out, "     step: {step}");
             for line in reason.lines() {
                 let _ = writeln!(self.out, "     {line}");
             }
         }
+    }
+}
+
+/// `  (attempt 2/3)` on a progress or failure line when the run retries (`, retrying` when another comes).
+fn attempt_suffix(r: &ScenarioRecord) -> String {
+    match r.attempt_label() {
+        Some(label) if r.status == Status::Failed && r.attempts < r.max_attempts => format!("  ({label}, retrying)"),
+        Some(label) => format!("  ({label})"),
+        None => String::new(),
     }
 }
 
@@ -337,3 +403,28 @@ impl<Out: Write> Writer<super::world::ScrWorld> for Recorder<Out> {
 }
 
 impl<Out: Write> cucumber::writer::NonTransforming for Recorder<Out> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_without_an_http_answer_is_the_transports() {
+        let reason = format!("{TRANSPORT_MARK}http://127.0.0.1:9/_ping: the connection was reset");
+        assert_eq!(FailureKind::of_reason(&reason), FailureKind::Transport);
+        assert!(FailureKind::of_reason(&reason).is_error() && FailureKind::Harness.is_error());
+        assert_eq!(FailureKind::of_reason("expected HTTP 404, got 200"), FailureKind::Product);
+        assert!(!FailureKind::Product.is_error());
+    }
+
+    #[test]
+    fn attempts_are_labelled_only_when_the_run_retries() {
+        let mut r = ScenarioRecord::new("F", "f.feature", "s", 3, vec![]);
+        assert_eq!((r.attempt_label(), attempt_suffix(&r)), (None, String::new()));
+        r.max_attempts = 3;
+        r.status = Status::Failed;
+        assert_eq!(attempt_suffix(&r), "  (attempt 1/3, retrying)");
+        r.attempts = 3;
+        assert_eq!(attempt_suffix(&r), "  (attempt 3/3)");
+    }
+}

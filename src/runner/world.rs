@@ -365,7 +365,8 @@ impl ScrWorld {
         if let ClientError::RedirectRefused { exchange, .. } = e {
             self.exchanges.push(*exchange);
         }
-        StepFailure(message)
+        // Marked, so that the reports tell it from the product's failure (a JUnit `<error>`).
+        StepFailure(format!("{}{message}", super::recorder::TRANSPORT_MARK))
     }
 
     /// Sends like [`ScrWorld::send`], but a request that gets no HTTP answer does not fail the step: the failure
