@@ -76,8 +76,16 @@ async fn assertions_from_the_cli_are_accepted_and_each_defect_is_rejected_as_the
         (vec!["--omit", "typ"], 400, "invalid_request", "Invalid 'typ' header in client_assertion JWT - must be 'JWT'"),
         (vec!["--typ", "JWS"], 400, "invalid_request", "Invalid 'typ' header in client_assertion JWT - must be 'JWT'"),
         (vec!["--omit", "exp"], 400, "invalid_request", "Missing 'exp' claim in client_assertion JWT"),
+        // The service reads exp as JavaScript does, the expiry check first (SCRA-EDG-007): a numeric string is a
+        // time in 1970; only a string that is no number reaches the type check.
         (
             vec!["--exp-value", "\"300\""],
+            400,
+            "invalid_request",
+            "Invalid 'exp' claim in client_assertion JWT - JWT has expired",
+        ),
+        (
+            vec!["--exp-value", "\"soon\""],
             400,
             "invalid_request",
             "Invalid 'exp' claim in client_assertion JWT - must be an integer",
@@ -326,7 +334,7 @@ fn send_posts_a_defective_assertion_to_an_embedded_mock_and_shows_the_answer_red
     assert!(text.contains("&client_assertion=[REDACTED]"), "{text}");
     assert!(!text.contains("eyJ"), "no JWT is printed: {text}");
 
-    let out = Command::new(BIN).args(["token", "send", "--exp-value", "\"300\""]).output().expect("runs");
+    let out = Command::new(BIN).args(["token", "send", "--exp-value", "\"soon\""]).output().expect("runs");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("error_description: Invalid 'exp' claim in client_assertion JWT - must be an integer"),
