@@ -60,7 +60,8 @@ pub struct AuditEntry {
     /// The CIS2 user id, the app's name (application-restricted), `open-access`, `unverified` or
     /// `unregistered-client`.
     pub who: String,
-    /// The `NHSD-Session-URID` used (the gateway's resolved role when the client sent none).
+    /// The role: the one the gateway's UserRoleService resolved (header, `selected_roleid` or the only role);
+    /// without a gateway, the `NHSD-Session-URID` the request sent.
     pub role: Option<String>,
     /// The NHS number the request names, once the backend has validated it.
     pub patient: Option<String>,
