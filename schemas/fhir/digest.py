@@ -244,7 +244,7 @@ def make_digest(package, schema, report=print):
             if name.endswith("[x]"):
                 base = name[:-3]
                 names = [base + upper_first(c) for c in type_codes]
-                entry.setdefault("choices", {})[base] = names
+                entry.setdefault("choices", {})[base] = sorted(names)
                 stats["choices"] += 1
                 d = path_to_def.get(parent)
                 props = defs.get(d, {}).get("properties", {}) if d else {}
