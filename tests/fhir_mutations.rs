@@ -892,7 +892,7 @@ fn complex_single(s: &Site) -> bool {
     s.is_single() && matches!(s.ty, Ty::Complex(_))
 }
 
-/// 1. A single complex element becomes `"x"`.
+/// Kind 1: A single complex element becomes `"x"`.
 fn object_to_string(ex: &Example) -> Vec<Mutant> {
     at_sites(
         ex,
@@ -902,12 +902,12 @@ fn object_to_string(ex: &Example) -> Vec<Mutant> {
     )
 }
 
-/// 2. A single complex element becomes `5`.
+/// Kind 2: A single complex element becomes `5`.
 fn object_to_number(ex: &Example) -> Vec<Mutant> {
     at_sites(ex, "object-to-number", |s, v| complex_single(s) && v.is_object(), |_, _| Some((json!(5), "= 5".into())))
 }
 
-/// 3. A single complex element is wrapped in an array.
+/// Kind 3: A single complex element is wrapped in an array.
 fn single_to_array(ex: &Example) -> Vec<Mutant> {
     at_sites(
         ex,
@@ -917,7 +917,7 @@ fn single_to_array(ex: &Example) -> Vec<Mutant> {
     )
 }
 
-/// 4. An array element is replaced by its first item.
+/// Kind 4: An array element is replaced by its first item.
 fn array_to_single(ex: &Example) -> Vec<Mutant> {
     at_sites(
         ex,
@@ -927,7 +927,7 @@ fn array_to_single(ex: &Example) -> Vec<Mutant> {
     )
 }
 
-/// 5. A primitive of the wrong JSON type: a boolean as a string, a string as a number, a number as a string.
+/// Kind 5: A primitive of the wrong JSON type: a boolean as a string, a string as a number, a number as a string.
 fn primitive_wrong_json_type(ex: &Example) -> Vec<Mutant> {
     let schema = Schema::get();
     at_sites(
@@ -950,7 +950,7 @@ fn is_integer_type(p: &str) -> bool {
     matches!(p, "integer" | "positiveInt" | "unsignedInt")
 }
 
-/// 6. An integer becomes `1.5`.
+/// Kind 6: An integer becomes `1.5`.
 fn integer_fraction(ex: &Example) -> Vec<Mutant> {
     at_sites(
         ex,
@@ -960,7 +960,7 @@ fn integer_fraction(ex: &Example) -> Vec<Mutant> {
     )
 }
 
-/// 6'. A `positiveInt` becomes `0`, an `unsignedInt` `-1`.
+/// Kind 6': A `positiveInt` becomes `0`, an `unsignedInt` `-1`.
 fn integer_range(ex: &Example) -> Vec<Mutant> {
     at_sites(
         ex,
@@ -974,7 +974,7 @@ fn integer_range(ex: &Example) -> Vec<Mutant> {
     )
 }
 
-/// 7. An unknown member is added to an object (a resource or a complex element).
+/// Kind 7: An unknown member is added to an object (a resource or a complex element).
 fn unknown_element(ex: &Example) -> Vec<Mutant> {
     let candidates = ex
         .walk
@@ -1009,7 +1009,7 @@ fn present_member(obj: &Map<String, Value>, def: &str, member: &str) -> Option<S
     }
 }
 
-/// 8. A required (min 1) element is removed, and a nested resource's `resourceType`.
+/// Kind 8: A required (min 1) element is removed, and a nested resource's `resourceType`.
 fn missing_required(ex: &Example) -> Vec<Mutant> {
     let mut candidates = Vec::new();
     for o in &ex.walk.objects {
@@ -1081,7 +1081,7 @@ const SECOND_VARIANT: &[&str] = &[
     "markdown",
 ];
 
-/// 9. A choice element present as one variant gets a second variant of another type.
+/// Kind 9: A choice element present as one variant gets a second variant of another type.
 fn choice_two_variants(ex: &Example) -> Vec<Mutant> {
     let schema = Schema::get();
     let mut candidates = Vec::new();
@@ -1112,7 +1112,7 @@ fn choice_two_variants(ex: &Example) -> Vec<Mutant> {
     pick_objects(ex, "choice-two-variants", candidates)
 }
 
-/// 10. A code with a required binding (an inline enum) becomes a code outside it.
+/// Kind 10: A code with a required binding (an inline enum) becomes a code outside it.
 fn enum_code(ex: &Example) -> Vec<Mutant> {
     at_sites(
         ex,
@@ -1135,7 +1135,7 @@ const REQUIRED_CC: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// 11. A required-bound CodeableConcept with the right system and a code outside the value set (added where
+/// Kind 11: A required-bound CodeableConcept with the right system and a code outside the value set (added where
 /// the resource has none).
 fn required_binding_codeableconcept(ex: &Example) -> Vec<Mutant> {
     let mut out = Vec::new();
@@ -1154,7 +1154,7 @@ fn required_binding_codeableconcept(ex: &Example) -> Vec<Mutant> {
     out
 }
 
-/// 12. A primitive that breaks its type's pattern.
+/// Kind 12: A primitive that breaks its type's pattern.
 fn bad_primitive_pattern(ex: &Example) -> Vec<Mutant> {
     at_sites(
         ex,
@@ -1175,7 +1175,7 @@ fn bad_primitive_pattern(ex: &Example) -> Vec<Mutant> {
     )
 }
 
-/// 13. A `date`/`dateTime` that is no calendar date.
+/// Kind 13: A `date`/`dateTime` that is no calendar date.
 fn impossible_date(ex: &Example) -> Vec<Mutant> {
     at_sites(
         ex,
@@ -1185,12 +1185,12 @@ fn impossible_date(ex: &Example) -> Vec<Mutant> {
     )
 }
 
-/// 14. An array element becomes `[]`.
+/// Kind 14: An array element becomes `[]`.
 fn empty_array(ex: &Example) -> Vec<Mutant> {
     at_sites(ex, "empty-array", |s, v| s.array && !s.item && v.is_array(), |_, _| Some((json!([]), "= []".into())))
 }
 
-/// 14'. A string-valued primitive (not `xhtml`) becomes `""`.
+/// Kind 14': A string-valued primitive (not `xhtml`) becomes `""`.
 fn empty_string(ex: &Example) -> Vec<Mutant> {
     let schema = Schema::get();
     at_sites(
@@ -1209,12 +1209,12 @@ fn empty_string(ex: &Example) -> Vec<Mutant> {
     )
 }
 
-/// 15. A single element becomes `null`.
+/// Kind 15: A single element becomes `null`.
 fn null_value(ex: &Example) -> Vec<Mutant> {
     at_sites(ex, "null-value", |s, _| s.is_single() && s.ty != Ty::Const, |_, _| Some((Value::Null, "= null".into())))
 }
 
-/// 16. A nested resource's `resourceType` becomes `"Nope"`.
+/// Kind 16: A nested resource's `resourceType` becomes `"Nope"`.
 fn unknown_resource_type(ex: &Example) -> Vec<Mutant> {
     let candidates = ex
         .walk
