@@ -316,6 +316,101 @@ def patch_arrays(schema):
     return n_min, n_null
 
 
+# Java's (and XML Schema's) \s: the ASCII whitespace characters.
+WS = r"[ \t\n\x0B\f\r]"
+NOT_WS = r"[^ \t\n\x0B\f\r]"
+PATTERN_REWRITES = {
+    # string, markdown: any character but VT and FF (the ASCII \s less space, CR, LF, TAB), at least one.
+    r"^[ \r\n\t\S]+$": r"^[^\x0B\f]+$",
+    # uri, url, canonical: no whitespace, and (patch 7) not empty.
+    r"^\S*$": "^" + NOT_WS + "+$",
+    # code: words of non-whitespace separated by single whitespace characters.
+    r"^[^\s]+(\s[^\s]+)*$": "^" + NOT_WS + "+(" + WS + NOT_WS + "+)*$",
+    # base64Binary (inline copies): groups of four base64 characters, whitespace around them allowed.
+    r"^(\s*([0-9a-zA-Z\+/=]){4}\s*)+$": "^(" + WS + "*([0-9a-zA-Z\\+/=]){4}" + WS + "*)+$",
+}
+PATTERN_BASE64 = PATTERN_REWRITES[r"^(\s*([0-9a-zA-Z\+/=]){4}\s*)+$"]
+
+
+def _pattern_holders(schema):
+    for definition in schema["definitions"].values():
+        yield definition
+        for prop in definition.get("properties", {}).values():
+            yield prop
+            if isinstance(prop.get("items"), dict):
+                yield prop["items"]
+
+
+def patch_whitespace(schema):
+    """Patch 5: `\s` and `\S` in the patterns mean ASCII whitespace, as in the FHIR specification's own regexes.
+
+    Why: the FHIR R4 regexes (string `[ \r\n\t\S]+`, code `[^\s]+(\s[^\s]+)*`, uri `\S*`, base64Binary) come
+    from its XML schema and Java validator, where `\s` is ASCII whitespace. In ECMAScript (ajv) and in Rust's
+    regex crate `\s` is Unicode-aware and includes the no-break space (U+00A0), so a string holding one was
+    rejected: 12 of the HL7 R4 examples are valid FHIR and failed for this alone. The classes are written out
+    (`[ \t\n\x0B\f\r]`), which every regex dialect reads alike. Returns the patterns rewritten.
+    """
+    n = 0
+    for holder in _pattern_holders(schema):
+        old = holder.get("pattern")
+        if old in PATTERN_REWRITES:
+            holder["pattern"] = PATTERN_REWRITES[old]
+            n += 1
+    return n
+
+
+def patch_canonical_extensions(schema):
+    """Patch 6: the `_x` member of every canonical element.
+
+    Why: the generator of the 4.0.0 schema gave every primitive element its `_x` twin (id and extensions of the
+    value) except the 72 of type canonical (`Meta.profile`, `StructureDefinition.baseDefinition`,
+    `ElementDefinition.type.profile`, ...), so `_baseDefinition` and `_profile`, legal FHIR JSON, were
+    rejected as unknown (2 of the HL7 R4 examples). The twin is inserted right after its element, shaped like
+    every other twin after patch 4: an Element, or for a repeating element a non-empty array of null-or-Element.
+    Returns the twins added.
+    """
+    n = 0
+    for definition in schema["definitions"].values():
+        props = definition.get("properties")
+        if not props:
+            continue
+        for pname, prop in list(props.items()):
+            if pname.startswith("_") or "_" + pname in props:
+                continue
+            ref = prop.get("$ref") or (prop.get("items") or {}).get("$ref")
+            if ref != "#/definitions/canonical":
+                continue
+            if prop.get("type") == "array":
+                twin = collections.OrderedDict([
+                    ("description", f"Extensions for {pname}"),
+                    ("items", collections.OrderedDict(
+                        [("anyOf", [collections.OrderedDict([("type", "null")]),
+                                    collections.OrderedDict([("$ref", "#/definitions/Element")])])])),
+                    ("type", "array"),
+                    ("minItems", 1),
+                ])
+            else:
+                twin = collections.OrderedDict([("description", f"Extensions for {pname}"),
+                                                ("$ref", "#/definitions/Element")])
+            insert_after(props, pname, "_" + pname, twin)
+            n += 1
+    return n
+
+
+def patch_non_empty(schema):
+    """Patch 7: no primitive may be an empty string.
+
+    Why: a FHIR primitive has a value (or only extensions, in its `_x` twin); `""` is not a value. The string,
+    code, id and temporal patterns already need a character, but uri, url and canonical (`\S*`, made `+` by
+    patch 5) and base64Binary (no pattern in its definition) accepted `""`. base64Binary's definition gets the
+    pattern the schema already gives its inline copies. Returns the definitions touched.
+    """
+    b64 = schema["definitions"]["base64Binary"]
+    assert "pattern" not in b64
+    insert_after(b64, "type", "pattern", PATTERN_BASE64)
+    return 1
+
+
 def make_strict(original_text, report=print):
     schema = load(original_text)
     n1 = patch_fhir_version_401(schema)
@@ -327,6 +422,12 @@ def make_strict(original_text, report=print):
            f"{sum(inline.values())} inline copies ({', '.join(f'{k} {v}' for k, v in sorted(inline.items()))})")
     n4, n4x = patch_arrays(schema)
     report(f"patch 4 arrays: minItems 1 on {n4} arrays; null-or-Element items on {n4x} _x arrays")
+    n5 = patch_whitespace(schema)
+    report(f"patch 5 ASCII whitespace in patterns: {n5} patterns")
+    n6 = patch_canonical_extensions(schema)
+    report(f"patch 6 _x twins of canonical elements: {n6} added")
+    n7 = patch_non_empty(schema)
+    report(f"patch 7 non-empty primitives: {n7} definition (base64Binary); uri, url, canonical by patch 5")
     return dumps(schema)
 
 

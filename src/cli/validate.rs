@@ -6,6 +6,8 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::Mutex;
 
 use scr_assure::fhir::schema::FhirValidator;
 use scr_assure::fhir::{scr_rules, Finding};
@@ -68,13 +70,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
     };
-    let reports: Vec<FileReport> = files
-        .into_iter()
-        .map(|(path, problem)| match problem {
-            Some(problem) => unreadable(&path, problem),
-            None => check_file(validator, args.rules, &path),
-        })
-        .collect();
+    let reports = check_all(validator, args.rules, files);
 
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -159,17 +155,50 @@ fn unreadable(path: &Path, problem: String) -> FileReport {
     }
 }
 
+/// Checks every file, on as many threads as the machine has cores (each file read, parsed and checked in one
+/// pass by one thread, so memory stays at a few files' size), and returns the reports in the files' order.
+fn check_all(validator: &FhirValidator, rules: Rules, files: Vec<(PathBuf, Option<String>)>) -> Vec<FileReport> {
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<FileReport>>> = files.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, AtomicOrdering::Relaxed);
+                let Some((path, problem)) = files.get(i) else { break };
+                let report = match problem {
+                    Some(problem) => unreadable(path, problem.clone()),
+                    None => check_file(validator, rules, path),
+                };
+                *slots[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(report);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .zip(files)
+        .map(|(slot, (path, _))| {
+            slot.into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .unwrap_or_else(|| unreadable(&path, "not checked: its worker thread stopped".into()))
+        })
+        .collect()
+}
+
 fn check_file(validator: &FhirValidator, rules: Rules, path: &Path) -> FileReport {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) => return unreadable(path, format!("cannot read: {e}")),
     };
-    let value: Value = match serde_json::from_slice(&bytes) {
-        Ok(value) => value,
+    let mut errors = match validator.validate_bytes(&bytes) {
+        Ok(errors) => errors,
         Err(e) => return unreadable(path, format!("not JSON: {e}")),
     };
-    let mut errors = validator.validate(&value);
     if rules == Rules::Scr {
+        let value: Value = match serde_json::from_slice(&bytes) {
+            Ok(value) => value,
+            Err(e) => return unreadable(path, format!("not JSON: {e}")),
+        };
         match scr_rules::detect(&value) {
             Some(kind) => errors.extend(scr_rules::check(kind, &value)),
             None => errors.push(Finding {

@@ -5,6 +5,7 @@
 pub mod conformance;
 pub mod schema;
 pub mod scr_rules;
+pub mod structure;
 
 use serde::Serialize;
 

@@ -1,176 +1,65 @@
-//! The HL7 FHIR R4 JSON schema (vendored, patched for 4.0.1: see `schemas/README.md`) and the generic FHIR
-//! checks it lacks (real calendar dates).
+//! The FHIR R4 validator: the vendored **strict** HL7 FHIR R4 JSON schema (`schemas/fhir/fhir.schema.json`,
+//! patched by `schemas/fhir/patch.py`: see `schemas/README.md`), what the R4 StructureDefinitions say beyond it
+//! (`schemas/fhir/r4-structure.json`: cardinality, choice types, required bindings) and real calendar dates.
 //!
-//! How a document is checked:
-//! - **Fast path**: one validator compiled from the whole schema answers `is_valid`. The root of the schema is
-//!   a 146-way `oneOf` over the resource types, so that validator cannot *explain* a failure usefully.
-//! - **Explaining a failure**: a validator per resource type (`{"$ref": "<BASE>#/definitions/<Type>"}` against
-//!   one shared [`jsonschema::Registry`]), compiled lazily and cached. Nested resources (Bundle entries,
-//!   `contained`, `Parameters.parameter.resource`, …, the schema's `ResourceList` positions) are swapped for a
-//!   placeholder before the container is explained, and each invalid nested resource is then explained on its
-//!   own with its own per-type validator, so a bad Bundle entry is reported at its precise path instead of as
-//!   one 146-way `oneOf` failure holding a copy of the entry.
-//! - `resourceType` is checked against the schema's discriminator mapping here (`unknown resourceType 'X'`).
-//! - **Calendar dates**: the schema checks `date`/`dateTime`/`instant` by regex only, so `1980-02-30` passes
-//!   it; [`FhirValidator`] walks the instance by the schema's element types and rejects impossible dates.
+//! Both files are compiled once into a [`Model`](super::structure) and a document is checked by one walk while
+//! it is parsed ([`super::structure`]): no `serde_json::Value` is built for a document given as text
+//! ([`FhirValidator::validate_bytes`]), every finding has the JSON Pointer of the element at fault, nested
+//! resources (Bundle entries, `contained`, `Parameters.parameter.resource`) are checked by their own
+//! `resourceType` where they stand, and a failure is explained by the same walk that found it.
 //!
-//! Never build a `ValidatorMap` (`validator_map_for`/`build_map`) from this schema: it compiles 16,004
-//! subschemas eagerly (21.7 GB measured).
+//! The `jsonschema` crate is not on this path: it cannot check the StructureDefinition rules, and compiling
+//! the 3.4 MB schema for it and explaining failures with per-type validators cost time and memory
+//! (`benches/RESULTS.md`). It remains the oracle: `tests/fhir_validation.rs` checks that the walk and
+//! `jsonschema` on the same strict schema agree on every schema-level verdict of the corpus and its mutants.
 
-use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
-use jsonschema::{Draft, Registry, Validator};
-use regex::Regex;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
+use super::structure::Model;
+pub use super::structure::ModelError as SchemaError;
 use super::Finding;
 
 /// The most findings [`FhirValidator::validate`] returns for one document.
 pub const MAX_FINDINGS: usize = 50;
 
-/// The schema's own `id`: the base URI the per-type validators resolve `#/definitions/<Type>` against.
-pub const SCHEMA_BASE: &str = "http://hl7.org/fhir/json-schema/4.0";
+/// The vendored, strict schema (`schemas/fhir/fhir.schema.json`, 3.4 MB).
+pub const SCHEMA_JSON: &str = include_str!("../../schemas/fhir/fhir.schema.json");
 
-/// The vendored, patched schema (`schemas/fhir/fhir.schema.json`, 3.4 MB).
-const SCHEMA_JSON: &str = include_str!("../../schemas/fhir/fhir.schema.json");
+/// The digest of the R4 StructureDefinitions (`schemas/fhir/r4-structure.json`).
+pub const STRUCTURE_JSON: &str = include_str!("../../schemas/fhir/r4-structure.json");
 
-/// Longest message kept; longer ones (a schema error can quote a large instance) are cut with `…`.
-const MAX_MESSAGE_CHARS: usize = 400;
-
-/// The resource a nested resource is replaced with while its container is explained: valid wherever the
-/// schema allows a resource (`Parameters` has no required element besides `resourceType`).
-const PLACEHOLDER_TYPE: &str = "Parameters";
-
-/// Member names whose string values are FHIR dates/dateTimes/instants wherever they occur. Used where the
-/// schema cannot say what an element is (unknown properties, unknown resource types).
-const TEMPORAL_NAMES: &[&str] = &[
-    "birthDate",
-    "date",
-    "recorded",
-    "timestamp",
-    "issued",
-    "lastUpdated",
-    "authoredOn",
-    "effectiveDateTime",
-    "onsetDateTime",
-];
-
-/// Why the FHIR validator could not be built. Only a broken vendored schema gets here.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum SchemaError {
-    #[error("the vendored FHIR schema (schemas/fhir/fhir.schema.json) is not valid JSON: {0}")]
-    Parse(String),
-    #[error("the vendored FHIR schema is not what the validator expects: {0}")]
-    Shape(String),
-    #[error("the vendored FHIR schema does not compile: {0}")]
-    Compile(String),
-}
-
-/// What the schema says an element is, as far as the walker cares.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Element {
-    Date,
-    DateTime,
-    Instant,
-    /// A `ResourceList` position: any resource, chosen by its `resourceType`.
-    Resource,
-    /// A complex type or backbone element: a definition with `properties`.
-    Complex(String),
-    /// Any other primitive, or an enum/const.
-    Other,
-}
-
-impl Element {
-    fn temporal(&self) -> Option<&'static str> {
-        match self {
-            Element::Date => Some("date"),
-            Element::DateTime => Some("dateTime"),
-            Element::Instant => Some("instant"),
-            _ => None,
-        }
-    }
-}
-
-type Slot = Arc<OnceLock<Result<Arc<Validator>, String>>>;
-
-/// The FHIR R4 schema validator. Build it once ([`FhirValidator::shared`]); it is `Send + Sync`.
+/// The FHIR R4 validator. Build it once ([`FhirValidator::shared`]); it is `Send + Sync`.
 pub struct FhirValidator {
-    /// The whole schema: the fast `is_valid`.
-    full: Validator,
-    /// The schema as a registry resource, for the per-type validators.
-    registry: Registry<'static>,
-    /// Resource types of the discriminator mapping.
+    model: Model,
     resource_types: BTreeSet<String>,
-    /// definition → property → element kind, for every definition with `properties`.
-    elements: HashMap<String, HashMap<String, Element>>,
-    /// The schema's own patterns for date, dateTime and instant.
-    date_re: Regex,
-    date_time_re: Regex,
-    instant_re: Regex,
-    /// Per-type validators, compiled on first use.
-    per_type: Mutex<HashMap<String, Slot>>,
-    /// How many times each type's validator was compiled (once at most, by construction; tests check it
-    /// per type, which other tests compiling other types cannot disturb).
-    compilations: Mutex<HashMap<String, usize>>,
 }
 
 impl std::fmt::Debug for FhirValidator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FhirValidator")
-            .field("resource_types", &self.resource_types.len())
-            .field("type_validators_compiled", &self.type_validators_compiled())
-            .finish_non_exhaustive()
+        f.debug_struct("FhirValidator").field("resource_types", &self.resource_types.len()).finish_non_exhaustive()
     }
 }
 
 static SHARED: OnceLock<Result<FhirValidator, SchemaError>> = OnceLock::new();
 
 impl FhirValidator {
-    /// Parses and compiles the embedded schema (about 60–100 ms in a release build; more in debug).
+    /// Compiles the embedded schema and digest (a few milliseconds in a release build).
     pub fn new() -> Result<Self, SchemaError> {
-        let schema: Value = serde_json::from_str(SCHEMA_JSON).map_err(|e| SchemaError::Parse(e.to_string()))?;
-        let resource_types: BTreeSet<String> = schema
-            .pointer("/discriminator/mapping")
-            .and_then(Value::as_object)
-            .ok_or_else(|| SchemaError::Shape("no /discriminator/mapping".into()))?
-            .keys()
-            .cloned()
-            .collect();
-        let definitions = schema
-            .get("definitions")
-            .and_then(Value::as_object)
-            .ok_or_else(|| SchemaError::Shape("no /definitions".into()))?;
-        let pattern = |name: &str| -> Result<Regex, SchemaError> {
-            let p = definitions
-                .get(name)
-                .and_then(|d| d.get("pattern"))
-                .and_then(Value::as_str)
-                .ok_or_else(|| SchemaError::Shape(format!("no pattern for the {name} primitive")))?;
-            Regex::new(p).map_err(|e| SchemaError::Shape(format!("the {name} pattern does not compile: {e}")))
-        };
-        let (date_re, date_time_re, instant_re) = (pattern("date")?, pattern("dateTime")?, pattern("instant")?);
-        let elements = element_map(definitions, [date_re.as_str(), date_time_re.as_str(), instant_re.as_str()]);
+        let model = Model::build(SCHEMA_JSON, STRUCTURE_JSON)?;
+        let resource_types = model.resource_types().map(str::to_owned).collect();
+        Ok(FhirValidator { model, resource_types })
+    }
 
-        let full = jsonschema::draft6::new(&schema).map_err(|e| SchemaError::Compile(e.to_string()))?;
-        let registry = Registry::new()
-            .draft(Draft::Draft6)
-            .add(SCHEMA_BASE, schema)
-            .and_then(|b| b.prepare())
-            .map_err(|e| SchemaError::Compile(e.to_string()))?;
-        Ok(FhirValidator {
-            full,
-            registry,
-            resource_types,
-            elements,
-            date_re,
-            date_time_re,
-            instant_re,
-            per_type: Mutex::new(HashMap::new()),
-            compilations: Mutex::new(HashMap::new()),
-        })
+    /// The strict schema alone, as the `jsonschema` crate reads it: no StructureDefinition rules, no calendar
+    /// dates. For comparing the walk with `jsonschema` (the tests and the benchmark); not for checking payloads.
+    pub fn schema_only() -> Result<Self, SchemaError> {
+        let model = Model::build(SCHEMA_JSON, r#"{"types": {}}"#)?.without_calendar();
+        let resource_types = model.resource_types().map(str::to_owned).collect();
+        Ok(FhirValidator { model, resource_types })
     }
 
     /// The process-wide validator: compiled on first call, then shared.
@@ -186,363 +75,43 @@ impl FhirValidator {
         self.resource_types.iter().map(String::as_str)
     }
 
-    /// How many times the per-type validator of `ty` has been compiled (0 or 1).
-    pub fn compilations_of(&self, ty: &str) -> usize {
-        self.compilations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(ty).copied().unwrap_or(0)
-    }
-
-    /// How many per-type validators have been compiled so far (they are compiled only to explain failures).
-    pub fn type_validators_compiled(&self) -> usize {
-        self.lock_cache().values().filter(|slot| slot.get().is_some()).count()
-    }
-
-    /// Whether `v` is a valid FHIR R4 resource: the schema and the calendar checks. Fast; explains nothing.
+    /// Whether `v` is a valid FHIR R4 resource. Stops at the first finding.
     pub fn is_valid(&self, v: &Value) -> bool {
-        self.full.is_valid(v) && (!any_impossible_date(v) || self.calendar_findings(v, None, "").is_empty())
+        self.model.check(&to_json(v), None, 1).is_ok_and(|f| f.is_empty())
     }
 
     /// Why `v` is not a valid FHIR R4 resource: empty when it is valid. Findings are ordered by path, at most
     /// [`MAX_FINDINGS`].
     pub fn validate(&self, v: &Value) -> Vec<Finding> {
-        let ty = match self.resource_type_of(v) {
-            Ok(ty) => ty,
-            Err(finding) => return vec![finding],
-        };
-        let mut out = Vec::new();
-        if !self.full.is_valid(v) {
-            self.explain(v, ty, "", &mut out);
-            if out.is_empty() {
-                // Not expected: the per-type validators say more than the whole schema. The whole-schema
-                // validator's own errors are not used: each holds a copy of the instance per `oneOf` branch.
-                out.push(Finding {
-                    path: String::new(),
-                    message: format!("not a valid {ty} according to the FHIR R4 schema (no detail available)"),
-                });
-            }
+        match self.model.check(&to_json(v), None, MAX_FINDINGS) {
+            Ok(findings) => finish(findings),
+            // A `Value` always serialises to JSON the parser reads back.
+            Err(e) => vec![Finding { path: String::new(), message: format!("cannot check: {e}") }],
         }
-        if any_impossible_date(v) {
-            out.extend(self.calendar_findings(v, None, ""));
-        }
-        finish(out)
+    }
+
+    /// Why the JSON text `bytes` is not a valid FHIR R4 resource, checked while it is parsed (no
+    /// `serde_json::Value` is built). `Err` when it is not JSON.
+    pub fn validate_bytes(&self, bytes: &[u8]) -> Result<Vec<Finding>, serde_json::Error> {
+        self.model.check(bytes, None, MAX_FINDINGS).map(finish)
     }
 
     /// Why `v` is not a valid instance of `resource_type`: a resource type, or any other definition of the
     /// schema (a data type such as `HumanName`, a backbone element such as `Bundle_Entry`). Empty when valid.
     pub fn validate_as(&self, v: &Value, resource_type: &str) -> Vec<Finding> {
-        if !self.elements.contains_key(resource_type) {
+        if !self.model.has_type(resource_type) {
             return vec![Finding { path: String::new(), message: format!("unknown resourceType '{resource_type}'") }];
         }
-        let same_resource = self.resource_types.contains(resource_type)
-            && v.get("resourceType").and_then(Value::as_str) == Some(resource_type);
-        let mut out = Vec::new();
-        if !(same_resource && self.full.is_valid(v)) {
-            self.explain(v, resource_type, "", &mut out);
-        }
-        out.extend(self.calendar_findings(v, Some(resource_type), ""));
-        finish(out)
-    }
-
-    /// The resource type of a resource, checked against the discriminator mapping.
-    fn resource_type_of<'v>(&self, v: &'v Value) -> Result<&'v str, Finding> {
-        let here = |message: String| Finding { path: String::new(), message };
-        let Some(obj) = v.as_object() else {
-            let found = match v {
-                Value::Array(_) => "an array",
-                Value::String(_) => "a string",
-                Value::Number(_) => "a number",
-                Value::Bool(_) => "a boolean",
-                Value::Null | Value::Object(_) => "null",
-            };
-            return Err(here(format!("expected a JSON object (a FHIR resource); found {found}")));
-        };
-        match obj.get("resourceType") {
-            None => Err(here("\"resourceType\" is a required property".into())),
-            Some(Value::String(t)) if self.resource_types.contains(t) => Ok(t),
-            Some(Value::String(t)) => Err(here(format!("unknown resourceType '{}'", clip(t)))),
-            Some(other) => Err(here(format!("unknown resourceType {}", clip(&other.to_string())))),
-        }
-    }
-
-    /// Explains why `v` (at `prefix`) is not a valid `ty`, appending to `out` (up to [`MAX_FINDINGS`]).
-    fn explain(&self, v: &Value, ty: &str, prefix: &str, out: &mut Vec<Finding>) {
-        let mut nested = Vec::new();
-        self.walk(ty, v, &mut String::new(), false, &mut |path, element, value| {
-            if *element == Element::Resource {
-                nested.push((path.to_owned(), value));
-            }
-        });
-        let instance: Cow<'_, Value> = if nested.is_empty() {
-            Cow::Borrowed(v)
-        } else {
-            let mut copy = v.clone();
-            for (path, _) in &nested {
-                if let Some(slot) = copy.pointer_mut(path) {
-                    *slot = json!({ "resourceType": PLACEHOLDER_TYPE });
-                }
-            }
-            Cow::Owned(copy)
-        };
-        match self.type_validator(ty) {
-            Ok(validator) => {
-                for e in validator.iter_errors(&instance) {
-                    if out.len() >= MAX_FINDINGS {
-                        return;
-                    }
-                    out.push(Finding { path: format!("{prefix}{}", e.instance_path()), message: clip(&e.to_string()) });
-                }
-            }
-            Err(message) => {
-                out.push(Finding { path: prefix.to_owned(), message: format!("cannot check as {ty}: {message}") })
-            }
-        }
-        for (path, value) in nested {
-            if out.len() >= MAX_FINDINGS {
-                return;
-            }
-            let path = format!("{prefix}{path}");
-            match self.resource_type_of(value) {
-                Err(mut finding) => {
-                    finding.path = path;
-                    out.push(finding);
-                }
-                Ok(nested_ty) => {
-                    if !self.full.is_valid(value) {
-                        self.explain(value, nested_ty, &path, out);
-                    }
-                }
-            }
-        }
-    }
-
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
-        self.per_type.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The validator for one definition, compiled on first use (50–250 ms) and cached.
-    fn type_validator(&self, ty: &str) -> Result<Arc<Validator>, String> {
-        let slot = Arc::clone(self.lock_cache().entry(ty.to_owned()).or_default());
-        slot.get_or_init(|| {
-            *self
-                .compilations
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .entry(ty.to_owned())
-                .or_default() += 1;
-            jsonschema::draft6::options()
-                .with_registry(&self.registry)
-                .build(&json!({ "$ref": format!("{SCHEMA_BASE}#/definitions/{ty}") }))
-                .map(Arc::new)
-                .map_err(|e| e.to_string())
-        })
-        .clone()
-    }
-
-    /// Impossible calendar dates in `date`/`dateTime`/`instant` values (`1980-02-30`), which the schema's
-    /// regexes accept. `ty` is the type of `v` (`None`: its `resourceType`); `prefix` its path.
-    fn calendar_findings(&self, v: &Value, ty: Option<&str>, prefix: &str) -> Vec<Finding> {
-        let mut out = Vec::new();
-        let mut check = |path: &str, element: &Element, value: &Value| {
-            let Some(kind) = element.temporal() else { return };
-            let Some(s) = value.as_str() else { return };
-            let re = match element {
-                Element::Date => &self.date_re,
-                Element::Instant => &self.instant_re,
-                _ => &self.date_time_re,
-            };
-            if re.is_match(s) {
-                if let Some(why) = impossible_date(s) {
-                    out.push(Finding {
-                        path: format!("{prefix}{path}"),
-                        message: format!("{} is not a valid {kind}: {why}", Value::from(clip(s))),
-                    });
-                }
-            }
-        };
-        let mut path = String::new();
-        match ty.or_else(|| v.get("resourceType").and_then(Value::as_str)) {
-            Some(t) if self.elements.contains_key(t) => self.walk(t, v, &mut path, true, &mut check),
-            _ => self.walk_by_name(v, &mut path, &mut check),
-        }
-        out
-    }
-
-    /// Walks `v`, an instance of definition `ty`, calling `visit(path, element, value)` for every member whose
-    /// element kind the schema knows (array members once per item). Descends into complex elements, and into
-    /// nested resources when `into_resources`. Members the schema does not know are walked by name.
-    fn walk<'v>(
-        &self,
-        ty: &str,
-        v: &'v Value,
-        path: &mut String,
-        into_resources: bool,
-        visit: &mut dyn FnMut(&str, &Element, &'v Value),
-    ) {
-        let Some(obj) = v.as_object() else { return };
-        let Some(props) = self.elements.get(ty) else {
-            self.walk_by_name(v, path, visit);
-            return;
-        };
-        for (key, value) in obj {
-            let len = path.len();
-            push_segment(path, key);
-            match props.get(key) {
-                Some(element) => match value {
-                    Value::Array(items) => {
-                        for (i, item) in items.iter().enumerate() {
-                            let len = path.len();
-                            path.push('/');
-                            path.push_str(&i.to_string());
-                            self.visit_element(element, item, path, into_resources, visit);
-                            path.truncate(len);
-                        }
-                    }
-                    _ => self.visit_element(element, value, path, into_resources, visit),
-                },
-                None => self.walk_by_name(value, path, visit),
-            }
-            path.truncate(len);
-        }
-    }
-
-    fn visit_element<'v>(
-        &self,
-        element: &Element,
-        value: &'v Value,
-        path: &mut String,
-        into_resources: bool,
-        visit: &mut dyn FnMut(&str, &Element, &'v Value),
-    ) {
-        visit(path, element, value);
-        match element {
-            Element::Complex(def) => self.walk(def, value, path, into_resources, visit),
-            Element::Resource if into_resources => match value.get("resourceType").and_then(Value::as_str) {
-                Some(t) if self.resource_types.contains(t) => self.walk(t, value, path, into_resources, visit),
-                _ => self.walk_by_name(value, path, visit),
-            },
-            _ => {}
-        }
-    }
-
-    /// Walks a subtree the schema cannot type, treating the members named in [`TEMPORAL_NAMES`] as dateTimes.
-    fn walk_by_name<'v>(&self, v: &'v Value, path: &mut String, visit: &mut dyn FnMut(&str, &Element, &'v Value)) {
-        match v {
-            Value::Object(obj) => {
-                for (key, value) in obj {
-                    let len = path.len();
-                    push_segment(path, key);
-                    if value.is_string() && TEMPORAL_NAMES.contains(&key.as_str()) {
-                        visit(path, &Element::DateTime, value);
-                    } else {
-                        self.walk_by_name(value, path, visit);
-                    }
-                    path.truncate(len);
-                }
-            }
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let len = path.len();
-                    path.push('/');
-                    path.push_str(&i.to_string());
-                    self.walk_by_name(item, path, visit);
-                    path.truncate(len);
-                }
-            }
-            _ => {}
+        match self.model.check(&to_json(v), Some(resource_type), MAX_FINDINGS) {
+            Ok(findings) => finish(findings),
+            Err(e) => vec![Finding { path: String::new(), message: format!("cannot check: {e}") }],
         }
     }
 }
 
-/// definition → property → element kind. Temporal primitives are recognised by `$ref` or by an inline copy of
-/// their pattern (`patterns`: date, dateTime, instant).
-fn element_map(definitions: &Map<String, Value>, patterns: [&str; 3]) -> HashMap<String, HashMap<String, Element>> {
-    let by_ref = |r: &str| -> Element {
-        match r.strip_prefix("#/definitions/") {
-            Some("date") => Element::Date,
-            Some("dateTime") => Element::DateTime,
-            Some("instant") => Element::Instant,
-            Some("ResourceList") => Element::Resource,
-            Some(name) if definitions.get(name).is_some_and(|d| d.get("properties").is_some()) => {
-                Element::Complex(name.to_owned())
-            }
-            _ => Element::Other,
-        }
-    };
-    let kind = |schema: &Value| -> Element {
-        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-            return by_ref(r);
-        }
-        match schema.get("pattern").and_then(Value::as_str) {
-            Some(p) if p == patterns[0] => Element::Date,
-            Some(p) if p == patterns[1] => Element::DateTime,
-            Some(p) if p == patterns[2] => Element::Instant,
-            _ => Element::Other,
-        }
-    };
-    definitions
-        .iter()
-        .filter_map(|(name, def)| {
-            let props = def.get("properties")?.as_object()?;
-            let map = props
-                .iter()
-                .map(|(prop, schema)| {
-                    let element = match schema.get("items") {
-                        Some(items) => kind(items),
-                        None => kind(schema),
-                    };
-                    (prop.clone(), element)
-                })
-                .collect();
-            Some((name.clone(), map))
-        })
-        .collect()
-}
-
-/// Why a string that matches a FHIR date pattern is not a real date (`None` when it is, or has no day).
-/// Whether any string in `v` is an impossible calendar date: a cheap scan that spares valid documents the
-/// schema-typed walk of [`FhirValidator::calendar_findings`], which reports only such strings.
-fn any_impossible_date(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.len() >= 10 && impossible_date(s).is_some(),
-        Value::Array(items) => items.iter().any(any_impossible_date),
-        Value::Object(map) => map.values().any(any_impossible_date),
-        _ => false,
-    }
-}
-
-fn impossible_date(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let year: i32 = s.get(0..4)?.parse().ok()?;
-    let month: u32 = s.get(5..7)?.parse().ok()?;
-    let day: u32 = s.get(8..10)?.parse().ok()?;
-    if chrono::NaiveDate::from_ymd_opt(year, month, day).is_some() {
-        return None;
-    }
-    let days = (28..=31).rev().find(|d| chrono::NaiveDate::from_ymd_opt(year, month, *d).is_some())?;
-    let name = chrono::Month::try_from(u8::try_from(month).ok()?).ok()?.name();
-    Some(format!("{name} {year} has {days} days"))
-}
-
-/// Appends a JSON Pointer segment (RFC 6901 escaping).
-fn push_segment(path: &mut String, key: &str) {
-    path.push('/');
-    for c in key.chars() {
-        match c {
-            '~' => path.push_str("~0"),
-            '/' => path.push_str("~1"),
-            c => path.push(c),
-        }
-    }
-}
-
-/// Cuts a long message to [`MAX_MESSAGE_CHARS`] characters.
-fn clip(s: &str) -> String {
-    match s.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((at, _)) => format!("{}…", &s[..at]),
-        None => s.to_owned(),
-    }
+fn to_json(v: &Value) -> Vec<u8> {
+    // Serialising a `Value` cannot fail (its map keys are strings).
+    serde_json::to_vec(v).unwrap_or_default()
 }
 
 /// One segment of a JSON Pointer, ordered so that `/entry/2` comes before `/entry/10`.
@@ -571,6 +140,8 @@ fn finish(mut out: Vec<Finding>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fhir::structure::{clip, impossible_date, push_segment, MAX_MESSAGE_CHARS};
+    use serde_json::json;
 
     fn validator() -> &'static FhirValidator {
         FhirValidator::shared().expect("the vendored schema compiles")
@@ -662,13 +233,17 @@ mod tests {
     }
 
     #[test]
-    fn calendar_names_apply_where_the_schema_cannot_type() {
+    fn unknown_elements_are_rejected_and_not_walked() {
         let v = validator();
-        let odd = json!({"resourceType": "Basic", "code": {"text": "x"}, "extra": {"recorded": "2020-13-01"}});
-        // 2020-13-01 does not match the pattern, so only the unknown property is reported.
-        assert_eq!(paths(&v.validate(&odd)), vec![""]);
         let odd = json!({"resourceType": "Basic", "code": {"text": "x"}, "extra": {"recorded": "2019-02-29"}});
-        assert_eq!(paths(&v.validate(&odd)), vec!["", "/extra/recorded"]);
+        let f = v.validate(&odd);
+        assert_eq!(
+            f,
+            vec![Finding {
+                path: String::new(),
+                message: "Additional properties are not allowed ('extra' was unexpected)".into()
+            }]
+        );
     }
 
     #[test]
