@@ -83,15 +83,47 @@ run ajv-stream node "$HERE/ajv_bench.js" --stream --invalid-out "$OUT/ajv-stream
 run rust-base "$BIN" --stream "$ROOT/fixtures/fhir-examples"
 run ajv-base node "$HERE/ajv_bench.js" --stream "$ROOT/fixtures/fhir-examples"
 
-# 5. Both sides must reject exactly the same files.
+# 4b. Whole process, as a user runs it: `scr-assure validate` (release) on the corpus's resources, next to the ajv
+# side's whole process (node start, schema compile, read, parse and validate every file: ajv_bench.js --stream).
+# hyperfine for the wall time (exit status ignored: both report the invalid files), /usr/bin/time -v for the peak.
+need_apt hyperfine hyperfine
+RESOURCES=$CACHE/hl7-resources
+if [[ ! -f $RESOURCES/.complete ]]; then
+  rm -rf "$RESOURCES" && mkdir -p "$RESOURCES"
+  for f in "$CORPUS"/*.json; do
+    [[ $(basename "$f") == package.json ]] || ln -f "$f" "$RESOURCES/"
+  done
+  touch "$RESOURCES/.complete"
+fi
+echo "== cargo build --release (scr-assure validate)" >&2
+(cd "$ROOT" && cargo build --release --quiet)
+VALIDATE="$ROOT/target/release/scr-assure validate --format json $RESOURCES"
+AJV_WHOLE="node $HERE/ajv_bench.js --stream $RESOURCES"
+echo "== hyperfine: whole process" >&2
+hyperfine --warmup 1 --runs "${SCR_BENCH_WHOLE_RUNS:-5}" --ignore-failure --style basic \
+  --export-json "$OUT/whole.json" -n validate "$VALIDATE" -n ajv "$AJV_WHOLE" >&2
+/usr/bin/time -v -o "$OUT/validate-whole.time" $VALIDATE >"$OUT/validate-whole.out" || true
+/usr/bin/time -v -o "$OUT/ajv-whole.time" $AJV_WHOLE >"$OUT/ajv-whole.out" 2>/dev/null || true
+jq -r '.[] | select(.valid == false) | .file | split("/") | last' "$OUT/validate-whole.out" | sort >"$OUT/validate-whole.invalid"
+
+# 5. Verdicts: the Rust runs agree with each other, and every file ajv (the schema alone) rejects, the Rust side
+# rejects too; the Rust side also rejects what the StructureDefinition rules catch (listed in the run folder).
 VERDICTS=same
-for f in rust-stream ajv ajv-stream; do
+for f in rust-stream validate-whole; do
   if ! diff -u "$OUT/rust.invalid" "$OUT/$f.invalid" >"$OUT/$f.invalid.diff"; then
     VERDICTS=different
     echo "run.sh: rust and $f reject different files:" >&2
     cat "$OUT/$f.invalid.diff" >&2
   fi
 done
+for f in ajv ajv-stream; do
+  if [[ -n $(comm -23 <(sort "$OUT/$f.invalid") <(sort "$OUT/rust.invalid")) ]]; then
+    VERDICTS=different
+    echo "run.sh: $f rejects files the Rust side accepts:" >&2
+    comm -23 <(sort "$OUT/$f.invalid") <(sort "$OUT/rust.invalid") >&2
+  fi
+done
+comm -13 <(sort "$OUT/ajv.invalid") <(sort "$OUT/rust.invalid") >"$OUT/structure-only.invalid"
 SCR_VERDICTS=$(jq -rs '[.[].scr_bundles | .as_is.valid, .repaired.valid, .conditions_repaired]
   | if .[0:3] == .[3:6] then "same" else "different" end' \
   "$OUT/rust.json" "$OUT/ajv.json")
@@ -107,8 +139,11 @@ export BENCH_DATE="$(date -u '+%F %H:%M UTC')" BENCH_MACHINE="$(nproc) cores ($c
 node - "$OUT" >"$OUT/section.md" <<'EOF'
 const fs = require('fs');
 const out = process.argv[2];
-const names = ['rust', 'rust-stream', 'rust-base', 'ajv', 'ajv-stream', 'ajv-base'];
-const J = Object.fromEntries(names.map((n) => [n, JSON.parse(fs.readFileSync(`${out}/${n}.json`, 'utf8'))]));
+const names = ['rust', 'rust-stream', 'rust-base', 'ajv', 'ajv-stream', 'ajv-base', 'validate-whole', 'ajv-whole'];
+const J = Object.fromEntries(names.filter((n) => !n.endsWith('-whole')).map((n) => [n, JSON.parse(fs.readFileSync(`${out}/${n}.json`, 'utf8'))]));
+const W = Object.fromEntries(JSON.parse(fs.readFileSync(`${out}/whole.json`, 'utf8')).results.map((r) => [r.command, r]));
+const wholeX = W.ajv.mean / W.validate.mean;
+const invalidWhole = fs.readFileSync(`${out}/validate-whole.invalid`, 'utf8').split('\n').filter(Boolean).length;
 const RSS = Object.fromEntries(names.map((n) => {
   const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(fs.readFileSync(`${out}/${n}.time`, 'utf8'));
   return [n, Number(m[1]) / 1024];
@@ -150,7 +185,7 @@ const lines = [
   '| | Rust: `FhirValidator` | ajv 6 | Rust vs ajv |',
   '|---|---|---|---|',
   `| schema compile, median (best; first) | **${f(r.compile.median_ms)} ms** (${f(r.compile.best_ms)}; ${f(r.compile.first_ms)}) | ${f(a.compile.median_ms)} ms (${f(a.compile.best_ms)}; ${f(a.compile.first_ms)}) | ${x(compileX)} faster |`,
-  `| corpus verdicts: valid / invalid | ${f(r.corpus.valid)} / ${r.corpus.invalid} (schema only: ${f(Number(E.BENCH_BARE_VALID))} valid) | ${f(a.corpus.valid)} / ${a.corpus.invalid} | ${E.BENCH_VERDICTS === 'same' ? 'the same files rejected' : '**different files rejected**'} |`,
+  `| corpus verdicts: valid / invalid | ${f(r.corpus.valid)} / ${r.corpus.invalid} (schema only: ${f(Number(E.BENCH_BARE_VALID))} valid) | ${f(a.corpus.valid)} / ${a.corpus.invalid} | ${E.BENCH_VERDICTS === 'same' ? 'every file ajv rejects is rejected; the rest by the StructureDefinition rules' : '**verdicts disagree**'} |`,
   `| corpus throughput, docs/s | **${f(tp.docs_per_s)}** (${f(tp.median_pass_s, 3)} s a pass) | ${f(ta.docs_per_s)} (${f(ta.median_pass_s, 2)} s a pass) | ${x(docsX)} |`,
   `| corpus throughput, MB/s of compact JSON | **${f(tp.mb_per_s)}** | ${f(ta.mb_per_s, 1)} | ${x(tp.mb_per_s / ta.mb_per_s)} |`,
   `| corpus throughput, schema only, docs/s (MB/s) | ${f(bare.docs_per_s)} (${f(bare.mb_per_s)}) | ${f(ta.docs_per_s)} (${f(ta.mb_per_s, 1)}) | ${x(bareX)} |`,
@@ -163,11 +198,16 @@ const lines = [
   `| peak RSS, streaming the 90 small files of \`fixtures/fhir-examples\` (the validator itself) | ${f(RSS['rust-base'])} MB | ${f(RSS['ajv-base'])} MB | ${x(RSS['ajv-base'] / RSS['rust-base'])} less |`,
   `| peak RSS, whole corpus held in memory (the throughput run) | ${f(RSS.rust)} MB | ${f(RSS.ajv)} MB | ${x(RSS.ajv / RSS.rust)} less |`,
   `| streaming, end to end (read + parse + validate), docs/s | ${f(rs.docs_per_s_end_to_end)} (${f(rs.total_s, 2)} s) | ${f(as.docs_per_s_end_to_end)} (${f(as.total_s, 2)} s) | ${x(rs.docs_per_s_end_to_end / as.docs_per_s_end_to_end)} |`,
+  `| **whole process**: \`scr-assure validate\` on the ${f(r.corpus.docs)} resources vs node + ajv (start, compile, read, parse, validate), mean wall time ± sd (hyperfine, ${W.validate.times.length} runs) | **${f(W.validate.mean, 3)} s** ± ${f(W.validate.stddev, 3)} | ${f(W.ajv.mean, 2)} s ± ${f(W.ajv.stddev, 2)} | ${x(wholeX)} |`,
+  `| whole process, files rejected | ${invalidWhole} (the schema and the StructureDefinition rules) | ${a.corpus.invalid} (the schema) | |`,
+  `| **whole process, peak RSS** | **${f(RSS['validate-whole'])} MB** | ${f(RSS['ajv-whole'])} MB | ${x(RSS['ajv-whole'] / RSS['validate-whole'])} less |`,
   '',
   'RSS is in MiB (`/usr/bin/time -v` max RSS / 1024). The raw JSON of each run is under `target/validation-bench/run/`.',
   '',
   'Aims:',
   '',
+  `- \`validate\` whole-process 20× or more ahead of ajv (issue 11): ${wholeX >= 20 ? '**met**' : '**not met**'} (${f(wholeX, 1)}×).`,
+  `- Peak memory of \`validate\` on the corpus under 150 MB (issue 11): ${RSS['validate-whole'] < 150 ? '**met**' : '**not met**'} (${f(RSS['validate-whole'])} MB).`,
   `- Throughput 20× or more ahead of ajv: ${Math.min(docsX, scrX) >= 20 ? '**met**' : '**not met**'}. \`FhirValidator\` is ${f(docsX, 1)}× ahead on the corpus and ${f(scrX, 1)}× on the repaired SCR Bundles. Schema only, it is ${f(bareX, 1)}× ahead on the corpus.`,
   `- Schema compile under 100 ms: ${r.compile.median_ms < 100 ? '**met**' : '**not met**'}. The median is ${f(r.compile.median_ms)} ms and the best ${f(r.compile.best_ms)} ms. The stream run's single cold compile took ${f(rs.compile_ms)} ms.`,
   `- Peak memory under 150 MB: ${RSS['rust-stream'] < 150 ? '**met**' : '**not met**'} when streaming the corpus (${f(RSS['rust-stream'])} MB; this is the figure reported). The validator with small documents peaks at ${f(RSS['rust-base'])} MB. With the whole corpus held in memory the peak is ${f(RSS.rust)} MB.`,

