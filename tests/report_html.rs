@@ -238,6 +238,7 @@ fn evidence() -> Evidence {
             },
             ScalRow { row: "4.9".into(), title: "Unmapped".into(), requirements: vec![], verdict: Verdict::Unproved },
         ]),
+        run_exchanges: Vec::new(),
     }
 }
 

@@ -960,6 +960,7 @@ mod tests {
                     },
                 ]
             }),
+            run_exchanges: Vec::new(),
         }
     }
 

@@ -765,8 +765,15 @@ async fn run_against(
         main: target.main.clone(),
         open_access: target.open_access.clone(),
         sandbox: target.sandbox.clone(),
-        client: target.client.take(),
-        auth: target.auth.take(),
+        // The default tokens' exchanges (the first and each renewal) go into the evidence, as the run's own.
+        client: target.client.take().map(|mut lane| {
+            lane.auth.record_default_token(&lane.clock);
+            lane
+        }),
+        auth: target.auth.take().map(|mut auth| {
+            auth.record_default_token(clock);
+            auth
+        }),
         clock: clock.clone(),
         patients: PatientAllocator::new(first_patient_stem(opts.target)),
         session_urid: opts
@@ -954,7 +961,9 @@ async fn run_against(
         settings,
         not_run: outcome.not_run.clone(),
     };
-    let evidence = report::evidence::build(&outcome.records, catalogue, scal_map, &facts);
+    let run_exchanges = run_exchanges(&ctx);
+    let evidence =
+        report::evidence::build(&outcome.records, catalogue, scal_map, &facts).with_run_exchanges(&run_exchanges);
     let html = report::html::render(&evidence);
     let audit = audit::collect(opts.target, &target.audit_lanes, &opts.http).await;
     let files = report::evidence::BundleFiles {
@@ -962,10 +971,30 @@ async fn run_against(
         cucumber_json: (!interrupted && !json_bytes.is_empty()).then_some(json_bytes.as_slice()),
         report_html: html.as_bytes(),
         audit: &audit,
+        run_exchanges: &run_exchanges,
     };
     let bundle = report::evidence::write_bundle(&opts.reports, &evidence, &outcome.records, &files)?;
     outcome.reports.push(bundle);
     Ok(outcome)
+}
+
+/// The exchanges the run made outside any scenario: the default access token's on the main lane and on the
+/// client lane (the first and each renewal), in the order they were sent.
+fn run_exchanges(ctx: &RunContext) -> Vec<report::evidence::RunExchange> {
+    let main = ctx.auth.as_ref().map(|auth| (auth.default_token_step(), auth.take_default_exchanges()));
+    let client = ctx
+        .client
+        .as_ref()
+        .map(|lane| (format!("client lane: {}", lane.auth.default_token_step()), lane.auth.take_default_exchanges()));
+    let mut all: Vec<report::evidence::RunExchange> = main
+        .into_iter()
+        .chain(client)
+        .flat_map(|(step, exchanges)| {
+            exchanges.into_iter().map(move |exchange| report::evidence::RunExchange { step: step.clone(), exchange })
+        })
+        .collect();
+    all.sort_by(|a, b| a.exchange.wall_at.cmp(&b.exchange.wall_at));
+    all
 }
 
 /// How this run was made, for the evidence: its settings and the sha256 of its feature files and catalogue.
