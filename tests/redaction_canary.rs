@@ -2,7 +2,8 @@
 //! `sub` of every client assertion, the `client_id` of every CIS2 flow) and its client secret, through a copy
 //! of `fixtures/identity/` — and a run against a target with a canary access token, leave zero occurrences of
 //! the canary, raw, base64 (standard and URL-safe, every alignment) or URL-encoded, anywhere under the reports
-//! directory or in the console output.
+//! directory or in the console output. A run's default-token exchanges (the run's own, `exchanges/NNNN-run.json`)
+//! are in its bundle, the token endpoint's 200 among them, with no token, JWT or planted secret in clear.
 
 use std::path::Path;
 use std::process::Command;
