@@ -406,7 +406,7 @@ fn chromium_sees_the_counts_of_the_evidence() {
     );
     let detail_links = tags_with(&dom, "class=\"detail-link\"");
     assert_eq!(detail_links.len(), 1, "the list of every scenario links to the failed exchange's detail");
-    let target = attribute(&detail_links[0], "href").unwrap_or_default();
+    let target = attribute(detail_links[0], "href").unwrap_or_default();
     assert!(target.starts_with("#ex-"), "{target}");
     assert_eq!(tags_with(&dom, &format!("id=\"{}\"", &target[1..])).len(), 1, "its target exists: {target}");
     assert!(dom.contains("&lt;script&gt;document.title='body'&lt;/script&gt;"), "a hostile body stays text");

@@ -1249,7 +1249,8 @@ Feature: F
         let file = dir.path().join("f.feature");
         let located = |line: usize| format!("{}:{line}", recorder::relative_path(&file).display());
         // (how the run is filtered, the lines that must run)
-        let cases: Vec<(&str, Box<dyn Fn(&mut RunOptions)>, Vec<usize>)> = vec![
+        type Case<'a> = (&'static str, Box<dyn Fn(&mut RunOptions) + 'a>, Vec<usize>);
+        let cases: Vec<Case<'_>> = vec![
             ("everything", Box::new(|_| {}), vec![4, 13, 14, 19, 22, 27]),
             ("stateful profile", Box::new(|o| o.profile = Some(Profile::Stateful)), vec![4, 13, 14, 19, 27]),
             ("sandbox target", Box::new(|o| o.target = TargetKind::Sandbox), vec![22]),
