@@ -897,6 +897,79 @@ mod tests {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("the manifest is JSON: {e}"))
     }
 
+    fn token_exchange(status: u16) -> crate::client::Exchange {
+        use crate::client::{Exchange, RecordedRequest, RecordedResponse};
+        Exchange {
+            wall_at: "2026-01-01T00:00:00.000Z".into(),
+            clock_at: "2026-01-01T00:00:00+00:00".into(),
+            duration_ms: 3,
+            request: RecordedRequest {
+                method: "POST".into(),
+                url: "http://127.0.0.1:1/oauth2/token".into(),
+                headers: vec![("content-type".into(), "application/x-www-form-urlencoded".into())],
+                body: Some("grant_type=authorization_code&code=[REDACTED]".into()),
+            },
+            response: RecordedResponse {
+                status,
+                headers: vec![],
+                body: "{\"access_token\":\"[REDACTED]\",\"expires_in\":\"599\"}".into(),
+            },
+            conformance: None,
+            sent_at: None,
+        }
+    }
+
+    #[test]
+    fn the_runs_own_exchanges_are_numbered_after_the_scenarios_and_written_as_the_runs() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let catalogue = Catalogue::parse(
+            Path::new("requirements.toml"),
+            "[[requirement]]\nid = \"SCRC-WFL-001\"\ntitle = \"t\"\nbehaviour = \"b\"\nsource = \"s\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let facts = RunFacts { run_id: "20260101T000000Z-run".into(), ..RunFacts::default() };
+        let mut record = client_record();
+        record.exchanges = vec![token_exchange(201)];
+        record.exchange_steps = vec![Some(0)];
+        let step = "default token (CIS2 combined authentication as default-clinician)".to_owned();
+        let run = [
+            RunExchange { step: step.clone(), exchange: token_exchange(302) },
+            RunExchange { step: step.clone(), exchange: token_exchange(200) },
+        ];
+        let evidence = build(std::slice::from_ref(&record), &catalogue, None, &facts).with_run_exchanges(&run);
+        let files: Vec<&str> = evidence.run_exchanges.iter().map(|x| x.file.as_str()).collect();
+        assert_eq!(files, ["exchanges/0002-run.json", "exchanges/0003-run.json"], "after the scenario's 0001");
+        let audit = AuditEvidence::NotRecorded { reason: "a unit test".into() };
+        let bundle_files = BundleFiles {
+            junit_xml: b"<testsuites/>",
+            cucumber_json: None,
+            report_html: b"<html></html>",
+            audit: &audit,
+            run_exchanges: &run,
+        };
+        let bundle = write_bundle(dir.path(), &evidence, &[record], &bundle_files).unwrap_or_else(|e| panic!("{e}"));
+        let read = |rel: &str| -> Value {
+            let text = std::fs::read_to_string(bundle.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
+        };
+        let second = read("exchanges/0003-run.json");
+        assert_eq!(
+            (&second["scenario"], &second["location"], &second["step"]),
+            (&Value::Null, &json!("run"), &json!(step))
+        );
+        assert_eq!(second["exchange"]["response"]["status"], 200);
+        let manifest = read("manifest.json");
+        assert_eq!(manifest["run_exchanges"][1]["file"], "exchanges/0003-run.json", "{manifest}");
+        assert_eq!(manifest["run_exchanges"][1]["status"], 200);
+        for file in [
+            "exchanges/0001-features_client_workflow.feature_7.json",
+            "exchanges/0002-run.json",
+            "exchanges/0003-run.json",
+        ] {
+            assert!(manifest["files"][file].is_string(), "{file} listed with its sha256: {}", manifest["files"]);
+        }
+    }
+
     #[test]
     fn the_manifest_says_whether_the_evidence_is_complete_and_why_not() {
         let incomplete = manifest_of(Some("interrupted by SIGTERM"));
