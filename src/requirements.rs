@@ -149,7 +149,7 @@ pub struct ScenarioInfo {
     pub name: String,
     /// Line of the scenario, or of its Examples row.
     pub line: usize,
-    /// Feature, scenario and Examples tags, without `@`.
+    /// Feature, rule, scenario and Examples tags, without `@`.
     pub tags: Vec<String>,
 }
 
@@ -319,9 +319,15 @@ pub fn scan_features(dir: &Path) -> Result<Vec<ScenarioInfo>, RequirementsError>
     let mut scenarios = Vec::new();
     for file in feature_files(dir)? {
         let feature = parse_feature(&file)?;
-        let all = feature.scenarios.iter().chain(feature.rules.iter().flat_map(|r| r.scenarios.iter()));
-        for sc in all {
+        let all = feature
+            .scenarios
+            .iter()
+            .map(|sc| (None, sc))
+            .chain(feature.rules.iter().flat_map(|r| r.scenarios.iter().map(move |sc| (Some(r), sc))));
+        for (rule, sc) in all {
+            // The order cucumber gives them: feature, rule, scenario, then the Examples'.
             let mut base_tags = feature.tags.clone();
+            base_tags.extend(rule.iter().flat_map(|r| r.tags.iter().cloned()));
             base_tags.extend(sc.tags.iter().cloned());
             if sc.examples.is_empty() {
                 scenarios.push(ScenarioInfo {

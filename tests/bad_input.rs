@@ -5,6 +5,8 @@
 //! - malformed feature files and undefined steps refused before anything runs (exit 2, `file:line`);
 //! - bad site files and missing, unreadable or malformed key files (exit 2, the file, key or path);
 //! - an unreachable target and a TLS failure (exit 3); a `/_ping` answered 404, a wrong base path (exit 2);
+//! - a target that answers `/_ping` and then closes every connection unanswered: exit 1, each such scenario a
+//!   JUnit `<error>` (a transport fault), never a `<failure>` (the product's);
 //! - SIGTERM (143) and SIGINT (130) mid-run, and a report that cannot be written (2): junit.xml and an evidence
 //!   bundle marked incomplete are still written.
 //!
@@ -282,6 +284,72 @@ fn a_tls_failure_exits_3_and_says_it_was_tls() {
     let url = format!("https://127.0.0.1:{port}/summary-care-record/FHIR/R4");
     let out = run(dir.path(), &["--target", "sandbox", "--base-url", &url, "--timeout", "10"]);
     refused(&out, 3, &["TLS handshake with the target failed", &format!("{url}/_ping")]);
+}
+
+/// A target that answers `GET …/_ping` with 200 and closes every other connection once it has read the
+/// request head, without a byte of answer.
+fn answerless_target() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().unwrap_or_else(|e| panic!("{e}")).port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let request_line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_owned();
+            if request_line.starts_with("GET ") && request_line.contains("/_ping") {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            }
+            // Anything else: dropped here, closed without an answer.
+        }
+    });
+    port
+}
+
+/// The value of attribute `name` on the first `<element` start tag of `xml`.
+fn first_attribute(xml: &str, element: &str, name: &str) -> Option<String> {
+    let start = xml.find(&format!("<{element} "))?;
+    let tag = &xml[start..start + xml[start..].find('>')?];
+    let key = format!(" {name}=\"");
+    let value = &tag[tag.find(&key)? + key.len()..];
+    Some(value[..value.find('"')?].to_owned())
+}
+
+const ONE_SANDBOX_REQUEST: &str = r#"Feature: T
+  @SCRA-TST-001 @sandbox
+  Scenario: hangs
+    Given the sandbox patient "A" is "9000000009"
+    When I request the SCR id for patient "A"
+    Then the response status is 200
+"#;
+
+#[test]
+fn a_target_that_never_answers_is_a_junit_error_not_a_failure() {
+    let port = answerless_target();
+    let dir = suite(ONE_SANDBOX_REQUEST);
+    let url = format!("http://127.0.0.1:{port}/summary-care-record/FHIR/R4");
+    let out = run(dir.path(), &["--target", "sandbox", "--base-url", &url, "--tags", "@sandbox"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "stdout: {stdout}\nstderr: {}", text(&out.stderr));
+    let junit = read(&dir.path().join("reports/junit.xml"));
+    let errors: usize = first_attribute(&junit, "testsuite", "errors")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no errors count on the testsuite: {junit}"));
+    assert!(errors >= 1, "errors=\"{errors}\": {junit}");
+    assert_eq!(first_attribute(&junit, "testsuite", "failures").as_deref(), Some("0"), "{junit}");
+    let case_start = junit.find("<testcase ").unwrap_or_else(|| panic!("no testcase: {junit}"));
+    let case = &junit[case_start..case_start + junit[case_start..].find("</testcase>").unwrap_or(0)];
+    assert!(case.contains("name=\"hangs\""), "the scenario: {case}");
+    assert!(case.contains("<error"), "a transport fault is an <error>: {case}");
+    assert!(case.contains("transport fault"), "with the transport text: {case}");
+    assert!(case.contains("/DocumentReference"), "naming the request that got no answer: {case}");
+    assert!(!junit.contains("<failure"), "never a <failure>: {junit}");
 }
 
 // ── Interrupted runs ────────────────────────────────────────────────────────────────────────────────────────

@@ -2,7 +2,8 @@
 //! `sub` of every client assertion, the `client_id` of every CIS2 flow) and its client secret, through a copy
 //! of `fixtures/identity/` — and a run against a target with a canary access token, leave zero occurrences of
 //! the canary, raw, base64 (standard and URL-safe, every alignment) or URL-encoded, anywhere under the reports
-//! directory or in the console output.
+//! directory or in the console output. A run's default-token exchanges (the run's own, `exchanges/NNNN-run.json`)
+//! are in its bundle, the token endpoint's 200 among them, with no token, JWT or planted secret in clear.
 
 use std::path::Path;
 use std::process::Command;
@@ -54,11 +55,10 @@ fn console_hits(out: &std::process::Output, needles: &[String]) -> Vec<String> {
     needles.iter().filter(|n| text.contains(n.as_str())).map(|n| format!("console contains {n}")).collect()
 }
 
-#[test]
-fn a_planted_api_key_and_client_secret_never_reach_the_reports_or_the_console() {
-    let canary = format!("CANARY{}", uuid::Uuid::new_v4().simple());
-    let dir = tempfile::tempdir().expect("temp dir");
-    let identity = dir.path().join("identity");
+/// A copy of `fixtures/identity/` under `dir` whose test app's API key is `canary` and whose client secret is
+/// `{canary}-secret`.
+fn planted_identity(dir: &Path, canary: &str) -> std::path::PathBuf {
+    let identity = dir.join("identity");
     std::fs::create_dir(&identity).expect("mkdir");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/identity");
     for entry in std::fs::read_dir(&source).expect("fixtures").flatten() {
@@ -70,6 +70,14 @@ fn a_planted_api_key_and_client_secret_never_reach_the_reports_or_the_console() 
         };
         std::fs::write(identity.join(entry.file_name()), planted).expect("write fixture");
     }
+    identity
+}
+
+#[test]
+fn a_planted_api_key_and_client_secret_never_reach_the_reports_or_the_console() {
+    let canary = format!("CANARY{}", uuid::Uuid::new_v4().simple());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let identity = planted_identity(dir.path(), &canary);
     let reports = dir.path().join("reports");
     let out = Command::new(BIN)
         .args(["run", "--snapshots", "off", "--reports"])
@@ -134,6 +142,68 @@ async fn a_planted_access_token_never_reaches_the_reports_or_the_console() {
     let text = std::fs::read_to_string(exchange.path()).expect("readable");
     assert!(text.contains("Bearer [REDACTED]"), "the header is recorded, redacted: {text}");
     mock.shutdown().await;
+}
+
+#[test]
+fn the_default_tokens_exchanges_are_in_the_bundle_as_the_runs_own_and_redacted() {
+    // A tagged run on the embedded mock: its main lane obtains the run's default token over HTTP (CIS2 combined
+    // authentication as default-clinician) with the planted API key and client secret.
+    let canary = format!("CANARY{}", uuid::Uuid::new_v4().simple());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let identity = planted_identity(dir.path(), &canary);
+    let reports = dir.path().join("reports");
+    let out = Command::new(BIN)
+        .args(["run", "-q", "--snapshots", "off", "-t", "@SCRA-RET-002", "--reports"])
+        .arg(&reports)
+        .env("SCR_ASSURE_IDENTITY_DIR", &identity)
+        .output()
+        .expect("binary runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let bundle = reports.join("latest");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).expect("manifest")).expect("JSON");
+    let listed = manifest["run_exchanges"].as_array().cloned().unwrap_or_default();
+    let step = "default token (CIS2 combined authentication as default-clinician)";
+    let mut token_answers = 0;
+    let mut run_files = Vec::new();
+    for x in &listed {
+        let file = x["file"].as_str().unwrap_or_default();
+        assert!(manifest["files"][file].is_string(), "{file} is listed with its sha256 among the bundle's files");
+        assert_eq!(x["step"], step, "{x}");
+        let text = std::fs::read_to_string(bundle.join(file)).expect("the listed file exists");
+        let doc: serde_json::Value = serde_json::from_str(&text).expect("an exchange file is JSON");
+        assert_eq!(
+            (&doc["scenario"], &doc["location"], &doc["step"]),
+            (&serde_json::Value::Null, &"run".into(), &step.into()),
+            "{doc}"
+        );
+        let (url, status) =
+            (doc["exchange"]["request"]["url"].as_str().unwrap_or_default(), &doc["exchange"]["response"]["status"]);
+        assert!(doc["exchange"]["wall_at"].is_string() && doc["exchange"]["duration_ms"].is_u64(), "timed: {doc}");
+        if url.ends_with("/oauth2/token") && *status == 200 {
+            token_answers += 1;
+            let answer: serde_json::Value =
+                serde_json::from_str(doc["exchange"]["response"]["body"].as_str().unwrap_or_default()).expect("JSON");
+            assert_eq!(answer["access_token"], "[REDACTED]", "{answer}");
+            assert!(answer["expires_in"].is_string(), "the rest of the answer is kept: {answer}");
+            let form = doc["exchange"]["request"]["body"].as_str().unwrap_or_default();
+            assert!(form.contains("grant_type=authorization_code"), "{form}");
+        }
+        run_files.push((file.to_owned(), text));
+    }
+    assert!(token_answers >= 1, "the default token's 200 from the mock token endpoint is in the bundle: {listed:?}");
+    // No token in clear: every token the mock issues is 64 hex digits, and client assertions and id_tokens are
+    // JWTs (`eyJ…`); the planted API key and client secret appear in no encoding.
+    let token_shaped = regex::Regex::new("[0-9a-fA-F]{64}").expect("regex");
+    let mut needles = encodings(&canary);
+    needles.extend(encodings(&format!("{canary}-secret")));
+    for (file, text) in &run_files {
+        assert!(!token_shaped.is_match(text), "{file} holds a token in clear: {text}");
+        assert!(!text.contains("eyJ"), "{file} holds a JWT in clear: {text}");
+        let leaked: Vec<&String> = needles.iter().filter(|n| text.contains(n.as_str())).collect();
+        assert!(leaked.is_empty(), "{file} holds the planted secret {leaked:?}: {text}");
+    }
 }
 
 #[test]

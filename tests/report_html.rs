@@ -238,6 +238,7 @@ fn evidence() -> Evidence {
             },
             ScalRow { row: "4.9".into(), title: "Unmapped".into(), requirements: vec![], verdict: Verdict::Unproved },
         ]),
+        run_exchanges: Vec::new(),
     }
 }
 
@@ -400,9 +401,14 @@ fn chromium_sees_the_counts_of_the_evidence() {
     assert!(!dom.contains("<script"), "no script element in the DOM");
     assert_eq!(
         tags_with(&dom, "class=\"validation\"").len(),
-        2,
-        "the failed exchange's validation verdict, with the failure and in the list"
+        1,
+        "the failed exchange's validation verdict, once: with the failure (the list links to it)"
     );
+    let detail_links = tags_with(&dom, "class=\"detail-link\"");
+    assert_eq!(detail_links.len(), 1, "the list of every scenario links to the failed exchange's detail");
+    let target = attribute(detail_links[0], "href").unwrap_or_default();
+    assert!(target.starts_with("#ex-"), "{target}");
+    assert_eq!(tags_with(&dom, &format!("id=\"{}\"", &target[1..])).len(), 1, "its target exists: {target}");
     assert!(dom.contains("&lt;script&gt;document.title='body'&lt;/script&gt;"), "a hostile body stays text");
     assert!(!dom.contains("<b>not JSON"), "a finding stays text");
     assert!(!dom.contains("<img"), "no image element in the DOM");

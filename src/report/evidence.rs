@@ -264,6 +264,46 @@ fn sut_view(evidence: &SutEvidence, number: usize, location: &str) -> SutView {
     }
 }
 
+/// An exchange the run made outside any scenario (the default access token's), with what sent it.
+#[derive(Debug, Clone)]
+pub struct RunExchange {
+    /// e.g. `default token (CIS2 combined authentication as default-clinician)`.
+    pub step: String,
+    pub exchange: crate::client::Exchange,
+}
+
+/// Where a run exchange is attributed: to the run, not to a scenario.
+pub const RUN_LOCATION: &str = "run";
+
+/// The reference to an exchange file, with what report.html shows of it.
+fn exchange_ref(file: String, step: Option<String>, x: &crate::client::Exchange) -> ExchangeRef {
+    ExchangeRef {
+        file,
+        wall_at: x.wall_at.clone(),
+        clock_at: x.clock_at.clone(),
+        step,
+        method: x.request.method.clone(),
+        url: x.request.url.clone(),
+        status: x.response.status,
+        request_id: x.sent_header("X-Request-ID").map(str::to_owned),
+        correlation_id: x.sent_header("X-Correlation-ID").map(str::to_owned),
+        detail: Some(exchange_detail(x)),
+    }
+}
+
+impl Evidence {
+    /// Adds the exchanges the run made outside any scenario, numbered after every scenario's exchanges.
+    pub fn with_run_exchanges(mut self, exchanges: &[RunExchange]) -> Self {
+        let mut counter = self.scenarios.iter().map(|v| v.exchanges.len()).sum::<usize>() + self.run_exchanges.len();
+        for x in exchanges {
+            counter += 1;
+            let file = format!("exchanges/{counter:04}-{RUN_LOCATION}.json");
+            self.run_exchanges.push(exchange_ref(file, Some(x.step.clone()), &x.exchange));
+        }
+        self
+    }
+}
+
 /// Builds the evidence of a run. Exchange files and SUT files are numbered in scenario order.
 pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&ScalMap>, facts: &RunFacts) -> Evidence {
     let mut counter = 0usize;
@@ -279,18 +319,8 @@ pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&Sc
                 .map(|(i, x)| {
                     counter += 1;
                     let step = r.exchange_steps.get(i).copied().flatten().and_then(|s| r.steps.get(s));
-                    ExchangeRef {
-                        file: format!("exchanges/{counter:04}-{}.json", slug(&location)),
-                        wall_at: x.wall_at.clone(),
-                        clock_at: x.clock_at.clone(),
-                        step: step.map(|s| format!("{} {}", s.keyword, s.text)),
-                        method: x.request.method.clone(),
-                        url: x.request.url.clone(),
-                        status: x.response.status,
-                        request_id: x.sent_header("X-Request-ID").map(str::to_owned),
-                        correlation_id: x.sent_header("X-Correlation-ID").map(str::to_owned),
-                        detail: Some(exchange_detail(x)),
-                    }
+                    let file = format!("exchanges/{counter:04}-{}.json", slug(&location));
+                    exchange_ref(file, step.map(|s| format!("{} {}", s.keyword, s.text)), x)
                 })
                 .collect();
             let sut = r.sut.as_ref().map(|e| {
@@ -383,7 +413,7 @@ pub fn build(records: &[ScenarioRecord], catalogue: &Catalogue, scal: Option<&Sc
     };
     // Failures first, each group in file order (records come sorted by file and line).
     views.sort_by_key(|v| v.verdict != Verdict::Failed);
-    Evidence { summary, requirements, scenarios: views, scal_rows }
+    Evidence { summary, requirements, scenarios: views, scal_rows, run_exchanges: Vec::new() }
 }
 
 /// The commit of the working tree the run was made from, when git can say.
@@ -496,6 +526,9 @@ pub struct BundleFiles<'a> {
     pub report_html: &'a [u8],
     /// The embedded mocks' audit trails (mock target), or why there are none.
     pub audit: &'a AuditEvidence,
+    /// The exchanges the run made outside any scenario, in the order [`Evidence::with_run_exchanges`] numbered
+    /// them.
+    pub run_exchanges: &'a [RunExchange],
 }
 
 /// The audit trails of a run, for `audit/` in the bundle.
@@ -584,6 +617,20 @@ pub fn write_bundle(
             .map_err(|e| ReportError::Render { what: "exchange", message: e.to_string() })?;
         put(&xref.file, &bytes)?;
     }
+    // The run's own exchanges (the default token's): attributed to the run, not to a scenario.
+    for (xref, recorded) in evidence.run_exchanges.iter().zip(files.run_exchanges) {
+        let doc = json!({
+            "scenario": null,
+            "location": RUN_LOCATION,
+            "step": xref.step,
+            "x_request_id": xref.request_id,
+            "x_correlation_id": xref.correlation_id,
+            "exchange": recorded.exchange,
+        });
+        let bytes = serde_json::to_vec_pretty(&doc)
+            .map_err(|e| ReportError::Render { what: "exchange", message: e.to_string() })?;
+        put(&xref.file, &bytes)?;
+    }
     // What the system under test did, one file per client scenario that ran an action.
     for view in &evidence.scenarios {
         let (Some(sut), Some(record)) = (&view.sut, by_location.get(&view.location)) else { continue };
@@ -660,6 +707,9 @@ pub fn write_bundle(
         "schemas": schema_facts(),
         "audit": audit,
         "scenarios": scenarios,
+        "run_exchanges": evidence.run_exchanges.iter().map(|x| json!({
+            "file": x.file, "step": x.step, "method": x.method, "url": x.url, "status": x.status,
+        })).collect::<Vec<_>>(),
         "files": written,
     });
     let bytes = serde_json::to_vec_pretty(&manifest)
@@ -845,12 +895,86 @@ mod tests {
             cucumber_json: None,
             report_html: b"<html></html>",
             audit: &audit,
+            run_exchanges: &[],
         };
         let bundle = write_bundle(dir.path(), &evidence, &[], &files).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(bundle, dir.path().join("20260101T000000Z-abcdef"));
         let latest = dir.path().join("latest/manifest.json");
         let text = std::fs::read_to_string(latest).unwrap_or_else(|e| panic!("latest points at the bundle: {e}"));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("the manifest is JSON: {e}"))
+    }
+
+    fn token_exchange(status: u16) -> crate::client::Exchange {
+        use crate::client::{Exchange, RecordedRequest, RecordedResponse};
+        Exchange {
+            wall_at: "2026-01-01T00:00:00.000Z".into(),
+            clock_at: "2026-01-01T00:00:00+00:00".into(),
+            duration_ms: 3,
+            request: RecordedRequest {
+                method: "POST".into(),
+                url: "http://127.0.0.1:1/oauth2/token".into(),
+                headers: vec![("content-type".into(), "application/x-www-form-urlencoded".into())],
+                body: Some("grant_type=authorization_code&code=[REDACTED]".into()),
+            },
+            response: RecordedResponse {
+                status,
+                headers: vec![],
+                body: "{\"access_token\":\"[REDACTED]\",\"expires_in\":\"599\"}".into(),
+            },
+            conformance: None,
+            sent_at: None,
+        }
+    }
+
+    #[test]
+    fn the_runs_own_exchanges_are_numbered_after_the_scenarios_and_written_as_the_runs() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let catalogue = Catalogue::parse(
+            Path::new("requirements.toml"),
+            "[[requirement]]\nid = \"SCRC-WFL-001\"\ntitle = \"t\"\nbehaviour = \"b\"\nsource = \"s\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let facts = RunFacts { run_id: "20260101T000000Z-run".into(), ..RunFacts::default() };
+        let mut record = client_record();
+        record.exchanges = vec![token_exchange(201)];
+        record.exchange_steps = vec![Some(0)];
+        let step = "default token (CIS2 combined authentication as default-clinician)".to_owned();
+        let run = [
+            RunExchange { step: step.clone(), exchange: token_exchange(302) },
+            RunExchange { step: step.clone(), exchange: token_exchange(200) },
+        ];
+        let evidence = build(std::slice::from_ref(&record), &catalogue, None, &facts).with_run_exchanges(&run);
+        let files: Vec<&str> = evidence.run_exchanges.iter().map(|x| x.file.as_str()).collect();
+        assert_eq!(files, ["exchanges/0002-run.json", "exchanges/0003-run.json"], "after the scenario's 0001");
+        let audit = AuditEvidence::NotRecorded { reason: "a unit test".into() };
+        let bundle_files = BundleFiles {
+            junit_xml: b"<testsuites/>",
+            cucumber_json: None,
+            report_html: b"<html></html>",
+            audit: &audit,
+            run_exchanges: &run,
+        };
+        let bundle = write_bundle(dir.path(), &evidence, &[record], &bundle_files).unwrap_or_else(|e| panic!("{e}"));
+        let read = |rel: &str| -> Value {
+            let text = std::fs::read_to_string(bundle.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
+        };
+        let second = read("exchanges/0003-run.json");
+        assert_eq!(
+            (&second["scenario"], &second["location"], &second["step"]),
+            (&Value::Null, &json!("run"), &json!(step))
+        );
+        assert_eq!(second["exchange"]["response"]["status"], 200);
+        let manifest = read("manifest.json");
+        assert_eq!(manifest["run_exchanges"][1]["file"], "exchanges/0003-run.json", "{manifest}");
+        assert_eq!(manifest["run_exchanges"][1]["status"], 200);
+        for file in [
+            "exchanges/0001-features_client_workflow.feature_7.json",
+            "exchanges/0002-run.json",
+            "exchanges/0003-run.json",
+        ] {
+            assert!(manifest["files"][file].is_string(), "{file} listed with its sha256: {}", manifest["files"]);
+        }
     }
 
     #[test]
@@ -964,6 +1088,7 @@ mod tests {
             cucumber_json: None,
             report_html: b"<html></html>",
             audit: &audit,
+            run_exchanges: &[],
         };
         let bundle = write_bundle(dir.path(), &evidence, &records, &files).unwrap_or_else(|e| panic!("{e}"));
 

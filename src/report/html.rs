@@ -15,7 +15,9 @@
 //! `class="scenario"` element with `data-verdict` and an `id` derived from its location; every scenario that
 //! did not run is one `class="not-run"` element with `data-kind`; every requirement row is a
 //! `class="requirement"` element with `data-id` and `data-verdict`; every SCAL row a `class="scal-row"`; every
-//! exchange's validation verdict a `class="validation"` element with `data-conformant`.
+//! exchange's validation verdict a `class="validation"` element with `data-conformant`. A failed scenario's
+//! exchange details (verdict, headers, bodies) are rendered once, in the failures section (`id="ex-…"`); its entry
+//! in the list of every scenario keeps the exchange's row and links there (`class="detail-link"`).
 //!
 //! Client conformance (`summary.run.sut` set): a "System under test" section (`id="sut"`) names the SUT and
 //! says what its verdicts prove, then goes requirement by requirement (`class="sut-requirement"`): each client
@@ -151,6 +153,11 @@ impl Anchors {
         format!("failure-{}", scenario_id.trim_start_matches("scenario-"))
     }
 
+    /// The detail of a failed scenario's exchange `index` (from 0), shown once, in the failures section.
+    fn exchange_of(scenario_id: &str, index: usize) -> String {
+        format!("ex-{}-{}", scenario_id.trim_start_matches("scenario-"), index + 1)
+    }
+
     /// A requirement id, linked to its row of the matrix when it has one.
     fn requirement_link(&self, id: &str) -> Link {
         Link {
@@ -282,6 +289,11 @@ struct ExchangePage {
     correlation_id: Option<String>,
     file: Link,
     detail: Option<ExchangeDetailPage>,
+    /// The `id` of the detail row (a failed scenario's exchange, in the failures section).
+    detail_anchor: Option<String>,
+    /// Where the detail is shown instead (a failed scenario's exchange, in the list of every scenario):
+    /// `#ex-…`, the detail row in the failures section.
+    detail_elsewhere: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -476,6 +488,8 @@ fn exchange_page(x: &ExchangeRef, failing_step: Option<&str>) -> ExchangePage {
             response_body: body(&d.response_body),
             validation: d.validation.clone(),
         }),
+        detail_anchor: None,
+        detail_elsewhere: None,
     }
 }
 
@@ -683,14 +697,32 @@ pub fn page(evidence: &Evidence) -> Page<'_> {
     // Failed scenarios first, whatever order the evidence came in (it should already be so).
     let mut order: Vec<usize> = (0..evidence.scenarios.len()).collect();
     order.sort_by_key(|&i| evidence.scenarios[i].verdict != Verdict::Failed);
+    // A failed scenario's exchanges are shown in full (validation, headers, bodies) once, in the failures
+    // section; its entry in the list of every scenario keeps each exchange's row and links to the detail.
     let scenarios: Vec<ScenarioPage> = order
         .iter()
-        .map(|&i| scenario_page(&evidence.scenarios[i], &anchors.scenario[i], &anchors, sut_anchors.get(&i)))
+        .map(|&i| {
+            let mut page = scenario_page(&evidence.scenarios[i], &anchors.scenario[i], &anchors, sut_anchors.get(&i));
+            if evidence.scenarios[i].verdict == Verdict::Failed {
+                for (n, x) in page.exchanges.iter_mut().enumerate() {
+                    if x.detail.take().is_some() {
+                        x.detail_elsewhere = Some(format!("#{}", Anchors::exchange_of(&anchors.scenario[i], n)));
+                    }
+                }
+            }
+            page
+        })
         .collect();
     let failures = order
         .iter()
         .filter(|&&i| evidence.scenarios[i].verdict == Verdict::Failed)
-        .map(|&i| scenario_page(&evidence.scenarios[i], &anchors.scenario[i], &anchors, None))
+        .map(|&i| {
+            let mut page = scenario_page(&evidence.scenarios[i], &anchors.scenario[i], &anchors, None);
+            for (n, x) in page.exchanges.iter_mut().enumerate() {
+                x.detail_anchor = x.detail.is_some().then(|| Anchors::exchange_of(&anchors.scenario[i], n));
+            }
+            page
+        })
         .collect();
     let mut facts = vec![("Target", s.run.target.clone(), false), ("Base URL", s.run.base_url.clone(), true)];
     if let Some(ods) = &s.run.ods_code {
@@ -960,6 +992,7 @@ mod tests {
                     },
                 ]
             }),
+            run_exchanges: Vec::new(),
         }
     }
 
@@ -1329,6 +1362,37 @@ mod tests {
         ));
         // An exchange recorded without detail (an older record) shows no verdict.
         assert!(!render(&sample(false)).contains("class=\"validation\""));
+    }
+
+    #[test]
+    fn a_failed_scenarios_exchange_details_are_shown_once_and_linked_from_the_list() {
+        let mut evidence = hostile();
+        // A passing scenario's exchange keeps its detail in the list (it has no failure to show it in).
+        evidence.scenarios[1].exchanges[0].detail =
+            Some(ExchangeDetail { request_body: Some("{\"passing\": \"body\"}".into()), ..ExchangeDetail::default() });
+        let html = render_checked(&evidence).unwrap_or_else(|e| panic!("{e}"));
+        let body = "{\n  &quot;resourceType&quot;: &quot;&lt;script&gt;alert(3)&lt;/script&gt;&quot;\n}";
+        assert_eq!(html.matches(body).count(), 1, "the failed scenario's request body, once");
+        assert_eq!(html.matches("<details><summary>Request and response (422, 12 ms)</summary>").count(), 1);
+        assert_eq!(html.matches("class=\"validation\"").count(), 1, "its validation verdict, once");
+        let failures = section(&html, "failures");
+        assert!(failures.contains(body), "shown in the failures section");
+        let target = attr_of_first(failures, "<tr class=\"exchange-detail\" id=\"", '"').unwrap_or_default();
+        assert_eq!(target, "ex-features-retrieve-feature-12-1", "{failures}");
+        let list = section(&html, "scenarios");
+        assert!(!list.contains(body), "not repeated in the list of every scenario");
+        let link = format!(r##"<a class="detail-link" href="#{target}">"##);
+        assert_eq!(list.matches(&link).count(), 1, "the list links to it: {list}");
+        assert_eq!(html.matches(&format!("id=\"{target}\"")).count(), 1, "the link target exists, once");
+        assert_eq!(list.matches("&quot;passing&quot;: &quot;body&quot;").count(), 1, "a passing one's detail stays");
+        // The list still shows the failed scenario's exchange row itself.
+        assert!(list.contains("<td>422</td>"), "{list}");
+    }
+
+    /// The text after the first `prefix` in `html`, up to `end`.
+    fn attr_of_first(html: &str, prefix: &str, end: char) -> Option<String> {
+        let rest = &html[html.find(prefix)? + prefix.len()..];
+        Some(rest[..rest.find(end)?].to_owned())
     }
 
     #[test]

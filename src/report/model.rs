@@ -431,6 +431,9 @@ pub struct Evidence {
     pub scenarios: Vec<ScenarioView>,
     /// Present when a SCAL map was given.
     pub scal_rows: Option<Vec<ScalRow>>,
+    /// Exchanges the run made outside any scenario (the default access token's, on the main lane and the client
+    /// lane), numbered after the scenarios' exchanges; their files say `"location": "run"`.
+    pub run_exchanges: Vec<ExchangeRef>,
 }
 
 #[cfg(test)]

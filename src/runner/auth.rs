@@ -70,6 +70,10 @@ pub struct Auth {
     pub cis2: Option<Cis2Issuer>,
     pub default_flow: DefaultFlow,
     cache: Mutex<Option<(Secret, DateTime<Utc>)>>,
+    /// A [`TokenClient::recording`] copy of `tokens` that obtains (and renews) the default token, so that its
+    /// exchanges go into the evidence ([`Auth::take_default_exchanges`]); `None` until
+    /// [`Auth::record_default_token`].
+    default_tokens: Option<TokenClient>,
 }
 
 /// A default token is renewed when it has less than this left.
@@ -85,7 +89,19 @@ impl Auth {
         default_flow: DefaultFlow,
     ) -> Self {
         let token_url = tokens.token_url.clone();
-        Self { tokens, token_url, app, kid, apps, cis2, default_flow, cache: Mutex::new(None) }
+        Self { tokens, token_url, app, kid, apps, cis2, default_flow, cache: Mutex::new(None), default_tokens: None }
+    }
+
+    /// From now on, the default token's exchanges (the first and each renewal) are recorded as sent and
+    /// received, dated by `clock` beside the wall clock, for the evidence.
+    pub fn record_default_token(&mut self, clock: &Clock) {
+        self.default_tokens = Some(self.tokens.recording(clock));
+    }
+
+    /// The default token's exchanges recorded since the last call, oldest first (none unless
+    /// [`Auth::record_default_token`] was called).
+    pub fn take_default_exchanges(&self) -> Vec<crate::client::Exchange> {
+        self.default_tokens.as_ref().map(TokenClient::take_exchanges).unwrap_or_default()
     }
 
     /// The default flow's name, for messages (no secrets).
@@ -97,6 +113,18 @@ impl Auth {
                 "CIS2 separate authentication (token exchange)"
             }
         }
+    }
+
+    /// What the evidence names the default token's exchanges by (they belong to the run, not to a scenario),
+    /// e.g. `default token (CIS2 combined authentication as default-clinician)`. No secrets.
+    pub fn default_token_step(&self) -> String {
+        let how = match &self.default_flow {
+            DefaultFlow::Application => "client credentials, application-restricted".to_owned(),
+            DefaultFlow::Combined { persona } => format!("CIS2 combined authentication as {persona}"),
+            DefaultFlow::Separate { persona } => format!("CIS2 separate authentication as {persona}"),
+            DefaultFlow::SeparateWith { .. } => "CIS2 separate authentication with the site's id_token".to_owned(),
+        };
+        format!("default token ({how})")
     }
 
     /// A client assertion for `app` (default: the run's app) dated by `clock` and `skew`.
@@ -192,7 +220,8 @@ impl Auth {
                 return Ok(token.clone());
             }
         }
-        match self.obtain(&self.default_flow, now).await? {
+        let tokens = self.default_tokens.as_ref().unwrap_or(&self.tokens);
+        match self.obtain_with(tokens, &self.default_flow, now).await? {
             TokenOutcome::Granted(t) => {
                 let seconds: i64 = t.expires_in.parse().unwrap_or(0);
                 *cache = Some((t.access_token.clone(), now + Duration::seconds(seconds)));

@@ -320,7 +320,8 @@ pub fn selected_scenarios(opts: &RunOptions) -> Result<Vec<ScenarioInfo>, RunErr
 
 /// The scenarios a run with these options executes (file order), and every other scenario of the features with
 /// the reason it does not run: not applicable to the target, or filtered out by `--tags`, `--name` or
-/// `--rerun-failed` (checked in that order, the first reason given). The same decisions as the run's filter.
+/// `--rerun-failed` (checked in that order, the first reason given). The one decision: cucumber runs exactly
+/// the scenarios selected here ([`planned_filter`]).
 pub fn plan(opts: &RunOptions) -> Result<(Vec<ScenarioInfo>, Vec<NotRun>), RunError> {
     let expr = parse_tags(opts.tags.as_deref())?;
     let scenarios = requirements::scan_features(&opts.features)?;
@@ -333,7 +334,10 @@ pub fn plan(opts: &RunOptions) -> Result<(Vec<ScenarioInfo>, Vec<NotRun>), RunEr
     let only_client = opts.sut.only_client();
     let (mut selected, mut not_run) = (Vec::new(), Vec::new());
     for sc in scenarios {
-        let location = format!("{}:{}", sc.file.display(), sc.line);
+        // As the run's records and their manifest name it: the canonical file, relative to the working directory
+        // when inside it.
+        let (canonical, line) = scenario_key(&sc.file, sc.line);
+        let location = format!("{}:{line}", recorder::relative_path(&canonical).display());
         let why = if !runs_on(opts.target, opts.profile, only_client, &sc.tags) {
             Some((NotRunKind::NotApplicable, not_applicable(opts.target, opts.profile, only_client, &sc.tags)))
         } else if name.as_ref().is_some_and(|re| !re.is_match(&sc.name)) {
@@ -357,6 +361,27 @@ pub fn plan(opts: &RunOptions) -> Result<(Vec<ScenarioInfo>, Vec<NotRun>), RunEr
         }
     }
     Ok((selected, not_run))
+}
+
+/// A scenario as the plan and cucumber both know it: its feature file, however its path was spelt
+/// (`./features/…`, absolute, relative; cucumber's are canonical), and its line (an Examples row's own line).
+type ScenarioKey = (PathBuf, usize);
+
+fn scenario_key(file: &std::path::Path, line: usize) -> ScenarioKey {
+    (std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned()), line)
+}
+
+/// Cucumber's filter for a run: a scenario runs when, and only when, [`plan`] selected it (by feature file and
+/// line), so the plan, the progress, `not_run` and what cucumber runs cannot disagree.
+pub fn planned_filter(
+    selected: &[ScenarioInfo],
+) -> impl Fn(&cucumber::gherkin::Feature, Option<&cucumber::gherkin::Rule>, &cucumber::gherkin::Scenario) -> bool + 'static
+{
+    let planned: std::collections::HashSet<ScenarioKey> =
+        selected.iter().map(|sc| scenario_key(&sc.file, sc.line)).collect();
+    move |feature, _rule, scenario| {
+        feature.path.as_deref().is_some_and(|path| planned.contains(&scenario_key(path, scenario.position.line)))
+    }
 }
 
 fn not_run_of(sc: &ScenarioInfo, kind: NotRunKind, reason: String) -> NotRun {
@@ -408,12 +433,10 @@ fn not_reached(selected: &[ScenarioInfo], records: &[ScenarioRecord], why: &str)
         return Vec::new();
     }
     // Compared by the file itself, however its path was spelt (`./features/…`, absolute, relative).
-    let key =
-        |file: &std::path::Path, line: usize| (std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned()), line);
-    let ran: std::collections::HashSet<(PathBuf, usize)> = records.iter().map(|r| key(&r.file, r.line)).collect();
+    let ran: std::collections::HashSet<ScenarioKey> = records.iter().map(|r| scenario_key(&r.file, r.line)).collect();
     selected
         .iter()
-        .filter(|sc| !ran.contains(&key(&sc.file, sc.line)))
+        .filter(|sc| !ran.contains(&scenario_key(&sc.file, sc.line)))
         .map(|sc| not_run_of(sc, NotRunKind::NotReached, why.to_owned()))
         .collect()
 }
@@ -635,7 +658,8 @@ async fn run_with(
     if !undefined.is_empty() {
         return Err(RunError::UndefinedSteps(undefined));
     }
-    let expr = parse_tags(opts.tags.as_deref())?;
+    // A bad --tags expression is refused before connecting to anything.
+    parse_tags(opts.tags.as_deref())?;
     let scal_map = opts.scal_map.as_deref().map(|p| report::evidence::ScalMap::load(p, &catalogue)).transpose()?;
     let access_token = match (opts.target, &opts.access_token) {
         (TargetKind::Int, None) if opts.site.is_none() => {
@@ -686,7 +710,7 @@ async fn run_with(
     };
     let result = match reached {
         Ok(()) => {
-            let prepared = Prepared { catalogue, expr, access_token, scal_map, selected, not_run };
+            let prepared = Prepared { catalogue, access_token, scal_map, selected, not_run };
             run_against(&opts, prepared, &clock, &mut target, cancel).await
         }
         Err(e) => Err(e),
@@ -738,11 +762,10 @@ fn unreachable(e: ClientError) -> RunError {
     }
 }
 
-/// What `run` prepared before connecting: the checked catalogue, the tag filter, the token placeholder and
+/// What `run` prepared before connecting: the checked catalogue, the token placeholder, the plan and
 /// the SCAL map.
 struct Prepared {
     catalogue: Catalogue,
-    expr: Option<cucumber::gherkin::tagexpr::TagOperation>,
     access_token: Secret,
     scal_map: Option<report::evidence::ScalMap>,
     /// The scenarios the run selects, and those it leaves out with the reason.
@@ -757,7 +780,7 @@ async fn run_against(
     target: &mut Target,
     cancel: impl std::future::Future<Output = Interruption>,
 ) -> Result<RunOutcome, RunError> {
-    let Prepared { catalogue, expr, access_token, scal_map, selected: selected_list, mut not_run } = prepared;
+    let Prepared { catalogue, access_token, scal_map, selected: selected_list, mut not_run } = prepared;
     let selected = selected_list.len();
     let (catalogue, scal_map) = (&catalogue, scal_map.as_ref());
     let ctx = Arc::new(RunContext {
@@ -765,8 +788,15 @@ async fn run_against(
         main: target.main.clone(),
         open_access: target.open_access.clone(),
         sandbox: target.sandbox.clone(),
-        client: target.client.take(),
-        auth: target.auth.take(),
+        // The default tokens' exchanges (the first and each renewal) go into the evidence, as the run's own.
+        client: target.client.take().map(|mut lane| {
+            lane.auth.record_default_token(&lane.clock);
+            lane
+        }),
+        auth: target.auth.take().map(|mut auth| {
+            auth.record_default_token(clock);
+            auth
+        }),
         clock: clock.clone(),
         patients: PatientAllocator::new(first_patient_stem(opts.target)),
         session_urid: opts
@@ -795,15 +825,7 @@ async fn run_against(
     }
     let writer = recorder.tee::<ScrWorld, _>(cucumber::writer::Json::for_tee(json.clone())).normalized();
 
-    let (target_kind, profile, only_client) = (opts.target, opts.profile, opts.sut.only_client());
-    let only = opts.only.clone();
     let active = context::activate(ctx.clone()).await;
-    let name_filter = opts
-        .name
-        .as_deref()
-        .map(regex::Regex::new)
-        .transpose()
-        .map_err(|e| RunError::Config(format!("invalid --name regular expression: {e}")))?;
     // A tester at the keyboard (the attended driver) can follow one scenario at a time.
     let attended = ctx.client.as_ref().is_some_and(|c| c.sut.driver == crate::sut::DriverKind::Attended);
     let concurrency = if attended { 1 } else { opts.concurrency.max(1) };
@@ -836,19 +858,8 @@ async fn run_against(
         })
         .with_writer(writer)
         .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
-        .filter_run(opts.features.clone(), move |feature, rule, scenario| {
-            let mut tags: Vec<String> = feature.tags.clone();
-            tags.extend(rule.iter().flat_map(|r| r.tags.iter().cloned()));
-            tags.extend(scenario.tags.iter().cloned());
-            let location = feature
-                .path
-                .as_deref()
-                .map(|p| format!("{}:{}", recorder::relative_path(p).display(), scenario.position.line));
-            runs_on(target_kind, profile, only_client, &tags)
-                && name_filter.as_ref().is_none_or(|re| re.is_match(&scenario.name))
-                && only.as_ref().is_none_or(|set| location.is_some_and(|l| set.contains(&l)))
-                && expr.as_ref().is_none_or(|e| cucumber::tag::Ext::eval(e, tags.iter()))
-        });
+        // Exactly the scenarios `plan` selected: one decision for the plan, `not_run` and what cucumber runs.
+        .filter_run(opts.features.clone(), planned_filter(&selected_list));
     let interruption = until_stopped(cucumber, cancel).await;
     let interrupted = interruption.is_some();
     drop(active);
@@ -954,7 +965,9 @@ async fn run_against(
         settings,
         not_run: outcome.not_run.clone(),
     };
-    let evidence = report::evidence::build(&outcome.records, catalogue, scal_map, &facts);
+    let run_exchanges = run_exchanges(&ctx);
+    let evidence =
+        report::evidence::build(&outcome.records, catalogue, scal_map, &facts).with_run_exchanges(&run_exchanges);
     let html = report::html::render(&evidence);
     let audit = audit::collect(opts.target, &target.audit_lanes, &opts.http).await;
     let files = report::evidence::BundleFiles {
@@ -962,10 +975,30 @@ async fn run_against(
         cucumber_json: (!interrupted && !json_bytes.is_empty()).then_some(json_bytes.as_slice()),
         report_html: html.as_bytes(),
         audit: &audit,
+        run_exchanges: &run_exchanges,
     };
     let bundle = report::evidence::write_bundle(&opts.reports, &evidence, &outcome.records, &files)?;
     outcome.reports.push(bundle);
     Ok(outcome)
+}
+
+/// The exchanges the run made outside any scenario: the default access token's on the main lane and on the
+/// client lane (the first and each renewal), in the order they were sent.
+fn run_exchanges(ctx: &RunContext) -> Vec<report::evidence::RunExchange> {
+    let main = ctx.auth.as_ref().map(|auth| (auth.default_token_step(), auth.take_default_exchanges()));
+    let client = ctx
+        .client
+        .as_ref()
+        .map(|lane| (format!("client lane: {}", lane.auth.default_token_step()), lane.auth.take_default_exchanges()));
+    let mut all: Vec<report::evidence::RunExchange> = main
+        .into_iter()
+        .chain(client)
+        .flat_map(|(step, exchanges)| {
+            exchanges.into_iter().map(move |exchange| report::evidence::RunExchange { step: step.clone(), exchange })
+        })
+        .collect();
+    all.sort_by(|a, b| a.exchange.wall_at.cmp(&b.exchange.wall_at));
+    all
 }
 
 /// How this run was made, for the evidence: its settings and the sha256 of its feature files and catalogue.
@@ -1151,6 +1184,113 @@ mod tests {
         assert!(matches!(&e, Some(RunError::Config(m)) if m.contains("/wrong/_ping answered 404")), "{e:?}");
         assert_eq!(e.map(|e| e.exit_code()), Some(2));
         assert!(check_ping("http://127.0.0.1:1/ok", 200).is_ok() && check_ping("http://127.0.0.1:1/ok", 401).is_ok());
+    }
+
+    /// A feature with what could make the plan and cucumber disagree: Examples rows (one block tagged), a tagged
+    /// Rule, a scenario of another target.
+    const DIVERGENCE_FEATURE: &str = r#"@feature-tag
+Feature: F
+  @plain
+  Scenario: plain one
+    Given a patient "A" with no SCR
+
+  @outline
+  Scenario Outline: outline <n>
+    Given a patient "<n>" with no SCR
+
+    Examples:
+      | n |
+      | A |
+      | B |
+
+    @tagged-examples
+    Examples:
+      | n |
+      | C |
+
+  @sandbox
+  Scenario: sandbox one
+    Given a patient "A" with no SCR
+
+  @rule-tag
+  Rule: R
+    Scenario: in the rule
+      Given a patient "A" with no SCR
+"#;
+
+    /// What cucumber, with [`planned_filter`], runs of the features at `dir`: every scenario its own parser
+    /// hands to the filter (Examples expanded), as (canonical file, line, whether the filter lets it run).
+    async fn cucumber_view(dir: &std::path::Path, selected: &[ScenarioInfo]) -> Vec<(ScenarioKey, bool)> {
+        use cucumber::Parser as _;
+        use futures::StreamExt as _;
+        let filter = planned_filter(selected);
+        let features: Vec<_> =
+            cucumber::parser::Basic::new().parse(dir, cucumber::parser::basic::Cli::default()).collect().await;
+        let mut seen = Vec::new();
+        for feature in features {
+            let feature = feature.unwrap_or_else(|e| panic!("cucumber parses the feature: {e}"));
+            let path = feature.path.clone().unwrap_or_default();
+            let all = feature
+                .scenarios
+                .iter()
+                .map(|sc| (None, sc))
+                .chain(feature.rules.iter().flat_map(|r| r.scenarios.iter().map(move |sc| (Some(r), sc))));
+            for (rule, sc) in all {
+                seen.push((scenario_key(&path, sc.position.line), filter(&feature, rule, sc)));
+            }
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn cucumber_runs_exactly_the_scenarios_the_plan_selects() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("f.feature"), DIVERGENCE_FEATURE).unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("f.feature");
+        let located = |line: usize| format!("{}:{line}", recorder::relative_path(&file).display());
+        // (how the run is filtered, the lines that must run)
+        type Case<'a> = (&'static str, Box<dyn Fn(&mut RunOptions) + 'a>, Vec<usize>);
+        let cases: Vec<Case<'_>> = vec![
+            ("everything", Box::new(|_| {}), vec![4, 13, 14, 19, 22, 27]),
+            ("stateful profile", Box::new(|o| o.profile = Some(Profile::Stateful)), vec![4, 13, 14, 19, 27]),
+            ("sandbox target", Box::new(|o| o.target = TargetKind::Sandbox), vec![22]),
+            ("--tags on a Rule", Box::new(|o| o.tags = Some("@rule-tag".into())), vec![27]),
+            ("--tags on Examples", Box::new(|o| o.tags = Some("@tagged-examples".into())), vec![19]),
+            (
+                "--tags on the feature",
+                Box::new(|o| o.tags = Some("@feature-tag and not @outline".into())),
+                vec![4, 22, 27],
+            ),
+            ("--name", Box::new(|o| o.name = Some("^outline".into())), vec![13, 14, 19]),
+            (
+                "--rerun-failed",
+                Box::new(move |o| o.only = Some([located(14), located(27)].into_iter().collect())),
+                vec![14, 27],
+            ),
+        ];
+        // The features directory spelt two ways: as given, and through a `.` segment.
+        for features in [dir.path().to_owned(), dir.path().join(".")] {
+            for (what, set, lines) in &cases {
+                let mut opts = RunOptions::new(features.clone(), dir.path().join("reports"));
+                set(&mut opts);
+                let (selected, not_run) = plan(&opts).unwrap_or_else(|e| panic!("{what}: {e}"));
+                let planned: std::collections::BTreeSet<ScenarioKey> =
+                    selected.iter().map(|sc| scenario_key(&sc.file, sc.line)).collect();
+                let expected: std::collections::BTreeSet<ScenarioKey> =
+                    lines.iter().map(|&l| scenario_key(&file, l)).collect();
+                assert_eq!(planned, expected, "{what}: the plan");
+                let seen = cucumber_view(&features, &selected).await;
+                let ran: std::collections::BTreeSet<ScenarioKey> =
+                    seen.iter().filter(|(_, runs)| *runs).map(|(k, _)| k.clone()).collect();
+                assert_eq!(ran, planned, "{what}: cucumber runs what the plan selected, nothing else");
+                assert_eq!(seen.len(), selected.len() + not_run.len(), "{what}: one universe of scenarios");
+                let not_run_keys: std::collections::BTreeSet<ScenarioKey> =
+                    not_run.iter().map(|n| scenario_key(&dir.path().join(&n.file), n.line)).collect();
+                for (key, runs) in &seen {
+                    assert!(*runs || not_run_keys.contains(key), "{what}: {key:?} neither runs nor has a reason");
+                }
+            }
+        }
     }
 
     #[test]
