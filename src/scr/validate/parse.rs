@@ -87,9 +87,16 @@ static STRUCTURE: LazyLock<Structure> = LazyLock::new(|| {
         let Some(properties) = def.get("properties").and_then(Value::as_object) else { continue };
         let mut children = HashMap::new();
         for (prop, spec) in properties {
+            // `items` of a primitive-extension array (`_given`) is `anyOf` null or Element (schemas/README.md,
+            // patch 4).
             let target = spec
                 .get("$ref")
                 .or_else(|| spec.pointer("/items/$ref"))
+                .or_else(|| {
+                    spec.pointer("/items/anyOf")
+                        .and_then(Value::as_array)
+                        .and_then(|alternatives| alternatives.iter().find_map(|a| a.get("$ref")))
+                })
                 .and_then(Value::as_str)
                 .and_then(|r| r.strip_prefix("#/definitions/"));
             let shape = match target {
@@ -304,6 +311,20 @@ mod tests {
         assert_eq!(text_of(r#"{"type":"document"}"#, "Bundle"), missing);
         assert_eq!(text_of(r#"{"resourceType":5}"#, "Bundle"), missing);
         assert_eq!(text_of(r#"{"resourceType":""}"#, "Bundle"), missing);
+    }
+
+    #[test]
+    fn primitive_extension_arrays_are_walked_past_their_nulls() {
+        let body = |item: &str| {
+            format!(
+                r#"{{"resourceType":"Parameters","parameter":[{{"name":"p","resource":{{"resourceType":"Patient",
+                "name":[{{"given":["A","B"],"_given":[null,{item}]}}]}}}}]}}"#
+            )
+        };
+        let fine = body(r#"{"extension":[{"url":"http://example.org/x","valueString":"y"}]}"#);
+        assert!(parse_resource(fine.as_bytes(), "Parameters").is_ok());
+        let unknown = body(r#"{"bogus":1}"#);
+        assert_eq!(text_of(&unknown, "Parameters"), crate::scr::texts::unknown_element("bogus"));
     }
 
     #[test]
