@@ -17,7 +17,22 @@ mkdir -p "$OUT"
 cd "$ROOT"
 cargo test --locked --no-run >&2
 LOAD_START=$(loadavg)
+STARTED=$(date -u '+%F %H:%M UTC')
 failed=()
+durations=()
+# section K: the result after K rounds (written after every round, so an interrupted loop still leaves its record)
+section() {
+  local k=$1
+  cat >"$OUT/section.md" <<MD
+## Flakiness: the test command run $ROUNDS times
+
+\`benches/flake/run.sh\`: \`cargo test --locked\` $ROUNDS times in a row (nothing rebuilt between rounds), started
+$STARTED on $(machine); load average $LOAD_START at the start, $(loadavg) after round $k.
+**$(( k - ${#failed[@]} )) of $k rounds passed**$( ((k < ROUNDS)) && echo " ($k of the $ROUNDS planned run so far)" )$( ((${#failed[@]})) && echo "; failed rounds: ${failed[*]} (logs under target/bench/flake/)" ).
+Round wall times (s): ${durations[*]}.
+MD
+  write_section flake "$OUT/section.md"
+}
 for k in $(seq 1 "$ROUNDS"); do
   start=$(date +%s)
   if cargo test --locked >"$OUT/round-$k.log" 2>&1; then
@@ -27,14 +42,8 @@ for k in $(seq 1 "$ROUNDS"); do
     echo "== round $k/$ROUNDS FAILED: target/bench/flake/round-$k.log" >&2
     failed+=("$k")
   fi
+  durations+=("$(( $(date +%s) - start ))")
+  section "$k"
 done
-LOAD_END=$(loadavg)
-cat >"$OUT/section.md" <<MD
-## Flakiness: the test command run $ROUNDS times
-
-\`benches/flake/run.sh\`: \`cargo test --locked\` $ROUNDS times in a row, recorded $(date -u '+%F %H:%M UTC') on $(machine);
-load average $LOAD_START at the start, $LOAD_END at the end. **$(( ROUNDS - ${#failed[@]} )) of $ROUNDS rounds passed**$( ((${#failed[@]})) && echo "; failed rounds: ${failed[*]} (logs under target/bench/flake/)" ).
-MD
 cat "$OUT/section.md"
-write_section flake "$OUT/section.md"
 ((${#failed[@]} == 0))
