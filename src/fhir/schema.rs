@@ -47,7 +47,7 @@ impl std::fmt::Debug for FhirValidator {
 static SHARED: OnceLock<Result<FhirValidator, SchemaError>> = OnceLock::new();
 
 impl FhirValidator {
-    /// Compiles the embedded schema and digest (a few milliseconds in a release build).
+    /// Compiles the embedded schema and digest (about 20 ms in a release build: `benches/RESULTS.md`).
     pub fn new() -> Result<Self, SchemaError> {
         let model = Model::build(SCHEMA_JSON, STRUCTURE_JSON)?;
         let resource_types = model.resource_types().map(str::to_owned).collect();
