@@ -286,6 +286,19 @@ fn a_tls_failure_exits_3_and_says_it_was_tls() {
     refused(&out, 3, &["TLS handshake with the target failed", &format!("{url}/_ping")]);
 }
 
+/// Reads a request's head from `stream` (up to the blank line, or the peer closing) and returns its request line.
+fn read_request_line(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_owned()
+}
+
 /// A target that answers `GET …/_ping` with 200 and closes every other connection once it has read the
 /// request head, without a byte of answer.
 fn answerless_target() -> u16 {
@@ -294,15 +307,7 @@ fn answerless_target() -> u16 {
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let mut stream = stream;
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let request_line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_owned();
+            let request_line = read_request_line(&mut stream);
             if request_line.starts_with("GET ") && request_line.contains("/_ping") {
                 let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             }
@@ -363,15 +368,7 @@ fn silent_target() -> (u16, mpsc::Receiver<String>) {
         let mut held: Vec<TcpStream> = Vec::new();
         for stream in listener.incoming().flatten() {
             let mut stream = stream;
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let request_line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_owned();
+            let request_line = read_request_line(&mut stream);
             if request_line.contains("/_ping") {
                 let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             } else {

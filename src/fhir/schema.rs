@@ -49,17 +49,18 @@ static SHARED: OnceLock<Result<FhirValidator, SchemaError>> = OnceLock::new();
 impl FhirValidator {
     /// Compiles the embedded schema and digest (about 20 ms in a release build: `benches/RESULTS.md`).
     pub fn new() -> Result<Self, SchemaError> {
-        let model = Model::build(SCHEMA_JSON, STRUCTURE_JSON)?;
-        let resource_types = model.resource_types().map(str::to_owned).collect();
-        Ok(FhirValidator { model, resource_types })
+        Model::build(SCHEMA_JSON, STRUCTURE_JSON).map(FhirValidator::from_model)
     }
 
     /// The strict schema alone, as the `jsonschema` crate reads it: no StructureDefinition rules, no calendar
     /// dates. For comparing the walk with `jsonschema` (the tests and the benchmark); not for checking payloads.
     pub fn schema_only() -> Result<Self, SchemaError> {
-        let model = Model::build(SCHEMA_JSON, r#"{"types": {}}"#)?.without_calendar();
+        Model::build(SCHEMA_JSON, r#"{"types": {}}"#).map(|m| FhirValidator::from_model(m.without_calendar()))
+    }
+
+    fn from_model(model: Model) -> Self {
         let resource_types = model.resource_types().map(str::to_owned).collect();
-        Ok(FhirValidator { model, resource_types })
+        FhirValidator { model, resource_types }
     }
 
     /// The process-wide validator: compiled on first call, then shared.
