@@ -314,17 +314,24 @@ pub fn parse_feature(file: &Path) -> Result<cucumber::gherkin::Feature, Requirem
         .map_err(|e| RequirementsError::Feature(parse_problem(file, &e)))
 }
 
+/// A feature's scenarios with the Rule each stands in (`None`: directly in the feature), in cucumber's order:
+/// the feature's own, then each Rule's.
+pub fn scenarios_in_order(
+    feature: &cucumber::gherkin::Feature,
+) -> impl Iterator<Item = (Option<&cucumber::gherkin::Rule>, &cucumber::gherkin::Scenario)> {
+    feature
+        .scenarios
+        .iter()
+        .map(|sc| (None, sc))
+        .chain(feature.rules.iter().flat_map(|r| r.scenarios.iter().map(move |sc| (Some(r), sc))))
+}
+
 /// Parses every feature file under `dir` into its runnable scenarios.
 pub fn scan_features(dir: &Path) -> Result<Vec<ScenarioInfo>, RequirementsError> {
     let mut scenarios = Vec::new();
     for file in feature_files(dir)? {
         let feature = parse_feature(&file)?;
-        let all = feature
-            .scenarios
-            .iter()
-            .map(|sc| (None, sc))
-            .chain(feature.rules.iter().flat_map(|r| r.scenarios.iter().map(move |sc| (Some(r), sc))));
-        for (rule, sc) in all {
+        for (rule, sc) in scenarios_in_order(&feature) {
             // The order cucumber gives them: feature, rule, scenario, then the Examples'.
             let mut base_tags = feature.tags.clone();
             base_tags.extend(rule.iter().flat_map(|r| r.tags.iter().cloned()));

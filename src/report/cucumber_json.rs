@@ -79,12 +79,7 @@ fn steps_of(steps: &[gherkin::Step], values: Option<(&[String], &[String])>) -> 
 fn plan(feature: &gherkin::Feature) -> BTreeMap<usize, Planned> {
     let mut planned = BTreeMap::new();
     let feature_bg = feature.background.as_ref().map(|b| b.steps.as_slice()).unwrap_or_default();
-    let all = feature
-        .scenarios
-        .iter()
-        .map(|s| (None, s))
-        .chain(feature.rules.iter().flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s))));
-    for (rule, sc) in all {
+    for (rule, sc) in crate::requirements::scenarios_in_order(feature) {
         let rule_bg = rule.and_then(|r| r.background.as_ref()).map(|b| b.steps.as_slice()).unwrap_or_default();
         let tags: Vec<String> = sc.tags.clone();
         let base = |line: usize, row: Option<(String, usize)>, values: Option<(&[String], &[String])>, tags| {

@@ -1230,12 +1230,7 @@ Feature: F
         for feature in features {
             let feature = feature.unwrap_or_else(|e| panic!("cucumber parses the feature: {e}"));
             let path = feature.path.clone().unwrap_or_default();
-            let all = feature
-                .scenarios
-                .iter()
-                .map(|sc| (None, sc))
-                .chain(feature.rules.iter().flat_map(|r| r.scenarios.iter().map(move |sc| (Some(r), sc))));
-            for (rule, sc) in all {
+            for (rule, sc) in crate::requirements::scenarios_in_order(&feature) {
                 seen.push((scenario_key(&path, sc.position.line), filter(&feature, rule, sc)));
             }
         }
